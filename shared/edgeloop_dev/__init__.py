@@ -1,0 +1,1 @@
+"""Developer tooling for edgeloop: local hub, supervisor, plant simulator, manifests, demo; never in a module image."""
