@@ -1,0 +1,309 @@
+"""The filter's logic, free of I/O: telemetry and scores in, anomaly, action and summary messages out."""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from edgeloop_runtime.errors import ContractError
+
+from . import compliance
+from .episodes import Change, Episode
+from .rules_config import SEVERITY_RANK, Rule, RuleSet
+from .scores import Score, parse_score
+from .signals import AssetBuffer
+from .summaries import Summarizer
+from .telemetry import format_ts, parse_network_message
+
+UPSTREAM_OUTPUTS = ("anomalies", "summaries")
+DQ_KIND = "dataQuality"
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One message to send: output name, envelope kind, data and correlation id."""
+
+    output: str
+    kind: str
+    data: dict[str, Any]
+    correlation_id: str | None = None
+
+
+@dataclass
+class DqState:
+    """The open data-quality event of an asset, if any."""
+
+    event_id: str
+    start: float
+    fields: list[str]
+    last_bad: float
+
+
+class FilterEngine:
+    """Rules engine over scores, combined with raw-signal checks and OPC UA data quality."""
+
+    def __init__(
+        self, rules: RuleSet | None = None, *, buffer_len: int = 20000, dedup_len: int = 4096
+    ) -> None:
+        self.rules = rules or RuleSet.model_validate({})
+        self.buffer_len = buffer_len
+        self.buffers: dict[str, AssetBuffer] = {}
+        self.episodes: dict[tuple[str, str], Episode] = {}
+        self.dq: dict[str, DqState] = {}
+        self.summarizer = Summarizer(self.rules.summary_period_s)
+        self.seen: OrderedDict[tuple[str, str, str, float], None] = OrderedDict()
+        self.dedup_len = dedup_len
+        self.counts: Counter[str] = Counter()
+        self.model_of: dict[str, dict[str, str]] = {}
+
+    # --- configuration -------------------------------------------------------------------------
+    def set_rules(self, rules: RuleSet) -> list[Emit]:
+        """Swap in a validated rule set; open anomalies of removed rules are closed."""
+        out: list[Emit] = []
+        names = {r.name: r for r in rules.rules}
+        for key, ep in list(self.episodes.items()):
+            new = names.get(key[0])
+            if new is None:
+                change = ep.close_now(ep.open_start)
+                if change is not None:
+                    out += self._events(ep.rule, key[1], change, None, None)
+                del self.episodes[key]
+            else:
+                ep.rule = new
+        if rules.summary_period_s != self.rules.summary_period_s:
+            out += [self._emit("summaries", "summary", s) for s in self.summarizer.flush()]
+            self.summarizer = Summarizer(rules.summary_period_s)
+        self.rules = rules
+        return out
+
+    def _checks(self) -> dict[str, tuple[float, int]]:
+        checks: dict[str, tuple[float, int]] = {}
+        for r in self.rules.rules:
+            for s in r.signals:
+                checks[s.field] = (s.alpha, s.warmup)
+        return checks
+
+    def _known(self, asset: str) -> None:
+        if self.rules.known_assets and asset not in self.rules.known_assets:
+            self.counts["unknown_asset"] += 1
+            raise ContractError(f"unknown asset {asset!r} (known: {', '.join(self.rules.known_assets)})")
+
+    # --- telemetry -----------------------------------------------------------------------------
+    def on_telemetry(self, body: object) -> list[Emit]:
+        """Fold a PubSub network message into the ring buffers, stats, summaries and data quality."""
+        samples = parse_network_message(body)
+        checks = self._checks()
+        out: list[Emit] = []
+        for s in samples:
+            if self.rules.known_assets and s.asset not in self.rules.known_assets:
+                self.counts["unknown_asset"] += 1
+                continue
+            buf = self.buffers.setdefault(s.asset, AssetBuffer(self.buffer_len))
+            buf.add(s, checks)
+            done = self.summarizer.add(s.asset, s.field, s.ts, s.value if s.good else None)
+            if done is not None:
+                out.append(self._emit("summaries", "summary", done))
+            if not s.good:
+                out += self._dq_bad(s.asset, s.ts, [s.field], s.status, None)
+            elif s.asset in self.dq and s.ts - self.dq[s.asset].last_bad >= self.rules.data_quality_clear_s:
+                out += self._dq_good(s.asset, s.ts, None)
+        self.counts["samples"] += len(samples)
+        return out
+
+    def _dq_bad(self, asset: str, ts: float, fields: list[str], status: str, sc: Score | None) -> list[Emit]:
+        st = self.dq.get(asset)
+        if st is not None:
+            st.last_bad = max(st.last_bad, ts)
+            st.fields = sorted(set(st.fields) | set(fields))
+            return []
+        st = self.dq[asset] = DqState(str(uuid.uuid4()), ts, sorted(fields), ts)
+        self.counts["data_quality_events"] += 1
+        return [self._dq_event(asset, st, "open", None, status, sc)]
+
+    def _dq_good(self, asset: str, ts: float, sc: Score | None) -> list[Emit]:
+        st = self.dq.pop(asset)
+        return [self._dq_event(asset, st, "close", ts, "Good", sc)]
+
+    def _dq_event(
+        self, asset: str, st: DqState, state: str, end: float | None, status: str, sc: Score | None
+    ) -> Emit:
+        data: dict[str, Any] = {
+            "eventId": st.event_id,
+            "state": state,
+            "asset": asset,
+            "anomalyKind": DQ_KIND,
+            "severity": self.rules.data_quality_severity,
+            "score": None,
+            "thresholds": {},
+            "start": format_ts(st.start),
+            "end": format_ts(end) if end is not None else None,
+            "evidence": {"fields": st.fields, "status": status},
+            "model": self.model_of.get(asset),
+            "sourceTimestamp": format_ts(end if end is not None else st.last_bad),
+            "window": None,
+        }
+        return self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None)
+
+    # --- scores --------------------------------------------------------------------------------
+    def on_score(self, envelope: object) -> list[Emit]:
+        """Evaluate one score message against every matching rule."""
+        sc = parse_score(envelope)
+        self._known(sc.asset)
+        if sc.key in self.seen:
+            self.counts["duplicate_scores"] += 1
+            return []
+        self.seen[sc.key] = None
+        while len(self.seen) > self.dedup_len:
+            self.seen.popitem(last=False)
+        self.counts["scores"] += 1
+        self.model_of[sc.asset] = {"name": sc.model_name, "version": sc.model_version}
+        buf = self.buffers.get(sc.asset)
+        bad_fields = buf.has_bad(sc.start, sc.end) if buf else []
+        if sc.quality == "bad" or bad_fields:
+            self.counts["bad_quality_windows"] += 1
+            return self._dq_bad(sc.asset, sc.end, bad_fields, "Bad", sc)
+        out: list[Emit] = []
+        if sc.asset in self.dq:
+            out += self._dq_good(sc.asset, sc.end, sc)
+        matched = False
+        for rule in self.rules.rules:
+            if not self._matches(rule, sc):
+                continue
+            matched = True
+            out += self._evaluate(rule, sc, buf)
+        if not matched:
+            self.counts["unmatched_scores"] += 1
+        return out
+
+    @staticmethod
+    def _matches(rule: Rule, sc: Score) -> bool:
+        return (
+            rule.type == sc.type
+            and fnmatch.fnmatchcase(sc.model_name, rule.model)
+            and any(fnmatch.fnmatchcase(sc.asset, a) for a in rule.assets)
+        )
+
+    def _evaluate(self, rule: Rule, sc: Score, buf: AssetBuffer | None) -> list[Emit]:
+        if rule.classes:
+            confs = [float(d.get("confidence", 0.0)) for d in sc.detections if d.get("class") in rule.classes]
+            value = max(confs, default=0.0)
+        elif rule.scale == "relative" and sc.threshold:
+            value = sc.score / sc.threshold
+        else:
+            value = sc.score
+        zs = {s.field: (buf.max_abs_z(s.field, sc.start, sc.end) if buf else 0.0) for s in rule.signals}
+        sig = max((zs[s.field] / s.z_above for s in rule.signals), default=0.0)
+        model_hit = value >= rule.raise_above
+        if rule.combine == "and":
+            hit = model_hit and sig >= 1.0
+        elif rule.combine == "or":
+            hit = model_hit or sig >= 1.0
+            value = max(value, sig * rule.raise_above)
+        else:
+            hit = model_hit
+        ep = self.episodes.setdefault((rule.name, sc.asset), Episode(rule))
+        change = ep.step(sc.end, value, hit)
+        if change is None:
+            if ep.is_open and hit:
+                self.counts["deduplicated"] += 1
+            return []
+        return self._events(rule, sc.asset, change, sc, zs, value)
+
+    def _events(
+        self,
+        rule: Rule,
+        asset: str,
+        change: Change,
+        sc: Score | None,
+        zs: dict[str, float] | None,
+        value: float | None = None,
+    ) -> list[Emit]:
+        evidence: dict[str, Any] = {"rule": rule.name}
+        if sc is not None:
+            top = sorted(sc.contributions.items(), key=lambda kv: -abs(kv[1]))[:5]
+            evidence["contributions"] = dict(top)
+            if sc.detections:
+                evidence["detections"] = sc.detections
+                classes = {str(d.get("class")) for d in sc.detections}
+                evidence["frameAllowed"] = not (classes & set(self.rules.compliance.no_frame_classes))
+            evidence.update(sc.camera)
+            evidence["sourceMessageIds"] = sc.source_ids
+        if zs:
+            evidence["signals"] = {k: round(v, 3) for k, v in zs.items()}
+        window = None
+        buf = self.buffers.get(asset)
+        if buf is not None and change.state in ("open", "close"):
+            end = change.end if change.end is not None else (sc.end if sc else change.start)
+            window = buf.window(change.start - self.rules.window_before_s, end, self.rules.window_max_samples)
+        data: dict[str, Any] = {
+            "eventId": change.event_id,
+            "state": change.state,
+            "asset": asset,
+            "anomalyKind": rule.kind,
+            "severity": change.severity,
+            "score": sc.score if sc else None,
+            "thresholds": {
+                "raise": rule.raise_above,
+                "clear": rule.clear_below,
+                "scale": rule.scale,
+                "model": sc.threshold if sc else None,
+                "value": round(value, 6) if value is not None else None,
+            },
+            "start": format_ts(change.start),
+            "end": format_ts(change.end) if change.end is not None else None,
+            "evidence": evidence,
+            "model": {"name": sc.model_name, "version": sc.model_version} if sc else self.model_of.get(asset),
+            "sourceTimestamp": (sc.source_ts or format_ts(sc.end)) if sc else format_ts(change.start),
+            "window": window,
+        }
+        self.counts[f"anomaly_{change.state}"] += 1
+        out = [self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None)]
+        if change.state == "open":
+            done = self.summarizer.count_anomaly(asset, sc.end if sc else change.start)
+            if done is not None:
+                out.append(self._emit("summaries", "summary", done))
+        out += self._actions(rule, asset, change, data)
+        return out
+
+    def _actions(self, rule: Rule, asset: str, change: Change, event: dict[str, Any]) -> list[Emit]:
+        out: list[Emit] = []
+        for a in rule.actions:
+            if change.state not in a.on or SEVERITY_RANK[change.severity] < SEVERITY_RANK[a.min_severity]:
+                continue
+            if a.from_field is not None:
+                last = self.buffers[asset].last.get(a.from_field) if asset in self.buffers else None
+                if last is None:
+                    self.counts["action_no_value"] += 1
+                    continue
+                value: Any = last * a.scale
+            else:
+                value = a.value
+            fmt = {**event, "rule": rule.name, "score": event["score"] or 0.0}
+            try:
+                reason = a.reason.format(**fmt)
+            except (KeyError, ValueError, IndexError):
+                reason = f"{rule.name}: {change.state}"
+            data = {
+                "requestId": str(uuid.uuid4()),
+                "target": a.target.format(asset=asset),
+                "value": value,
+                "reason": reason,
+                "rule": rule.name,
+                "asset": asset,
+                "sourceTimestamp": event["sourceTimestamp"],
+            }
+            out.append(Emit("actions", "writeRequest", data, change.event_id))
+        return out
+
+    # --- summaries and compliance --------------------------------------------------------------
+    def flush_summaries(self, before: float | None) -> list[Emit]:
+        """Summaries of periods that ended before `before` (source time; None: all)."""
+        return [self._emit("summaries", "summary", s) for s in self.summarizer.flush(before)]
+
+    def _emit(self, output: str, kind: str, data: dict[str, Any], corr: str | None = None) -> Emit:
+        if output in UPSTREAM_OUTPUTS:
+            data = compliance.apply(self.rules.compliance, output, data)
+        return Emit(output, kind, data, corr)

@@ -1,0 +1,89 @@
+"""Per-asset state from telemetry: a ring buffer of raw values and EWMA z-scores per field."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from .telemetry import Sample, format_ts
+
+
+@dataclass
+class Ewma:
+    """Exponentially weighted mean and variance of one signal."""
+
+    alpha: float
+    mean: float = 0.0
+    var: float = 0.0
+    n: int = 0
+
+    def z(self, x: float) -> float:
+        """The z-score of `x` against the current estimate (0 before two samples)."""
+        if self.n < 2:
+            return 0.0
+        std = math.sqrt(self.var)
+        return (x - self.mean) / std if std > 1e-12 else 0.0
+
+    def update(self, x: float) -> None:
+        """Fold `x` into the estimate."""
+        if self.n == 0:
+            self.mean = x
+        else:
+            d = x - self.mean
+            self.mean += self.alpha * d
+            self.var = (1 - self.alpha) * (self.var + self.alpha * d * d)
+        self.n += 1
+
+
+@dataclass
+class AssetBuffer:
+    """The recent raw samples of one asset, bounded, plus the z-score seen with each good sample."""
+
+    maxlen: int
+    rows: deque[tuple[float, str, float | None, bool, float]] = field(default_factory=deque)
+    stats: dict[tuple[str, float], Ewma] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+    warmup: dict[str, int] = field(default_factory=dict)
+
+    def add(self, s: Sample, checks: dict[str, tuple[float, int]]) -> None:
+        """Append a sample; `checks` maps field → (alpha, warmup) for the z-scores to track."""
+        z = 0.0
+        if s.good and s.value is not None:
+            self.last[s.field] = s.value
+            if s.field in checks:
+                alpha, warm = checks[s.field]
+                est = self.stats.setdefault((s.field, alpha), Ewma(alpha))
+                z = est.z(s.value) if est.n >= warm else 0.0
+                # An outlier far beyond the threshold is kept out of the baseline so it cannot mask itself.
+                if abs(z) < 6.0 or est.n < warm:
+                    est.update(s.value)
+        self.rows.append((s.ts, s.field, s.value, s.good, z))
+        while len(self.rows) > self.maxlen:
+            self.rows.popleft()
+
+    def max_abs_z(self, fld: str, start: float, end: float) -> float:
+        """The largest |z| of `fld` among good samples with start <= ts <= end."""
+        best = 0.0
+        for ts, f, _v, good, z in self.rows:
+            if f == fld and good and start <= ts <= end:
+                best = max(best, abs(z))
+        return best
+
+    def has_bad(self, start: float, end: float) -> list[str]:
+        """The fields with a Bad-status sample in [start, end]."""
+        return sorted({f for ts, f, _v, good, _z in self.rows if not good and start <= ts <= end})
+
+    def window(self, start: float, end: float, max_samples: int) -> dict[str, object]:
+        """Raw values in [start, end] as aligned rows: {"timestamps": [...], "fields": {f: [...]}}."""
+        rows = [r for r in self.rows if start <= r[0] <= end]
+        times = sorted({r[0] for r in rows})[-max_samples:]
+        index = {t: i for i, t in enumerate(times)}
+        fields: dict[str, list[float | None]] = {}
+        for ts, f, v, good, _z in rows:
+            i = index.get(ts)
+            if i is None:
+                continue
+            col = fields.setdefault(f, [None] * len(times))
+            col[i] = v if good else None
+        return {"timestamps": [format_ts(t) for t in times], "fields": fields}
