@@ -1,0 +1,140 @@
+"""A module's declaration: its name, settings, inputs, methods, hooks and tasks; `main()` runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+
+from .errors import ConfigError
+from .inputs import InputSpec, Overflow
+from .logs import configure_logging, get_logger
+from .settings import ModuleSettings, load_env_settings
+
+if TYPE_CHECKING:
+    from .client import HubClient
+    from .context import Context
+    from .messages import InputMessage
+
+S = TypeVar("S", bound=ModuleSettings)
+F = TypeVar("F")
+
+MethodFunc = Callable[["Context[Any]", Any], Awaitable[Any]]
+ConfigHook = Callable[["Context[Any]", Any], Awaitable[None]]
+Hook = Callable[["Context[Any]"], Awaitable[None]]
+StatusProvider = Callable[["Context[Any]"], dict[str, Any]]
+
+EXIT_CONFIG = 2
+_log = get_logger(__name__)
+
+
+def module_version(package_dir: Path) -> str:
+    """The version in module.json (image.tag.version), or 0.0.0 if there is none."""
+    try:
+        meta = json.loads((package_dir / "module.json").read_text())
+        return str(meta["image"]["tag"]["version"])
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        return "0.0.0"
+
+
+class Module(Generic[S]):
+    """Declare an IoT Edge module on the runtime; see DEVELOPERS.md for a worked example."""
+
+    def __init__(
+        self, name: str, settings: type[S], *, version: str | None = None, package_dir: Path | None = None
+    ) -> None:
+        self.name = name
+        self.settings_cls = settings
+        if version is None:
+            here = package_dir or _caller_package_dir()
+            version = module_version(here) if here else "0.0.0"
+        self.version = version
+        self.inputs: dict[str, InputSpec] = {}
+        self.methods: dict[str, MethodFunc] = {}
+        self.config_hooks: list[ConfigHook] = []
+        self.start_hooks: list[Hook] = []
+        self.stop_hooks: list[Hook] = []
+        self.tasks: dict[str, Hook] = {}
+        self.status_providers: list[StatusProvider] = []
+
+    def input(
+        self, name: str, *, queue_size: int = 1000, overflow: Overflow = "block", concurrency: int = 1
+    ) -> Callable[[Callable[[Context[S], InputMessage], Awaitable[None]]], Any]:
+        """Register the handler of one input, with its queue bound and overflow policy."""
+
+        def register(func: Callable[[Context[S], InputMessage], Awaitable[None]]) -> Any:
+            self.inputs[name] = InputSpec(name, func, queue_size, overflow, concurrency)
+            return func
+
+        return register
+
+    def method(self, name: str) -> Callable[[F], F]:
+        """Register a direct method handler: `async (ctx, payload) -> payload` (MethodError for non-200)."""
+
+        def register(func: F) -> F:
+            self.methods[name] = func  # type: ignore[assignment]
+            return func
+
+        return register
+
+    def on_config(self, func: F) -> F:
+        """Run at start and whenever new settings are about to apply; raising refuses them."""
+        self.config_hooks.append(func)  # type: ignore[arg-type]
+        return func
+
+    def on_start(self, func: F) -> F:
+        """Run once after connecting, before intake opens (open resources on ctx.exit_stack)."""
+        self.start_hooks.append(func)  # type: ignore[arg-type]
+        return func
+
+    def on_stop(self, func: F) -> F:
+        """Run once after intake has drained, before the client closes."""
+        self.stop_hooks.append(func)  # type: ignore[arg-type]
+        return func
+
+    def task(self, func: F) -> F:
+        """Run a long-lived coroutine in the module's task group (restarted with back-off if it crashes)."""
+        self.tasks[getattr(func, "__name__", f"task{len(self.tasks)}")] = func  # type: ignore[assignment]
+        return func
+
+    def status_provider(self, func: F) -> F:
+        """Add fields to the getStatus method's answer."""
+        self.status_providers.append(func)  # type: ignore[arg-type]
+        return func
+
+    async def run(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        client: HubClient | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> int:
+        """Run until stopped; return the process exit code."""
+        from .runner import ModuleRunner
+
+        env = os.environ if env is None else env
+        try:
+            settings = load_env_settings(self.settings_cls, env)
+        except ConfigError as exc:
+            _log.error("invalid configuration", error=str(exc), field=exc.field, origin=exc.origin)
+            return EXIT_CONFIG
+        runner = ModuleRunner(self, settings, env, client=client, stop=stop)
+        return await runner.run()
+
+    def main(self) -> NoReturn:
+        """Entry point of `python -m <module>`: configure logs, run, exit with the code."""
+        level = os.environ.get("LOG_LEVEL", "INFO")
+        configure_logging(
+            self.name, level if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+        )
+        sys.exit(asyncio.run(self.run()))
+
+
+def _caller_package_dir() -> Path | None:
+    frame = sys._getframe(2)
+    filename = frame.f_globals.get("__file__")
+    return Path(filename).resolve().parent if filename else None

@@ -1,0 +1,386 @@
+"""The module lifecycle: connect, configure, serve inputs/methods/patches, drain on SIGTERM, exit."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .client import HubClient, SdkHubClient
+from .context import Context
+from .envelope import utc_now_iso
+from .errors import ConfigError, EdgeloopError, FatalError, TransientError
+from .inputs import InputQueue
+from .logs import get_logger
+from .messages import InputMessage, MethodRequest
+from .metrics import Metrics, MetricsServer
+from .settings import ModuleSettings, build_settings, desired_overrides, env_overrides, merge_patch
+
+if TYPE_CHECKING:
+    from .module import Module
+
+_log = get_logger(__name__)
+EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
+_CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
+_TASK_BACKOFF_MAX_S = 30.0
+
+
+class ModuleRunner:
+    """Runs one Module: one task group, bounded queues, twin-driven configuration, graceful stop."""
+
+    def __init__(
+        self,
+        module: Module[Any],
+        settings: ModuleSettings,
+        env: Mapping[str, str],
+        *,
+        client: HubClient | None,
+        stop: asyncio.Event | None,
+    ) -> None:
+        self.module = module
+        self.env_values = env_overrides(module.settings_cls, env)
+        self.client = client
+        self.stop = stop or asyncio.Event()
+        self.metrics = Metrics(module.name, module.version)
+        self.initial_settings = settings
+        self.desired: dict[str, Any] = {}
+        self.desired_version: int | None = None
+        self.config_state: dict[str, Any] = {"status": "defaults", "desiredVersion": None, "error": None}
+        self.config_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
+        self.exit_code = EXIT_OK
+        self.intake_open = False
+        self.ctx: Context[Any]
+        self.queues: dict[str, InputQueue] = {}
+        self._loop: asyncio.AbstractEventLoop
+
+    # ---- start-up -------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = self._loop = asyncio.get_running_loop()
+        self.queues = {name: InputQueue(spec) for name, spec in self.module.inputs.items()}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._request_stop, sig.name)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests), or not supported
+        try:
+            client: HubClient = (
+                self.client
+                if self.client is not None
+                else await asyncio.to_thread(SdkHubClient.from_edge_environment)
+            )
+        except FatalError as exc:
+            _log.error("cannot create the edgeHub client", error=str(exc))
+            return EXIT_FATAL
+        self.client = client
+        self.ctx = Context(self.module.name, self.module.version, self.initial_settings, client, self.metrics)
+        if not await self._connect():
+            return self.exit_code
+        try:
+            return await self._serve()
+        finally:
+            try:
+                await asyncio.wait_for(client.shutdown(), timeout=10)
+            except (EdgeloopError, TimeoutError) as exc:
+                _log.warning("client shutdown incomplete", error=str(exc))
+
+    def _request_stop(self, why: str = "requested") -> None:
+        if not self.stop.is_set():
+            _log.info("stopping", reason=why)
+            self.stop.set()
+
+    async def _connect(self) -> bool:
+        assert self.client is not None
+        attempt = 0
+        while not self.stop.is_set():
+            try:
+                await self.client.connect()
+                _log.info("connected to edgeHub", module=self.module.name, version=self.module.version)
+                return True
+            except TransientError as exc:
+                delay = _CONNECT_BACKOFF[min(attempt, len(_CONNECT_BACKOFF) - 1)]
+                attempt += 1
+                _log.warning("edgeHub not reachable; retrying", error=str(exc), retry_in_s=delay)
+                try:
+                    await asyncio.wait_for(self.stop.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+            except EdgeloopError as exc:
+                _log.error("cannot connect to edgeHub", error=str(exc))
+                self.exit_code = EXIT_FATAL
+                return False
+        return False
+
+    async def _initial_config(self) -> bool:
+        """Apply env settings, then the twin's desired properties on top; False if env config is refused."""
+        assert self.client is not None
+        try:
+            twin = await self.client.get_twin()
+        except EdgeloopError as exc:
+            _log.warning("twin not available; running on environment settings", error=str(exc))
+            twin = {}
+        desired = dict(twin.get("desired") or {})
+        self.desired_version = desired.get("$version")
+        self.desired = merge_patch({}, desired)
+        if self.desired and await self._try_apply(self.desired, self.desired_version, at_start=True):
+            return True
+        try:
+            for hook in self.module.config_hooks:
+                await hook(self.ctx, self.initial_settings)
+        except Exception as exc:
+            _log.error("invalid configuration", error=str(exc))
+            return False
+        if not self.desired:
+            self.config_state = {"status": "applied", "desiredVersion": self.desired_version, "error": None}
+        return True
+
+    async def _try_apply(
+        self, desired: dict[str, Any], version: int | None, *, at_start: bool = False
+    ) -> bool:
+        """Validate desired properties on top of env, run the hooks, swap settings; report either way."""
+        try:
+            settings = build_settings(
+                self.module.settings_cls,
+                self.env_values,
+                desired_overrides(self.module.settings_cls, desired),
+            )
+            for hook in self.module.config_hooks:
+                await hook(self.ctx, settings)
+        except Exception as exc:
+            reason = (
+                str(exc) if isinstance(exc, EdgeloopError | ValueError) else f"{type(exc).__name__}: {exc}"
+            )
+            self.metrics.config_updates.labels(result="refused").inc()
+            self.config_state = {
+                "status": "refused",
+                "desiredVersion": version,
+                "error": reason,
+                "at": utc_now_iso(),
+            }
+            self.ctx.record_error("config", reason)
+            _log.error(
+                "desired properties refused; previous configuration stays", version=version, error=reason
+            )
+            if not at_start:
+                await self.ctx.report({"config": self.config_state, "lastError": self.ctx.last_error})
+            return False
+        self.ctx._replace_settings(settings)
+        self.metrics.config_updates.labels(result="applied").inc()
+        self.config_state = {
+            "status": "applied",
+            "desiredVersion": version,
+            "error": None,
+            "at": utc_now_iso(),
+        }
+        _log.info("configuration applied", version=version)
+        if not at_start:
+            await self.ctx.report({"config": self.config_state})
+        return True
+
+    # ---- serving --------------------------------------------------------------------------
+    async def _serve(self) -> int:
+        assert self.client is not None
+        ctx = self.ctx
+        server = MetricsServer(self.metrics, self._health)
+        fatal: list[BaseException] = []
+        try:
+            for hook in self.module.start_hooks:
+                await hook(ctx)
+            if not await self._initial_config():
+                return EXIT_CONFIG
+            port = ctx.settings.metrics_port
+            if port >= 0:
+                bound = await server.start(ctx.settings.metrics_host, port)
+                ctx.endpoints["metrics"] = f"http://{ctx.settings.metrics_host}:{bound}/metrics"
+            ctx.status = "running"
+            ctx.set_health(True)
+            await ctx.report(self._reported())
+            await self.client.set_method_handler(self._on_method)
+            await self.client.set_desired_handler(self._on_desired)
+            async with asyncio.TaskGroup() as group:
+                workers = [
+                    group.create_task(self._input_worker(queue), name=f"input:{queue.name}")
+                    for queue in self.queues.values()
+                    for _ in range(queue.spec.concurrency)
+                ]
+                workers.append(group.create_task(self._config_worker(), name="config"))
+                workers += [
+                    group.create_task(self._supervise_task(name, func), name=f"task:{name}")
+                    for name, func in self.module.tasks.items()
+                ]
+                if self.module.inputs:
+                    await self.client.set_message_handler(self._on_message)
+                    self.intake_open = True
+                await self.stop.wait()
+                await self._drain()
+                for worker in workers:
+                    worker.cancel()
+            for hook in self.module.stop_hooks:
+                await hook(ctx)
+            ctx.status = "stopped"
+            await ctx.report({"status": "stopped"})
+        except* FatalError as group_error:
+            fatal.extend(group_error.exceptions)
+        finally:
+            await ctx.exit_stack.aclose()
+            await server.stop()
+        for exc in fatal:
+            _log.error("fatal error; module exits", error=str(exc))
+        return EXIT_FATAL if fatal else self.exit_code
+
+    async def _drain(self) -> None:
+        assert self.client is not None
+        self.ctx.status = "stopping"
+        self.ctx.set_health(True)
+        if self.intake_open:
+            self.intake_open = False
+            try:  # stop intake: edgeHub keeps new messages for us while we are gone
+                await self.client.set_message_handler(None)
+            except (EdgeloopError, TimeoutError) as exc:
+                _log.warning("could not unsubscribe inputs", error=str(exc))
+        grace = self.ctx.settings.shutdown_grace_seconds
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(q.queue.join() for q in self.queues.values())), timeout=grace
+            )
+            _log.info("drained", seconds=round(time.monotonic() - started, 3))
+        except TimeoutError:
+            left = {q.name: q.queue.qsize() for q in self.queues.values() if q.queue.qsize()}
+            _log.warning("drain timed out; messages left unprocessed", grace_s=grace, left=left)
+
+    def _reported(self) -> dict[str, Any]:
+        return {
+            "module": {"name": self.module.name, "version": self.module.version},
+            "status": self.ctx.status,
+            "config": self.config_state,
+            "lastError": self.ctx.last_error,
+            "endpoints": self.ctx.endpoints,
+        }
+
+    def _health(self) -> tuple[bool, dict[str, Any]]:
+        ctx = self.ctx
+        ok = ctx.healthy and ctx.status in ("running", "stopping")
+        return ok, {
+            "status": ctx.status,
+            "healthy": ctx.healthy,
+            "reason": ctx.health_reason,
+            "module": self.module.name,
+            "version": self.module.version,
+        }
+
+    # ---- inputs ---------------------------------------------------------------------------
+    async def _on_message(self, message: InputMessage) -> None:
+        """Runs on the SDK's loop: hand the message to the module's loop, in order."""
+        future = asyncio.run_coroutine_threadsafe(self._enqueue(message), self._loop)
+        await asyncio.wrap_future(future)
+
+    async def _enqueue(self, message: InputMessage) -> None:
+        spec = self.queues.get(message.input_name)
+        self.metrics.received.labels(input=message.input_name).inc()
+        if spec is None:
+            self.metrics.errors.labels(input=message.input_name, reason="unknown_input").inc()
+            _log.warning(
+                "message for an unknown input", input=message.input_name, message_id=message.message_id
+            )
+            await self._deadletter(message, f"no handler for input {message.input_name!r}")
+            return
+        dropped = await spec.offer(message)
+        if dropped is not None:
+            reason = "queue_full_oldest" if spec.overflow == "drop_oldest" else "queue_full_newest"
+            self.metrics.dropped.labels(input=spec.name, reason=reason).inc()
+        self.metrics.queue_length.labels(input=spec.name).set(spec.queue.qsize())
+
+    async def _input_worker(self, spec: InputQueue) -> None:
+        while True:
+            message = await spec.queue.get()
+            started = time.perf_counter()
+            try:
+                await spec.spec.handler(self.ctx, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                reason = type(exc).__name__
+                self.metrics.errors.labels(input=spec.name, reason=reason).inc()
+                self.ctx.record_error(f"input:{spec.name}", exc)
+                log = _log.warning if isinstance(exc, EdgeloopError) else _log.exception
+                log("input handler failed", input=spec.name, message_id=message.message_id, error=str(exc))
+                await self._deadletter(message, f"{reason}: {exc}")
+            finally:
+                spec.queue.task_done()
+                self.metrics.handler_seconds.labels(input=spec.name).observe(time.perf_counter() - started)
+                self.metrics.queue_length.labels(input=spec.name).set(spec.queue.qsize())
+
+    async def _deadletter(self, message: InputMessage, error: str) -> None:
+        props = {
+            "edgeloopError": error[:512],
+            "edgeloopInput": message.input_name,
+            "edgeloopOriginalMessageId": message.message_id or "",
+        }
+        try:
+            await self.ctx.send_bytes(
+                "deadletter",
+                message.data,
+                content_type=message.content_type or "application/octet-stream",
+                content_encoding=message.content_encoding,
+                correlation_id=message.correlation_id,
+                properties=props,
+            )
+            self.metrics.deadletters.labels(input=message.input_name).inc()
+        except EdgeloopError as exc:
+            _log.error("dead-letter send failed", message_id=message.message_id, error=str(exc))
+
+    # ---- methods and twin -----------------------------------------------------------------
+    async def _on_method(self, request: MethodRequest) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._handle_method(request), self._loop)
+        await asyncio.wrap_future(future)
+
+    async def _handle_method(self, request: MethodRequest) -> None:
+        from .methods import call_method
+
+        status, payload = await call_method(self, request)
+        self.metrics.methods.labels(method=request.name, status=str(status)).inc()
+        assert self.client is not None
+        try:
+            await self.client.send_method_response(request.request_id, status, payload)
+        except EdgeloopError as exc:
+            _log.warning("method response not sent", method=request.name, error=str(exc))
+
+    async def _on_desired(self, patch: dict[str, Any]) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._queue_patch(patch), self._loop)
+        await asyncio.wrap_future(future)
+
+    async def _queue_patch(self, patch: dict[str, Any]) -> None:
+        await self.config_queue.put(patch)
+
+    async def _config_worker(self) -> None:
+        while True:
+            patch = await self.config_queue.get()
+            version = patch.get("$version")
+            if not isinstance(patch, dict):
+                continue
+            candidate = merge_patch(self.desired, patch)
+            if await self._try_apply(candidate, version if isinstance(version, int) else None):
+                self.desired = candidate
+                self.desired_version = version if isinstance(version, int) else self.desired_version
+
+    async def _supervise_task(self, name: str, func: Any) -> None:
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await func(self.ctx)
+                return
+            except asyncio.CancelledError:
+                raise
+            except (FatalError, ConfigError):
+                raise
+            except Exception as exc:
+                self.metrics.task_restarts.labels(task=name).inc()
+                self.ctx.record_error(f"task:{name}", exc)
+                _log.exception("background task crashed; restarting", task=name, retry_in_s=delay)
+                if time.monotonic() - started > 60:
+                    delay = 1.0
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _TASK_BACKOFF_MAX_S)

@@ -1,0 +1,229 @@
+"""The runtime through the SDK seam: inputs, outputs, dead-letter, methods, twin patches, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+
+from edgeloop_runtime import Context, InputMessage, MessageTooLargeError, Module, ModuleSettings
+from edgeloop_runtime.testing import FakeHubClient
+from example_module.app import module as example
+
+from .conftest import run_module, wait_for
+
+
+async def test_input_handler_sends_enveloped_json_with_content_type() -> None:
+    async with run_module(example, env={"GAIN": "2"}) as running:
+        await running.client.deliver("values", {"value": 21}, message_id="m-1")
+        await wait_for(lambda: bool(running.client.outputs("scaled")))
+    sent = running.client.outputs("scaled")[0]
+    assert sent.message.content_type == "application/json"
+    assert sent.message.content_encoding == "utf-8"
+    body = sent.json()
+    assert body["v"] == 1 and body["kind"] == "scaled"
+    assert body["data"] == {"value": 42.0, "gain": 2.0}
+    assert body["correlationId"] == "m-1"
+    assert body["id"] == sent.message.message_id
+    assert body["source"] == {"module": "example_module", "version": "0.1.0"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{not json", id="malformed-json"),
+        pytest.param({"value": "NaN"}, id="wrong-type"),
+        pytest.param({"other": 1}, id="missing-field"),
+    ],
+)
+async def test_failing_handler_dead_letters_the_message_and_keeps_running(body: Any) -> None:
+    async with run_module(example) as running:
+        await running.client.deliver("values", body, message_id="bad-1")
+        await running.client.deliver("values", {"value": 1}, message_id="good-1")
+        await wait_for(lambda: bool(running.client.outputs("scaled")))
+        dead = running.client.outputs("deadletter")
+        assert len(dead) == 1
+        assert dead[0].message.properties["edgeloopOriginalMessageId"] == "bad-1"
+        assert dead[0].message.properties["edgeloopInput"] == "values"
+        assert "ContractError" in dead[0].message.properties["edgeloopError"]
+        status, payload = await running.client.call("getStatus")
+        assert status == 200
+        assert payload["lastError"]["where"] == "input:values"
+    assert running.task.result() == 0
+
+
+async def test_message_for_unknown_input_goes_to_deadletter() -> None:
+    async with run_module(example) as running:
+        await running.client.deliver("nope", {"value": 1}, message_id="x")
+        await wait_for(lambda: bool(running.client.outputs("deadletter")))
+        assert "no handler" in running.client.outputs("deadletter")[0].message.properties["edgeloopError"]
+
+
+@pytest.mark.parametrize(
+    ("method", "payload", "status"),
+    [
+        pytest.param("ping", None, 200, id="ping"),
+        pytest.param("getStatus", None, 200, id="getStatus"),
+        pytest.param("scale", {"value": 3}, 200, id="custom"),
+        pytest.param("scale", {"value": "x"}, 400, id="custom-bad-payload"),
+        pytest.param("explode", None, 404, id="unknown"),
+    ],
+)
+async def test_direct_methods(method: str, payload: Any, status: int) -> None:
+    async with run_module(example, env={"GAIN": "2"}) as running:
+        got_status, got = await running.client.call(method, payload)
+    assert got_status == status
+    if method == "ping":
+        assert got == {"pong": True, "module": "example_module", "version": "0.1.0"}
+    if method == "scale" and status == 200:
+        assert got == {"value": 6.0}
+    if status == 404:
+        assert "unknown method 'explode'" in got["error"]
+        assert "ping" in got["methods"]
+
+
+async def test_desired_patch_is_applied_and_acknowledged() -> None:
+    async with run_module(example, env={"GAIN": "2"}) as running:
+        await running.client.patch_desired({"gain": 5})
+        await wait_for(lambda: running.client.reported.get("config", {}).get("desiredVersion") == 2)
+        assert running.client.reported["config"]["status"] == "applied"
+        await running.client.deliver("values", {"value": 1})
+        await wait_for(lambda: bool(running.client.outputs("scaled")))
+        assert running.client.outputs("scaled")[0].json()["data"]["value"] == 5.0
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        pytest.param({"gain": "loud"}, id="invalid-type"),
+        pytest.param({"gian": 3}, id="unknown-property"),
+        pytest.param({"gain": 0}, id="refused-by-hook"),
+    ],
+)
+async def test_invalid_patch_is_refused_and_old_config_stays(patch: dict[str, Any]) -> None:
+    async with run_module(example, env={"GAIN": "2"}) as running:
+        await running.client.patch_desired(patch)
+        await wait_for(lambda: running.client.reported.get("config", {}).get("status") == "refused")
+        assert running.client.reported["config"]["desiredVersion"] == 2
+        assert running.client.reported["config"]["error"]
+        await running.client.deliver("values", {"value": 1})
+        await wait_for(lambda: bool(running.client.outputs("scaled")))
+        assert running.client.outputs("scaled")[0].json()["data"]["value"] == 2.0
+
+
+async def test_twin_at_start_overrides_env() -> None:
+    async with run_module(example, env={"GAIN": "2"}, desired={"gain": 7}) as running:
+        assert running.client.reported["config"]["status"] == "applied"
+        _status, got = await running.client.call("scale", {"value": 1})
+    assert got == {"value": 7.0}
+
+
+async def test_invalid_env_exits_with_code_2_before_connecting() -> None:
+    client = FakeHubClient()
+    code = await example.run(env={"GAIN": "two"}, client=client)
+    assert code == 2
+    assert not client.connected
+
+
+async def test_reported_properties_show_version_status_and_config() -> None:
+    async with run_module(example) as running:
+        reported = running.client.reported
+        assert reported["module"] == {"name": "example_module", "version": "0.1.0"}
+        assert reported["status"] == "running"
+    assert running.client.reported["status"] == "stopped"
+
+
+async def test_metrics_and_health_endpoints_serve_prometheus_text() -> None:
+    async with run_module(example, env={"METRICS_PORT": "0", "METRICS_HOST": "127.0.0.1"}) as running:
+        await running.client.deliver("values", {"value": 1})
+        await wait_for(lambda: bool(running.client.outputs("scaled")))
+        url = running.client.reported["endpoints"]["metrics"]
+        async with ClientSession() as http:
+            async with http.get(url) as resp:
+                text = await resp.text()
+            async with http.get(url.replace("/metrics", "/healthz")) as resp:
+                health = await resp.json()
+                health_status = resp.status
+    assert 'edgeloop_messages_received_total{input="values",module="example_module"} 1.0' in text
+    assert 'edgeloop_messages_sent_total{module="example_module",output="scaled"} 1.0' in text
+    assert "edgeloop_example_module_values_scaled_total" in text
+    assert health_status == 200 and health["status"] == "running"
+
+
+async def test_stop_drains_queued_messages_before_exit() -> None:
+    slow = Module("slow", ModuleSettings, version="1.0.0")
+    handled: list[str] = []
+
+    @slow.input("in", queue_size=10)
+    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+        await asyncio.sleep(0.05)
+        handled.append(msg.message_id or "")
+
+    async with run_module(slow) as running:
+        for i in range(5):
+            await running.client.deliver("in", {"i": i}, message_id=str(i))
+        code = await running.finish()
+    assert code == 0
+    assert handled == ["0", "1", "2", "3", "4"]
+    assert running.client.message_handler is None  # intake closed first
+
+
+@pytest.mark.parametrize(
+    ("overflow", "kept"),
+    [
+        pytest.param("drop_oldest", ["2", "3"], id="drop-oldest"),
+        pytest.param("drop_newest", ["0", "1"], id="drop-newest"),
+    ],
+)
+async def test_overflow_policy_drops_and_counts(overflow: Any, kept: list[str]) -> None:
+    mod = Module("bounded", ModuleSettings, version="1.0.0")
+    gate = asyncio.Event()
+    seen: list[str] = []
+
+    @mod.input("in", queue_size=2, overflow=overflow)
+    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+        if msg.message_id == "first":
+            await gate.wait()
+            return
+        seen.append(msg.message_id or "")
+
+    async with run_module(mod) as running:
+        await running.client.deliver("in", {}, message_id="first")
+        await asyncio.sleep(0.05)  # the worker holds "first"; the queue is empty
+        for i in range(4):
+            await running.client.deliver("in", {}, message_id=str(i))
+        gate.set()
+        await wait_for(lambda: len(seen) == 2)
+        _status, got = await running.client.call("getStatus")
+    assert seen == kept
+    assert got["inputs"]["in"] == {"queued": 0, "capacity": 2, "overflow": overflow}
+
+
+async def test_oversize_policies() -> None:
+    mod = Module("big", ModuleSettings, version="1.0.0")
+    results: dict[str, Any] = {}
+    big = [{"i": i, "pad": "x" * 1000} for i in range(400)]  # ~400 KB as JSON
+
+    @mod.on_start
+    async def send_big(ctx: Context[ModuleSettings]) -> None:
+        try:
+            await ctx.send("out", big)
+        except MessageTooLargeError as exc:
+            results["error"] = exc
+        await ctx.send("out", big, oversize="compress")
+        await ctx.send("parts", big, oversize="split")
+
+    async with run_module(mod) as running:
+        pass
+    assert results["error"].size > 262144
+    compressed = running.client.outputs("out")[0].message
+    assert compressed.content_encoding == "gzip"
+    assert json.loads(gzip.decompress(compressed.data))["data"] == big
+    parts = running.client.outputs("parts")
+    assert len(parts) >= 2
+    assert all(len(p.message.data) < 262144 for p in parts)
+    assert [x for p in parts for x in p.json()["data"]] == big
