@@ -1,0 +1,82 @@
+"""Batches of one class as one upstream message: a `batch` envelope, gzip or plain JSON, under 256 KB."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .store import Item
+
+BATCH_NS = uuid.UUID("6f1c7a52-4e59-4b8e-9a35-6a0f0f9d1e21")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One upstream message ready to send."""
+
+    message_id: str
+    cls: str
+    payload: bytes
+    content_encoding: str
+    seqs: list[int]
+    event_ids: list[str]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def batch_id(event_ids: list[str]) -> str:
+    """A batch's message id, derived from its events so a re-send of the same batch keeps it."""
+    return str(uuid.uuid5(BATCH_NS, ",".join(event_ids)))
+
+
+def encode(items: list[Item], *, compress: bool, source: dict[str, str]) -> Encoded:
+    """One message for these items: the single envelope as is, or a `batch` of them."""
+    ids = [it.id for it in items]
+    cls = items[0].cls
+    if len(items) == 1:
+        body = items[0].body
+        mid = ids[0]
+    else:
+        mid = batch_id(ids)
+        events = [it.envelope() for it in items]
+        env: dict[str, Any] = {
+            "v": 1,
+            "kind": "batch",
+            "id": mid,
+            "ts": _now_iso(),
+            "source": source,
+            "correlationId": None,
+            "data": {"class": cls, "count": len(events), "events": events},
+        }
+        body = json.dumps(env, separators=(",", ":")).encode()
+    if compress:
+        return Encoded(
+            mid, cls, gzip.compress(body, compresslevel=6, mtime=0), "gzip", [it.seq for it in items], ids
+        )
+    return Encoded(mid, cls, body, "utf-8", [it.seq for it in items], ids)
+
+
+def encode_within(items: list[Item], *, compress: bool, source: dict[str, str], limit: int) -> Encoded:
+    """The largest prefix of `items` whose encoding fits in `limit` bytes (at least one item)."""
+    n = len(items)
+    while True:
+        enc = encode(items[:n], compress=compress, source=source)
+        if len(enc.payload) <= limit or n == 1:
+            return enc
+        n = max(1, int(n * limit / len(enc.payload) * 0.9)) if len(enc.payload) > limit * 2 else n // 2 or 1
+
+
+def decode(payload: bytes, content_encoding: str | None) -> list[dict[str, Any]]:
+    """The events in an upstream message (for tests, the benchmark and cloud-side readers)."""
+    raw = gzip.decompress(payload) if content_encoding == "gzip" else payload
+    env: dict[str, Any] = json.loads(raw)
+    if env.get("kind") == "batch":
+        events: list[dict[str, Any]] = env["data"]["events"]
+        return events
+    return [env]
