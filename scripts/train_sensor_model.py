@@ -13,6 +13,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from edgeloop_dev.plant.faults import fault_schedule
+from edgeloop_dev.plant.model import PlantModel
+from edgeloop_dev.plant.tags import ASSETS as PLANT_ASSETS
+from edgeloop_dev.plant.tags import PROCESS_TAGS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "modules" / "inference" / "model_repository"
 MODEL_NAME = "sensor_anomaly"
@@ -24,52 +29,29 @@ STRIDE = 10
 COMPONENTS = 8
 SAMPLES_PER_ASSET = 24_000  # 40 minutes at 10 Hz
 BINS = 10
+SAMPLE_HZ = 10.0
+_PREFIX = {t.asset: t.name.split(".", 1)[0] for t in PROCESS_TAGS}
 
 
-def _normal_signals(asset: str, fields: list[str], n: int, seed: int) -> np.ndarray:
-    """Normal operating data for one asset (switch to the plant simulator's generator once its API lands)."""
-    return _fallback_signals(asset, fields, n, seed)
+def _asset_fields() -> dict[str, list[str]]:
+    """asset (the plant's DataSetWriterId) -> fields (its tags' DisplayNames), from the tag catalogue."""
+    out: dict[str, list[str]] = {asset: [] for asset in PLANT_ASSETS}
+    for tag in PROCESS_TAGS:
+        out[tag.asset].append(tag.display_name)
+    return out
 
 
-def _fallback_signals(asset: str, fields: list[str], n: int, seed: int) -> np.ndarray:
-    """Correlated 10 Hz signals like the plant simulator's: one load drives current, vibration, heat, flow."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 10.0
-    # slow load: two sinusoids plus a smoothed random walk, in [0.4, 1.0]
-    walk = np.cumsum(rng.normal(0.0, 0.01, n))
-    walk = np.convolve(walk - walk.mean(), np.ones(200) / 200, mode="same")
-    load = 0.7 + 0.12 * np.sin(2 * np.pi * t / 600.0) + 0.05 * np.sin(2 * np.pi * t / 97.0) + 0.5 * walk
-    load = np.clip(load, 0.4, 1.0)
-    current = 20.0 + 60.0 * load + rng.normal(0, 0.8, n)
-    # bearing temperature: first-order lag of the current (tau 120 s)
-    alpha = 0.1 / 120.0
-    temp = np.empty(n)
-    temp[0] = 35.0 + 0.4 * current[0]
-    for i in range(1, n):
-        temp[i] = temp[i - 1] + alpha * (35.0 + 0.4 * current[i] - temp[i - 1])
-    temp += rng.normal(0, 0.15, n)
-    vibration = 1.5 + 2.5 * load + 0.3 * np.sin(2 * np.pi * t * 1.3) + np.abs(rng.normal(0, 0.25, n))
-    speed = 1.2 + 1.8 * load + rng.normal(0, 0.03, n)
-    flow = 80.0 + 220.0 * load + rng.normal(0, 3.0, n)
-    pressure = 1.0 + 4.0 * (flow / 300.0) ** 2 + rng.normal(0, 0.05, n)
-    by_name = {
-        "MotorCurrent": current,
-        "BearingTemperature": temp,
-        "Vibration": vibration,
-        "BeltSpeed": speed,
-        "Flow": flow,
-        "DischargePressure": pressure,
-        "FeedRate": 150.0 + 250.0 * load + rng.normal(0, 4.0, n),
+ASSETS = _asset_fields()
+
+
+def normal_signals(seed: int, n: int) -> dict[str, np.ndarray]:
+    """Normal operation (no faults) from the plant simulator's process model at 10 Hz, per asset."""
+    model = PlantModel(fault_schedule(seed, "steady"), seed=seed)
+    rows = [model.step(i / SAMPLE_HZ) for i in range(n)]
+    return {
+        asset: np.array([[r[f"{_PREFIX[asset]}.{f}"].value for f in fields] for r in rows], np.float64)
+        for asset, fields in ASSETS.items()
     }
-    return np.stack([by_name[f] for f in fields], axis=1)
-
-
-# asset = DataSetWriterId, field = DisplayName (as the plant simulator publishes them)
-ASSETS: dict[str, list[str]] = {
-    "conveyor": ["MotorCurrent", "BeltSpeed", "Vibration", "BearingTemperature"],
-    "crusher": ["MotorCurrent", "FeedRate", "Vibration", "BearingTemperature"],
-    "pump": ["MotorCurrent", "Flow", "DischargePressure", "Vibration", "BearingTemperature"],
-}
 
 
 def _windows(x: np.ndarray) -> np.ndarray:
@@ -93,8 +75,9 @@ def train(seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     scale = np.ones((n_assets,), np.float32)
     assets_meta: dict[str, Any] = {}
     baseline: dict[str, Any] = {}
+    signals = normal_signals(seed, SAMPLES_PER_ASSET)
     for a, (asset, fields) in enumerate(ASSETS.items()):
-        raw = _normal_signals(asset, fields, SAMPLES_PER_ASSET, seed + a)
+        raw = signals[asset]
         mu, sd = raw.mean(axis=0), raw.std(axis=0) + 1e-6
         mean[a, : len(fields)] = _q(mu, 4)
         std[a, : len(fields)] = _q(sd, 4)
@@ -138,7 +121,12 @@ def train(seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "threshold": 1.0,
         "batching": {"maxBatchSize": 64, "maxQueueDelayMs": 5.0},
         "drift": {"metric": "psi", "threshold": 0.25, "windowSize": 600, "baseline": baseline},
-        "training": {"seed": seed, "samplesPerAsset": SAMPLES_PER_ASSET, "components": COMPONENTS},
+        "training": {
+            "seed": seed,
+            "samplesPerAsset": SAMPLES_PER_ASSET,
+            "source": "edgeloop_dev.plant.model.PlantModel (steady)",
+            "components": COMPONENTS,
+        },
     }
     return meta, {"mean": mean, "std": std, "components": comps, "scale": scale}
 
