@@ -13,6 +13,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from edgeloop_dev.plant.faults import fault_schedule
+from edgeloop_dev.plant.model import PlantModel
+
 ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "modules" / "inference" / "model_repository"
 TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
@@ -61,23 +64,21 @@ def test_shipped_model_has_explicit_opset_ir_and_matching_checksum(model: str) -
     assert [o.name for o in sess.get_outputs()] == [o["name"] for o in meta["outputs"]]
 
 
-def test_sensor_model_scores_normal_windows_low_and_a_spike_high() -> None:
+def test_sensor_model_scores_plant_windows_low_and_a_spike_high() -> None:
     vdir = REPO / "sensor_anomaly" / "1"
     meta = json.loads((vdir / "metadata.json").read_text())
     sess = ort.InferenceSession(str(vdir / "model.onnx"), providers=["CPUExecutionProvider"])
     length, width = meta["window"]["length"], meta["window"]["width"]
-    asset = "pump"
-    fields = meta["assets"][asset]["fields"]
-    base = meta["drift"]["baseline"][asset]
-    rng = np.random.default_rng(3)
-    # a window at the training mean with small noise: close to normal
+    fields = meta["assets"]["pump"]["fields"]
+    plant = PlantModel(fault_schedule(99, "steady"), seed=99)  # a seed the model was not trained on
+    rows = [plant.step(i / 10.0) for i in range(600)]
     w = np.zeros((2, length, width), np.float32)
     for f, name in enumerate(fields):
-        w[:, :, f] = base[name]["mean"] + rng.normal(0, 0.05 * base[name]["std"], (2, length))
-    spike_field = fields.index("Vibration")
-    w[1, length // 2, spike_field] += 8 * base["Vibration"]["std"]
-    idx = np.full(2, meta["assets"][asset]["index"], np.int64)
+        w[:, :, f] = [r[f"Pump.{name}"].value for r in rows[-length:]]
+    vib = fields.index("Vibration")
+    w[1, length // 2, vib] += 20 * meta["drift"]["baseline"]["pump"]["Vibration"]["std"]
+    idx = np.full(2, meta["assets"]["pump"]["index"], np.int64)
     score, contrib = sess.run(None, {"window": w, "asset": idx})
     assert score[0] < meta["threshold"] < score[1]
-    assert int(np.argmax(contrib[1])) == spike_field
+    assert int(np.argmax(contrib[1])) == vib
     np.testing.assert_allclose(contrib.sum(axis=1), score, rtol=1e-4)
