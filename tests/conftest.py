@@ -1,0 +1,65 @@
+"""Shared fixtures: a local hub per test on its own loopback address, and real SDK module clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, pick_hub_host
+
+
+@pytest.fixture
+def hub_host() -> str:
+    """A loopback address (127.x.y.z) whose port 8883 is free: the SDK's port is fixed, so every hub
+    gets its own address; random, so xdist workers and concurrent pytest runs do not collide."""
+    return pick_hub_host()
+
+
+@pytest.fixture
+def hub_factory(tmp_path: Path, hub_host: str) -> Iterator[Callable[..., HubProcess]]:
+    """Start hubs (subprocesses) from a manifest dict: `hub_factory(manifest, name="hub")`; all are
+    stopped at teardown. The first one uses `hub_host`."""
+    hubs: list[HubProcess] = []
+
+    def factory(
+        manifest: dict[str, Any] | Path,
+        name: str = "hub",
+        host: str | None = None,
+        start: bool = True,
+        extra_args: tuple[str, ...] = (),
+    ) -> HubProcess:
+        h = HubProcess(
+            tmp_path / name,
+            manifest,
+            host or (hub_host if not hubs else pick_hub_host()),
+            extra_args=extra_args,
+        )
+        hubs.append(h)
+        return h.start() if start else h
+
+    yield factory
+    for h in hubs:
+        h.kill()
+
+
+@pytest.fixture
+def sdk_module() -> Iterator[Callable[..., SdkModule]]:
+    """Connect real azure-iot-device module clients: `sdk_module(hub.env("m"), methods={...})`; all
+    are shut down at teardown."""
+    clients: list[SdkModule] = []
+
+    def factory(env: dict[str, str], *, connect: bool = True, **kwargs: Any) -> SdkModule:
+        kwargs.setdefault("connection_retry_interval", 1)
+        client = SdkModule(env, **kwargs)
+        clients.append(client)
+        return client.connect() if connect else client
+
+    yield factory
+    for c in clients:
+        c.shutdown()
+
+
+__all__ = ["make_manifest"]
