@@ -1,0 +1,309 @@
+"""OPC Publisher's publishednodes.json (the subset that matters), validated and grouped into subscriptions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edgeloop_runtime.errors import ConfigError
+
+DEFAULT_SAMPLING_MS = 1000.0  # OPC Publisher's default OpcSamplingInterval
+DEFAULT_PUBLISHING_MS = 1000.0
+MAX_NODES_PER_SUBSCRIPTION = 1000  # OPC Publisher's --npd default
+
+SecurityMode = Literal["None", "Sign", "SignAndEncrypt", "Best"]
+AuthMode = Literal["Anonymous", "UsernamePassword", "Certificate"]
+Trigger = Literal["Status", "StatusValue", "StatusValueTimestamp"]
+Deadband = Literal["Absolute", "Percent"]
+
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
+
+
+def timespan_ms(text: str) -> float:
+    """Milliseconds of a .NET TimeSpan string such as `00:00:01` or `00:00:00.250`."""
+    m = _TIMESPAN.match(text.strip())
+    if not m:
+        raise ValueError(f"not a timespan (expected [d.]hh:mm:ss[.fff]): {text!r}")
+    days, h, mi, s, frac = m.groups()
+    seconds = int(days or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + int(s) + float(f"0.{frac or 0}")
+    return seconds * 1000.0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class OpcNode(_Model):
+    """One OpcNodes entry."""
+
+    id: str = Field(alias="Id", min_length=1)
+    display_name: str | None = Field(default=None, alias="DisplayName")
+    sampling_ms: float | None = Field(default=None, alias="OpcSamplingInterval", ge=0)
+    sampling_timespan: str | None = Field(default=None, alias="OpcSamplingIntervalTimespan")
+    publishing_ms: float | None = Field(default=None, alias="OpcPublishingInterval", ge=0)
+    publishing_timespan: str | None = Field(default=None, alias="OpcPublishingIntervalTimespan")
+    heartbeat_s: float | None = Field(default=None, alias="HeartbeatInterval", ge=0)
+    heartbeat_timespan: str | None = Field(default=None, alias="HeartbeatIntervalTimespan")
+    queue_size: int = Field(default=1, alias="QueueSize", ge=0, le=10000)
+    trigger: Trigger = Field(default="StatusValue", alias="DataChangeTrigger")
+    deadband_type: Deadband | None = Field(default=None, alias="DeadbandType")
+    deadband_value: float | None = Field(default=None, alias="DeadbandValue", ge=0)
+    skip_first: bool = Field(default=False, alias="SkipFirst")
+
+    @field_validator("id")
+    @classmethod
+    def _node_id_shape(cls, v: str) -> str:
+        if not re.match(r"^(nsu=[^;]+;|ns=\d+;)?[isgb]=.+$", v):
+            raise ValueError(f"not a NodeId (expected [ns=N;|nsu=URI;]i=|s=|g=|b=...): {v!r}")
+        return v
+
+
+class Entry(_Model):
+    """One publishednodes.json entry (an endpoint and a data set writer)."""
+
+    endpoint_url: str = Field(alias="EndpointUrl", pattern=r"^opc\.tcp://.+")
+    use_security: bool = Field(default=False, alias="UseSecurity")
+    security_mode: SecurityMode | None = Field(default=None, alias="EndpointSecurityMode")
+    security_policy: str | None = Field(default=None, alias="EndpointSecurityPolicy")
+    auth_mode: AuthMode = Field(default="Anonymous", alias="OpcAuthenticationMode")
+    username: str | None = Field(default=None, alias="OpcAuthenticationUsername")
+    password: str | None = Field(default=None, alias="OpcAuthenticationPassword", repr=False)
+    writer_group: str | None = Field(default=None, alias="DataSetWriterGroup")
+    writer_id: str | None = Field(default=None, alias="DataSetWriterId")
+    publishing_ms: float | None = Field(default=None, alias="DataSetPublishingInterval", ge=0)
+    publishing_timespan: str | None = Field(default=None, alias="DataSetPublishingIntervalTimespan")
+    nodes: list[OpcNode] = Field(alias="OpcNodes", min_length=1)
+
+    @field_validator("security_policy")
+    @classmethod
+    def _policy(cls, v: str | None) -> str | None:
+        if v is not None and not v.endswith(("Basic256Sha256", "None")):
+            raise ValueError(f"unsupported security policy {v!r} (Basic256Sha256 or None)")
+        return v
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One monitored item, with its defaults resolved."""
+
+    node_id: str
+    field: str
+    sampling_ms: float
+    queue_size: int
+    trigger: Trigger
+    deadband_type: Deadband | None
+    deadband_value: float
+    heartbeat_s: float
+    skip_first: bool
+
+
+@dataclass(frozen=True)
+class SubscriptionPlan:
+    """One OPC UA subscription: a data set writer at one publishing interval."""
+
+    writer_id: str
+    writer_group: str
+    publishing_ms: float
+    nodes: tuple[NodePlan, ...]
+
+
+@dataclass(frozen=True)
+class EndpointPlan:
+    """One session: an endpoint with its security and credentials, and its subscriptions."""
+
+    url: str
+    security_mode: Literal["None", "SignAndEncrypt", "Sign"]
+    auth_mode: AuthMode
+    username: str | None
+    password: str | None = field(repr=False)
+    subscriptions: tuple[SubscriptionPlan, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, str | None]:
+        """What identifies a session: URL, security mode, authentication and user."""
+        return (self.url, self.security_mode, self.auth_mode, self.username)
+
+    def writers(self) -> dict[str, list[str]]:
+        """Field names per data set writer id."""
+        out: dict[str, list[str]] = {}
+        for sub in self.subscriptions:
+            out.setdefault(sub.writer_id, []).extend(n.field for n in sub.nodes)
+        return out
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """Everything to subscribe to, grouped into sessions and subscriptions."""
+
+    endpoints: tuple[EndpointPlan, ...] = ()
+
+    @property
+    def node_count(self) -> int:
+        """Monitored items in total."""
+        return sum(len(s.nodes) for e in self.endpoints for s in e.subscriptions)
+
+    def min_publishing_ms(self) -> float:
+        """The shortest publishing interval (the default flush interval of the batcher)."""
+        values = [s.publishing_ms for e in self.endpoints for s in e.subscriptions]
+        return min(values) if values else DEFAULT_PUBLISHING_MS
+
+
+def _ms(number: float | None, timespan: str | None, default: float) -> float:
+    if number is not None:
+        return number
+    if timespan is not None:
+        return timespan_ms(timespan)
+    return default
+
+
+def _security(entry: Entry) -> Literal["None", "SignAndEncrypt", "Sign"]:
+    mode = entry.security_mode
+    if mode is None:
+        return "SignAndEncrypt" if entry.use_security else "None"
+    return "SignAndEncrypt" if mode == "Best" else mode
+
+
+def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
+    errors: list[str] = []
+    if entry.auth_mode == "UsernamePassword" and not (entry.username and entry.password is not None):
+        errors.append(f"[{index}] OpcAuthenticationMode UsernamePassword needs a username and password")
+    if entry.auth_mode == "Certificate":
+        errors.append(f"[{index}] OpcAuthenticationMode Certificate is not supported")
+    writer = entry.writer_id or entry.writer_group or entry.endpoint_url
+    group = entry.writer_group or writer
+    try:
+        default_pub = _ms(entry.publishing_ms, entry.publishing_timespan, DEFAULT_PUBLISHING_MS)
+    except ValueError as exc:
+        errors.append(f"[{index}] DataSetPublishingIntervalTimespan: {exc}")
+        default_pub = DEFAULT_PUBLISHING_MS
+    by_interval: dict[float, list[NodePlan]] = {}
+    for j, node in enumerate(entry.nodes):
+        try:
+            pub = _ms(node.publishing_ms, node.publishing_timespan, default_pub)
+            sampling = _ms(node.sampling_ms, node.sampling_timespan, DEFAULT_SAMPLING_MS)
+            heartbeat = (
+                _ms(node.heartbeat_s, None, 0.0)
+                if node.heartbeat_timespan is None
+                else (timespan_ms(node.heartbeat_timespan) / 1000.0)
+            )
+        except ValueError as exc:
+            errors.append(f"[{index}].OpcNodes[{j}]: {exc}")
+            continue
+        if node.deadband_type and node.deadband_value is None:
+            errors.append(f"[{index}].OpcNodes[{j}]: DeadbandType needs a DeadbandValue")
+        if node.deadband_type == "Percent" and (node.deadband_value or 0) > 100:
+            errors.append(f"[{index}].OpcNodes[{j}]: a Percent deadband is at most 100")
+        by_interval.setdefault(pub, []).append(
+            NodePlan(
+                node_id=node.id,
+                field=node.display_name or node.id,
+                sampling_ms=sampling,
+                queue_size=node.queue_size,
+                trigger=node.trigger,
+                deadband_type=node.deadband_type,
+                deadband_value=node.deadband_value or 0.0,
+                heartbeat_s=heartbeat,
+                skip_first=node.skip_first,
+            )
+        )
+    subs: list[SubscriptionPlan] = []
+    for pub, nodes in sorted(by_interval.items()):
+        for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION):
+            chunk = tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION])
+            subs.append(SubscriptionPlan(writer, group, pub, chunk))
+    plan = EndpointPlan(
+        url=entry.endpoint_url,
+        security_mode=_security(entry),
+        auth_mode=entry.auth_mode,
+        username=entry.username,
+        password=entry.password,
+        subscriptions=tuple(subs),
+    )
+    return plan, errors
+
+
+def _first_error(exc: ValidationError, index: int) -> str:
+    err = exc.errors()[0]
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+    return f"[{index}]{loc}: {err['msg']}"
+
+
+def parse_published_nodes(doc: Any, origin: str = "publishedNodes") -> IngestPlan:
+    """Validate a publishednodes.json document and group it; raise ConfigError naming every problem."""
+    if not isinstance(doc, list):
+        raise ConfigError("expected a JSON array of endpoint entries", field=origin)
+    errors: list[str] = []
+    sessions: dict[tuple[str, str, str, str | None], list[SubscriptionPlan]] = {}
+    firsts: dict[tuple[str, str, str, str | None], EndpointPlan] = {}
+    for i, raw in enumerate(doc):
+        try:
+            entry = Entry.model_validate(raw)
+        except ValidationError as exc:
+            errors.append(_first_error(exc, i))
+            continue
+        plan, problems = _plan_entry(entry, i)
+        errors += problems
+        firsts.setdefault(plan.key, plan)
+        sessions.setdefault(plan.key, []).extend(plan.subscriptions)
+    endpoints = []
+    for key, subs in sessions.items():
+        merged = _merge_subscriptions(subs, errors)
+        first = firsts[key]
+        endpoints.append(
+            EndpointPlan(
+                first.url, first.security_mode, first.auth_mode, first.username, first.password, merged
+            )
+        )
+    _check_fields(endpoints, errors)
+    if errors:
+        raise ConfigError(
+            "; ".join(errors[:10]) + (f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""),
+            field=origin,
+        )
+    return IngestPlan(tuple(endpoints))
+
+
+def _merge_subscriptions(subs: list[SubscriptionPlan], errors: list[str]) -> tuple[SubscriptionPlan, ...]:
+    """Entries that repeat a writer id and interval on one endpoint share its subscription."""
+    merged: dict[tuple[str, float], list[NodePlan]] = {}
+    groups: dict[tuple[str, float], str] = {}
+    for s in subs:
+        merged.setdefault((s.writer_id, s.publishing_ms), []).extend(s.nodes)
+        groups.setdefault((s.writer_id, s.publishing_ms), s.writer_group)
+    out: list[SubscriptionPlan] = []
+    for (writer, pub), nodes in merged.items():
+        for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION):
+            chunk = tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION])
+            out.append(SubscriptionPlan(writer, groups[(writer, pub)], pub, chunk))
+    return tuple(out)
+
+
+def _check_fields(endpoints: list[EndpointPlan], errors: list[str]) -> None:
+    """A field name (DisplayName) must be unique within its data set writer (the asset)."""
+    seen: dict[str, set[str]] = {}
+    for ep in endpoints:
+        for writer, fields in ep.writers().items():
+            names = seen.setdefault(writer, set())
+            for name in fields:
+                if name in names:
+                    errors.append(f"DataSetWriterId {writer!r}: field {name!r} appears twice")
+                names.add(name)
+
+
+def load_published_nodes_file(path: Path) -> IngestPlan:
+    """Read and validate the file named by PUBLISHED_NODES_FILE."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", field="PUBLISHED_NODES_FILE") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            field="PUBLISHED_NODES_FILE",
+        ) from exc
+    return parse_published_nodes(doc, origin="PUBLISHED_NODES_FILE")

@@ -1,0 +1,163 @@
+"""OPC UA Part 14 PubSub JSON network messages as OPC Publisher emits them, batched under a size limit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# edgeHub's limit is 256 KB including properties; leave room for them and for edgeHub's own.
+DEFAULT_MAX_BYTES = 250_000
+_DATASET_OVERHEAD = 220  # {"DataSetWriterId":..,"DataSetWriterGroup":..,"SequenceNumber":..,...}
+_NETWORK_OVERHEAD = 160
+
+
+@dataclass(slots=True)
+class Sample:
+    """One value change of one field of one data set writer (the asset)."""
+
+    writer_id: str
+    writer_group: str
+    field: str
+    value: Any
+    source_ts: datetime | None
+    server_ts: datetime | None
+    status_code: int = 0  # 0 = Good
+    status_symbol: str = "Good"
+
+
+def iso(ts: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds and a Z, or None."""
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_value(value: Any) -> Any:
+    """An OPC UA value as JSON (non-finite floats become null, bytes base64, times ISO)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    text = getattr(value, "Text", None)  # LocalizedText
+    if isinstance(text, str):
+        return text
+    return str(value)
+
+
+def field_entry(s: Sample) -> dict[str, Any]:
+    """The Payload entry of one field; a Good status is omitted, as OPC Publisher does."""
+    entry: dict[str, Any] = {
+        "Value": json_value(s.value),
+        "SourceTimestamp": iso(s.source_ts),
+        "ServerTimestamp": iso(s.server_ts),
+    }
+    if s.status_code:
+        entry["StatusCode"] = {"Code": s.status_code, "Symbol": s.status_symbol}
+    return entry
+
+
+@dataclass
+class _DataSet:
+    writer_id: str
+    writer_group: str
+    message_type: str
+    payload: dict[str, Any]
+    size: int
+
+
+class NetworkMessageBatcher:
+    """Collects samples into DataSetMessages per writer and cuts network messages under `max_bytes`.
+
+    `add` returns network messages that became full; `flush` returns the rest. A field that changes
+    twice before a flush starts a new DataSetMessage for its writer, so no value is lost or merged.
+    """
+
+    def __init__(self, publisher_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 1024:
+            raise ValueError("max_bytes must be at least 1024")
+        self.publisher_id = publisher_id
+        self.max_bytes = max_bytes
+        self._seq: dict[str, int] = {}
+        self._open: dict[str, _DataSet] = {}
+        self._closed: list[_DataSet] = []
+        self._size = _NETWORK_OVERHEAD
+        self._ready: list[dict[str, Any]] = []
+        self.pending_values = 0
+
+    def add(self, s: Sample, message_type: str = "ua-deltaframe") -> list[dict[str, Any]]:
+        """Add one sample; return network messages completed by size."""
+        entry = field_entry(s)
+        cost = len(json.dumps(entry, separators=(",", ":"))) + len(s.field) + 6
+        if cost + _DATASET_OVERHEAD + _NETWORK_OVERHEAD > self.max_bytes:
+            raise ValueError(f"one value of {s.writer_id}/{s.field} is larger than {self.max_bytes} bytes")
+        ds = self._open.get(s.writer_id)
+        if ds is not None and (s.field in ds.payload or ds.message_type != message_type):
+            self._closed.append(self._open.pop(s.writer_id))
+            ds = None
+        new_cost = cost + (
+            0 if ds is not None else _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
+        )
+        if self._size + new_cost > self.max_bytes:
+            self._cut()
+            ds = None
+            new_cost = cost + _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
+        if ds is None:
+            ds = self._open[s.writer_id] = _DataSet(s.writer_id, s.writer_group, message_type, {}, 0)
+        ds.payload[s.field] = entry
+        ds.size += new_cost
+        self._size += new_cost
+        self.pending_values += 1
+        out, self._ready = self._ready, []
+        return out
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Everything pending as network messages (empty list when nothing is pending)."""
+        self._cut()
+        out, self._ready = self._ready, []
+        return out
+
+    def _cut(self) -> None:
+        datasets = self._closed + list(self._open.values())
+        self._closed, self._open = [], {}
+        self._size = _NETWORK_OVERHEAD
+        self.pending_values = 0
+        if not datasets:
+            return
+        self._ready.append(
+            {
+                "MessageId": str(uuid.uuid4()),
+                "MessageType": "ua-data",
+                "PublisherId": self.publisher_id,
+                "Messages": [self._dataset_message(ds) for ds in datasets],
+            }
+        )
+
+    def _dataset_message(self, ds: _DataSet) -> dict[str, Any]:
+        seq = self._seq.get(ds.writer_id, 0) + 1
+        self._seq[ds.writer_id] = seq
+        return {
+            "DataSetWriterId": ds.writer_id,
+            "DataSetWriterGroup": ds.writer_group,
+            "SequenceNumber": seq,
+            "MessageType": ds.message_type,
+            "Timestamp": iso(datetime.now(UTC)),
+            "Payload": ds.payload,
+        }
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """A network message as compact UTF-8 JSON."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,260 @@
+"""Ingest logic between the OPC UA adapter and the output: per-field filters, heartbeat, gaps, batching.
+
+No OPC UA and no hub here: the adapter pushes `Sample`s in, `send` (injected) takes network messages out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from edgeloop_runtime.errors import TransientError
+
+from .config import NodePlan
+from .pubsub import NetworkMessageBatcher, Sample
+
+BAD_NO_COMMUNICATION = 0x80310000
+BAD_NOT_CONNECTED = 0x808A0000  # BadServerNotConnected
+_GAP_SYMBOLS = {BAD_NO_COMMUNICATION: "BadNoCommunication", BAD_NOT_CONNECTED: "BadServerNotConnected"}
+
+
+@dataclass
+class IngestStats:
+    """Counters the module exports as metrics."""
+
+    values_in: int = 0
+    values_out: int = 0
+    messages_out: int = 0
+    bytes_out: int = 0
+    heartbeats: int = 0
+    gaps: int = 0
+    send_failures: int = 0
+    dropped: dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
+
+
+@dataclass
+class _FieldState:
+    plan: NodePlan
+    writer_id: str
+    writer_group: str
+    eu_span: float | None = None  # engineering range width, for Percent deadbands
+    seen_first: bool = False
+    last_sent_value: Any = None
+    last_sample: Sample | None = None
+    last_emit: float = 0.0
+    connected: bool = True
+
+
+class FieldFilters:
+    """Per-field SkipFirst, client-side Percent deadband, heartbeat (watchdog LKV) and gap marking."""
+
+    def __init__(self) -> None:
+        self._fields: dict[tuple[str, str], _FieldState] = {}
+
+    def register(
+        self, writer_id: str, writer_group: str, plan: NodePlan, eu_span: float | None = None
+    ) -> None:
+        """Declare a monitored field (after its item was created)."""
+        key = (writer_id, plan.field)
+        old = self._fields.get(key)
+        state = _FieldState(plan, writer_id, writer_group, eu_span)
+        if old is not None:  # a re-subscription: SkipFirst applied once only
+            state.seen_first = old.seen_first
+            state.last_sent_value = old.last_sent_value
+            state.last_sample = old.last_sample
+        self._fields[key] = state
+
+    def forget(self, writer_id: str, field_name: str) -> None:
+        """Drop a field that is no longer configured."""
+        self._fields.pop((writer_id, field_name), None)
+
+    def keys(self) -> list[tuple[str, str]]:
+        """Registered (writer, field) pairs."""
+        return list(self._fields)
+
+    def accept(self, s: Sample, now: float) -> tuple[bool, str]:
+        """Whether a value change goes out; the reason when it does not."""
+        st = self._fields.get((s.writer_id, s.field))
+        if st is None:
+            return False, "unknown_field"
+        st.connected = True
+        if st.plan.skip_first and not st.seen_first:
+            st.seen_first = True
+            st.last_sample = s
+            return False, "skip_first"
+        st.seen_first = True
+        if (
+            st.plan.deadband_type == "Percent"
+            and st.eu_span
+            and s.status_code == 0
+            and isinstance(s.value, int | float)
+            and isinstance(st.last_sent_value, int | float)
+            and abs(s.value - st.last_sent_value) <= st.plan.deadband_value / 100.0 * st.eu_span
+        ):
+            return False, "deadband"
+        st.last_sent_value = s.value if s.status_code == 0 else st.last_sent_value
+        st.last_sample = s
+        st.last_emit = now
+        return True, ""
+
+    def heartbeats(self, now: float) -> list[Sample]:
+        """Last known values of connected fields whose heartbeat interval passed without a change."""
+        out = []
+        for st in self._fields.values():
+            hb = st.plan.heartbeat_s
+            if hb > 0 and st.connected and st.last_sample is not None and now - st.last_emit >= hb:
+                st.last_emit = now
+                out.append(st.last_sample)
+        return out
+
+    def gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> list[Sample]:
+        """Mark every field of these writers as disconnected; return one Bad sample per field."""
+        wanted = set(writers)
+        now = datetime.now(UTC)
+        out = []
+        for st in self._fields.values():
+            if st.writer_id in wanted and st.connected:
+                st.connected = False
+                out.append(
+                    Sample(
+                        st.writer_id, st.writer_group, st.plan.field, None, now, now, code, _GAP_SYMBOLS[code]
+                    )
+                )
+        return out
+
+
+class SampleQueue:
+    """A bounded FIFO between the OPC UA callbacks and the batcher; overflow drops the oldest (counted)."""
+
+    def __init__(self, maxlen: int, stats: IngestStats) -> None:
+        self._items: collections.deque[tuple[Sample, str]] = collections.deque()
+        self._maxlen = maxlen
+        self._stats = stats
+        self._event = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, s: Sample, message_type: str = "ua-deltaframe") -> None:
+        """Enqueue without blocking (the publish loop must never wait on us)."""
+        if len(self._items) >= self._maxlen:
+            self._items.popleft()
+            self._stats.dropped["queue_full"] += 1
+        self._items.append((s, message_type))
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Return when something is queued or after `timeout` seconds."""
+        if not self._items:
+            self._event.clear()
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    def drain(self, limit: int = 5000) -> list[tuple[Sample, str]]:
+        """Take up to `limit` items."""
+        n = min(limit, len(self._items))
+        return [self._items.popleft() for _ in range(n)]
+
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class IngestPipeline:
+    """Queue → filters → batcher → `send`, flushing every `flush_interval_s` (or when a message fills)."""
+
+    def __init__(
+        self,
+        send: Send,
+        *,
+        publisher_id: str,
+        max_bytes: int,
+        flush_interval_s: float,
+        queue_size: int,
+        stats: IngestStats | None = None,
+    ) -> None:
+        self.stats = stats or IngestStats()
+        self.filters = FieldFilters()
+        self.queue = SampleQueue(queue_size, self.stats)
+        self.batcher = NetworkMessageBatcher(publisher_id, max_bytes)
+        self.flush_interval_s = flush_interval_s
+        self._send = send
+
+    def submit(self, s: Sample) -> None:
+        """A value change from the adapter (called on the event loop, never blocks)."""
+        self.stats.values_in += 1
+        self.queue.put(s)
+
+    def submit_gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> int:
+        """Mark a connection gap: every field of these writers goes out once with a Bad status."""
+        samples = self.filters.gap(writers, code)
+        if samples:
+            self.stats.gaps += 1
+        for s in samples:
+            self.queue.put(s, "ua-keyframe")
+        return len(samples)
+
+    async def run(self) -> None:
+        """Process until cancelled; the pending batch is flushed on the way out."""
+        next_flush = time.monotonic() + self.flush_interval_s
+        try:
+            while True:
+                await self.queue.wait(max(next_flush - time.monotonic(), 0.0))
+                await self._process(self.queue.drain())
+                now = time.monotonic()
+                if now >= next_flush:
+                    for hb in self.filters.heartbeats(now):
+                        self.stats.heartbeats += 1
+                        await self._emit(self.batcher.add(replace(hb)))
+                    await self._emit(self.batcher.flush())
+                    next_flush = now + self.flush_interval_s
+        finally:
+            await self._process(self.queue.drain(len(self.queue)))
+            await self._emit(self.batcher.flush())
+
+    async def _process(self, items: list[tuple[Sample, str]]) -> None:
+        now = time.monotonic()
+        for s, message_type in items:
+            if message_type == "ua-deltaframe":
+                ok, reason = self.filters.accept(s, now)
+                if not ok:
+                    if reason != "skip_first" and reason != "deadband":
+                        self.stats.dropped[reason] += 1
+                    continue
+            try:
+                full = self.batcher.add(s, message_type)
+            except ValueError:
+                self.stats.dropped["too_large"] += 1
+                continue
+            if full:
+                await self._emit(full)
+
+    async def _emit(self, messages: list[dict[str, Any]]) -> None:
+        for msg in messages:
+            values = sum(len(m["Payload"]) for m in msg["Messages"])
+            if not await self._send_with_retry(msg, values):
+                continue
+            self.stats.messages_out += 1
+            self.stats.values_out += values
+
+    async def _send_with_retry(self, msg: dict[str, Any], values: int) -> bool:
+        """Retry transient failures with capped back-off (the bounded queue absorbs the wait)."""
+        delay = 0.2
+        while True:
+            try:
+                await self._send(msg)
+                return True
+            except TransientError:
+                self.stats.send_failures += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                self.stats.send_failures += 1
+                self.stats.dropped["send_failed"] += values
+                return False

@@ -1,0 +1,76 @@
+"""PubSub network messages: the contract shape, batching by size, sequence numbers."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from opcua_ingest.pubsub import NetworkMessageBatcher, Sample, encode, json_value
+
+TS = datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+def sample(field: str = "Flow", value: object = 1.5, writer: str = "pump", code: int = 0) -> Sample:
+    return Sample(writer, "plant", field, value, TS, TS, code, "BadSensorFailure" if code else "Good")
+
+
+def test_network_message_has_the_contract_shape() -> None:
+    b = NetworkMessageBatcher("edge1_opcua_ingest")
+    assert b.add(sample()) == []
+    b.add(sample("Speed", 1100.0))
+    b.add(sample("Vibration", None, code=0x808F0000))
+    b.add(sample("Load", 800, writer="conveyor"))
+    (msg,) = b.flush()
+    assert msg["MessageType"] == "ua-data" and msg["PublisherId"] == "edge1_opcua_ingest" and msg["MessageId"]
+    pump, conveyor = msg["Messages"]
+    assert pump["DataSetWriterId"] == "pump" and pump["DataSetWriterGroup"] == "plant"
+    assert pump["MessageType"] == "ua-deltaframe" and pump["SequenceNumber"] == 1 and pump["Timestamp"]
+    assert pump["Payload"]["Flow"] == {
+        "Value": 1.5, "SourceTimestamp": "2026-11-22T10:00:00.123Z", "ServerTimestamp": "2026-11-22T10:00:00.123Z"
+    }  # fmt: skip
+    assert "StatusCode" not in pump["Payload"]["Speed"], "Good is omitted"
+    assert pump["Payload"]["Vibration"]["StatusCode"] == {"Code": 0x808F0000, "Symbol": "BadSensorFailure"}
+    assert conveyor["Payload"]["Load"]["Value"] == 800
+    assert b.flush() == []
+
+
+def test_a_field_that_changes_twice_starts_a_new_dataset_message_and_sequence_numbers_grow() -> None:
+    b = NetworkMessageBatcher("p")
+    b.add(sample(value=1.0))
+    b.add(sample(value=2.0))
+    (msg,) = b.flush()
+    assert [m["Payload"]["Flow"]["Value"] for m in msg["Messages"]] == [1.0, 2.0]
+    assert [m["SequenceNumber"] for m in msg["Messages"]] == [1, 2]
+    b.add(sample(value=3.0))
+    assert b.flush()[0]["Messages"][0]["SequenceNumber"] == 3
+
+
+@pytest.mark.parametrize("limit", [pytest.param(4096, id="4KB"), pytest.param(250_000, id="250KB")])
+def test_messages_never_exceed_the_limit_and_lose_nothing(limit: int) -> None:
+    b = NetworkMessageBatcher("p", max_bytes=limit)
+    out = []
+    n = 30_000 if limit > 10_000 else 500
+    for i in range(n):
+        out += b.add(
+            sample(f"Tag{i % 1000:04d}-with-a-longer-display-name", i * 1.000001, writer=f"w{i % 7}")
+        )
+    out += b.flush()
+    assert len(out) > 1
+    assert max(len(encode(m)) for m in out) <= limit
+    values = [f["Value"] for m in out for d in m["Messages"] for f in d["Payload"].values()]
+    assert sorted(values) == sorted(i * 1.000001 for i in range(n))
+
+
+def test_json_values() -> None:
+    assert json_value(math.nan) is None and json_value(math.inf) is None
+    assert json_value(b"\x01\x02") == "AQI="
+    assert json_value([1, 2.5, True]) == [1, 2.5, True]
+    assert json_value(TS) == "2026-11-22T10:00:00.123Z"
+
+
+def test_oversized_single_value_is_refused() -> None:
+    b = NetworkMessageBatcher("p", max_bytes=2048)
+    with pytest.raises(ValueError, match="larger than"):
+        b.add(sample(value="x" * 5000))

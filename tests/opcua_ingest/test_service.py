@@ -1,0 +1,137 @@
+"""Ingest pipeline logic: SkipFirst, Percent deadband, heartbeat, gaps, bounded queue, send retries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from edgeloop_runtime.errors import HubConnectionError
+from opcua_ingest.config import NodePlan
+from opcua_ingest.pubsub import Sample
+from opcua_ingest.service import BAD_NO_COMMUNICATION, FieldFilters, IngestPipeline, IngestStats, SampleQueue
+
+
+def plan(field: str = "Flow", **kw: Any) -> NodePlan:
+    base: dict[str, Any] = dict(
+        node_id="ns=2;s=X", field=field, sampling_ms=100, queue_size=1, trigger="StatusValue",
+        deadband_type=None, deadband_value=0.0, heartbeat_s=0.0, skip_first=False,
+    )  # fmt: skip
+    base.update(kw)
+    return NodePlan(**base)
+
+
+def s(value: Any, field: str = "Flow", code: int = 0) -> Sample:
+    now = datetime.now(UTC)
+    return Sample("pump", "plant", field, value, now, now, code, "Bad" if code else "Good")
+
+
+def test_skip_first_drops_only_the_first_value_even_across_resubscription() -> None:
+    f = FieldFilters()
+    f.register("pump", "plant", plan(skip_first=True))
+    assert f.accept(s(1.0), 0)[0] is False
+    assert f.accept(s(2.0), 0)[0] is True
+    f.register("pump", "plant", plan(skip_first=True))
+    assert f.accept(s(3.0), 0)[0] is True
+
+
+def test_percent_deadband_uses_the_engineering_range() -> None:
+    f = FieldFilters()
+    f.register("pump", "plant", plan(deadband_type="Percent", deadband_value=1.0), eu_span=2000.0)
+    assert f.accept(s(100.0), 0)[0]
+    assert f.accept(s(115.0), 0) == (False, "deadband")  # within 1 % of 2000 = 20
+    assert f.accept(s(121.0), 0)[0]
+    assert f.accept(s(None, code=0x80000000), 0)[0], "a status change always passes"
+
+
+def test_heartbeat_resends_last_value_only_while_connected() -> None:
+    f = FieldFilters()
+    f.register("pump", "plant", plan(heartbeat_s=1.0))
+    f.register("pump", "plant", plan("Speed"))
+    assert f.heartbeats(10.0) == []
+    f.accept(s(5.0), 10.0)
+    f.accept(s(7.0, "Speed"), 10.0)
+    assert f.heartbeats(10.5) == []
+    (hb,) = f.heartbeats(11.0)
+    assert (hb.field, hb.value) == ("Flow", 5.0)
+    gap = f.gap(["pump"])
+    assert {g.field for g in gap} == {"Flow", "Speed"}
+    assert all(g.value is None and g.status_code == BAD_NO_COMMUNICATION for g in gap)
+    assert f.gap(["pump"]) == [], "a gap is marked once"
+    assert f.heartbeats(20.0) == [], "no stale values while disconnected"
+    f.accept(s(6.0), 21.0)
+    assert f.heartbeats(22.0)[0].value == 6.0
+
+
+def test_queue_drops_oldest_and_counts() -> None:
+    stats = IngestStats()
+    q = SampleQueue(3, stats)
+    for i in range(5):
+        q.put(s(float(i)))
+    assert [x[0].value for x in q.drain()] == [2.0, 3.0, 4.0]
+    assert stats.dropped["queue_full"] == 2
+
+
+async def run_pipeline(p: IngestPipeline, seconds: float) -> None:
+    task = asyncio.create_task(p.run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_pipeline_batches_by_time_and_marks_gaps() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append(msg)
+
+    p = IngestPipeline(send, publisher_id="p", max_bytes=250_000, flush_interval_s=0.05, queue_size=100)
+    p.filters.register("pump", "plant", plan())
+    p.filters.register("pump", "plant", plan("Speed"))
+    for v in range(10):
+        p.submit(s(float(v)))
+    p.submit(s(1.0, "Unknown"))
+    assert p.submit_gap(["pump"]) == 2
+    await run_pipeline(p, 0.2)
+    fields = [(k, f.get("StatusCode", {}).get("Symbol")) for m in sent for d in m["Messages"] for k, f in
+              d["Payload"].items()]  # fmt: skip
+    assert fields.count(("Flow", None)) == 10
+    assert ("Flow", "BadNoCommunication") in fields and ("Speed", "BadNoCommunication") in fields
+    assert p.stats.values_out == 12 and p.stats.dropped["unknown_field"] == 1 and p.stats.gaps == 1
+
+
+async def test_transient_send_failures_are_retried_not_dropped() -> None:
+    calls: list[int] = []
+
+    async def flaky(msg: dict[str, Any]) -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise HubConnectionError("link down")
+
+    p = IngestPipeline(flaky, publisher_id="p", max_bytes=250_000, flush_interval_s=0.01, queue_size=100)
+    p.filters.register("pump", "plant", plan())
+    p.submit(s(1.0))
+    await run_pipeline(p, 0.9)
+    assert p.stats.values_out == 1 and p.stats.send_failures == 2 and not p.stats.dropped
+
+
+@pytest.mark.parametrize("n", [pytest.param(20_000, id="20k")])
+async def test_pipeline_cuts_by_size_under_load(n: int) -> None:
+    sizes: list[int] = []
+
+    async def send(msg: dict[str, Any]) -> None:
+        from opcua_ingest.pubsub import encode
+
+        sizes.append(len(encode(msg)))
+
+    p = IngestPipeline(send, publisher_id="p", max_bytes=64_000, flush_interval_s=0.05, queue_size=n)
+    for i in range(1000):
+        p.filters.register("pump", "plant", plan(f"T{i}"))
+    for i in range(n):
+        p.submit(s(float(i), f"T{i % 1000}"))
+    await run_pipeline(p, 1.0)
+    assert p.stats.values_out == n and max(sizes) <= 64_000
