@@ -58,6 +58,7 @@ class FilterEngine:
         self.dedup_len = dedup_len
         self.counts: Counter[str] = Counter()
         self.model_of: dict[str, dict[str, str]] = {}
+        self.latest_ts: float | None = None
 
     # --- configuration -------------------------------------------------------------------------
     def set_rules(self, rules: RuleSet) -> list[Emit]:
@@ -101,6 +102,7 @@ class FilterEngine:
             if self.rules.known_assets and s.asset not in self.rules.known_assets:
                 self.counts["unknown_asset"] += 1
                 continue
+            self.latest_ts = s.ts if self.latest_ts is None else max(self.latest_ts, s.ts)
             buf = self.buffers.setdefault(s.asset, AssetBuffer(self.buffer_len))
             buf.add(s, checks)
             done = self.summarizer.add(s.asset, s.field, s.ts, s.value if s.good else None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from edgeloop_runtime.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edgeloop_runtime.errors import ConfigError
 
 Severity = Literal["info", "warning", "critical"]
 Transition = Literal["open", "escalate", "close"]

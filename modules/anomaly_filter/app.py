@@ -1,0 +1,112 @@
+"""anomaly_filter on the runtime: inputs `scores` and `telemetry`; outputs anomalies, actions, summaries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from edgeloop_runtime import Context, InputMessage, Module, get_logger
+
+from .config import Settings
+from .engine import Emit, FilterEngine
+
+_log = get_logger(__name__)
+
+module = Module("anomaly_filter", Settings)
+
+
+def _engine(ctx: Context[Settings]) -> FilterEngine:
+    engine: FilterEngine = ctx.state["engine"]
+    return engine
+
+
+@module.on_start
+async def start(ctx: Context[Settings]) -> None:
+    ctx.state["engine"] = FilterEngine(ctx.settings.rule_set(), buffer_len=ctx.settings.buffer_samples)
+    ctx.state["events"] = ctx.metrics.counter("events_total", "Filter events by kind.", ["event"])
+    ctx.state["emitted"] = ctx.metrics.counter(
+        "anomalies_total", "Anomaly events sent, by kind and state.", ["anomaly_kind", "state"]
+    )
+    ctx.state["rules"] = ctx.metrics.gauge("rules", "Rules in force.")
+    ctx.state["counted"] = Counter()
+    ctx.state["last_input"] = time.monotonic()
+    ctx.state["rules"].set(len(ctx.settings.rule_set().rules))
+
+
+@module.on_config
+async def configure(ctx: Context[Settings], settings: Settings) -> None:
+    """Validate and swap the rule set; raising refuses it and the old rules stay in force."""
+    rules = settings.rule_set()  # ConfigError refuses the patch
+    engine: FilterEngine | None = ctx.state.get("engine")
+    if engine is None:
+        return
+    await _send_all(ctx, engine.set_rules(rules))
+    ctx.state["rules"].set(len(rules.rules))
+    _log.info("rule set in force", rules=[r.name for r in rules.rules])
+
+
+async def _send_all(ctx: Context[Settings], emits: list[Emit]) -> None:
+    for e in emits:
+        await ctx.send(e.output, e.data, kind=e.kind, correlation_id=e.correlation_id, oversize="compress")
+        if e.output == "anomalies":
+            ctx.state["emitted"].labels(
+                anomaly_kind=str(e.data.get("anomalyKind")), state=str(e.data.get("state"))
+            ).inc()
+    _count(ctx)
+
+
+def _count(ctx: Context[Settings]) -> None:
+    engine = _engine(ctx)
+    seen: Counter[str] = ctx.state["counted"]
+    for key, n in engine.counts.items():
+        if n > seen[key]:
+            ctx.state["events"].labels(event=key).inc(n - seen[key])
+            seen[key] = n
+
+
+@module.input("scores", queue_size=1000, overflow="block")
+async def on_scores(ctx: Context[Settings], msg: InputMessage) -> None:
+    ctx.state["last_input"] = time.monotonic()
+    try:
+        emits = _engine(ctx).on_score(msg.json())
+    finally:
+        _count(ctx)
+    await _send_all(ctx, emits)
+
+
+@module.input("telemetry", queue_size=2000, overflow="block")
+async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
+    ctx.state["last_input"] = time.monotonic()
+    try:
+        emits = _engine(ctx).on_telemetry(msg.json())
+    finally:
+        _count(ctx)
+    await _send_all(ctx, emits)
+
+
+@module.task
+async def flush_summaries(ctx: Context[Settings]) -> None:
+    """Close summary periods that ended: by source time, or all of them after a long silence."""
+    while True:
+        await asyncio.sleep(ctx.settings.summary_flush_seconds)
+        engine = _engine(ctx)
+        idle = time.monotonic() - ctx.state["last_input"]
+        before = None if idle > 2 * engine.rules.summary_period_s else engine.latest_ts
+        if before is None and idle <= 2 * engine.rules.summary_period_s:
+            continue
+        await _send_all(ctx, engine.flush_summaries(before))
+
+
+@module.status_provider
+def status(ctx: Context[Settings]) -> dict[str, Any]:
+    engine: FilterEngine | None = ctx.state.get("engine")
+    if engine is None:
+        return {}
+    return {
+        "rules": [r.name for r in engine.rules.rules],
+        "open": [f"{rule}/{asset}" for (rule, asset), ep in engine.episodes.items() if ep.is_open],
+        "dataQuality": sorted(engine.dq),
+        "counts": dict(engine.counts),
+    }

@@ -1,0 +1,50 @@
+"""upstream_router settings: store, budget, batching, link test hook, Blob Storage target."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from edgeloop_runtime import ModuleSettings
+
+from .router import DEFAULT_INTERVALS, Policy
+
+
+class Settings(ModuleSettings):
+    """Every field is an env var (UPPER_SNAKE) and a desired property (camelCase)."""
+
+    store_path: str = "state/upstream_router/queue.db"
+    store_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    store_max_messages: int = Field(default=1_000_000, gt=0)
+    store_policy: Literal["drop_lowest_oldest", "reject_new"] = "drop_lowest_oldest"
+    store_sync: Literal["full", "normal"] = "full"
+    bandwidth_bytes_per_hour: float | None = Field(default=None, gt=0)
+    burst_seconds: float = Field(default=60.0, gt=0)
+    compress: bool = True
+    batch_interval_seconds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_INTERVALS))
+    max_batch_messages: int = Field(default=200, ge=1)
+    max_message_bytes: int = Field(default=250_000, ge=1024, le=262_143)
+    thin_after: int = Field(default=2, ge=1)
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Test hook: false makes every upstream send fail as a real outage would.
+    link_up: bool = True
+    blob_connection_string: SecretStr | None = None
+    blob_container: str = Field(default="edgeloop-dataset", min_length=3, max_length=63)
+    blob_api_version: str | None = None
+    blob_timeout_seconds: float = Field(default=10.0, gt=0)
+    blob_wait_seconds: float = Field(default=10.0, ge=0)
+    blob_retry_max_seconds: float = Field(default=300.0, gt=0)
+    frames_per_camera: int = Field(default=30, ge=1)
+
+    def policy(self, *, uploads: bool) -> Policy:
+        """The routing policy these settings describe."""
+        return Policy(
+            compress=self.compress,
+            batch_interval_s={**DEFAULT_INTERVALS, **self.batch_interval_seconds},
+            max_batch_messages=self.max_batch_messages,
+            max_message_bytes=self.max_message_bytes,
+            blob_wait_s=self.blob_wait_seconds,
+            thin_after=self.thin_after,
+            upload_blobs=uploads,
+        )
