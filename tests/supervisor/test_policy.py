@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from edgeloop_dev.supervisor.envfile import expand, parse_env_text
 from edgeloop_dev.supervisor.errors import ManifestError
 from edgeloop_dev.supervisor.policy import (

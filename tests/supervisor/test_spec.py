@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from edgeloop_dev.supervisor.errors import ManifestError
 from edgeloop_dev.supervisor.spec import (
     DEFAULT_STARTUP_ORDER,
