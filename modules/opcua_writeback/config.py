@@ -1,0 +1,67 @@
+"""opcua_writeback's settings: the allow-list of targets, the global switch, dry-run, connection."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from edgeloop_runtime import ModuleSettings
+
+ValueType = Literal["Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32", "Boolean", "String"]
+NUMERIC = ("Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32")
+
+
+class TargetSpec(BaseModel):
+    """One allowed write target (twin `targets.<key>`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    node_id: str = Field(min_length=3)
+    endpoint: str | None = None  # defaults to the module's `endpoint`
+    type: ValueType = "Double"
+    min: float | None = None  # engineering limits, inclusive
+    max: float | None = None
+    max_rate_per_s: float | None = Field(default=None, gt=0)  # largest change per second
+    min_interval_s: float = Field(default=0.0, ge=0)  # least time between two applied writes
+    max_length: int = Field(default=256, gt=0)  # for String targets
+
+    @model_validator(mode="after")
+    def _limits(self) -> TargetSpec:
+        if self.type in NUMERIC and (self.min is None or self.max is None):
+            raise ValueError("a numeric target needs min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+
+class Settings(ModuleSettings):
+    """Env `ENDPOINT`, `TARGETS` (JSON) ...; twin `endpoint`, `targets`, `enabled`, `dryRun` ..."""
+
+    enabled: bool = True
+    dry_run: bool = False
+    endpoint: str | None = Field(default=None, pattern=r"^opc\.tcp://.+")
+    targets: dict[str, TargetSpec] = Field(default_factory=dict)
+    security_mode: Literal["None", "SignAndEncrypt"] = "None"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    pki_dir: str = "/pki"
+    auto_accept_untrusted: bool = False
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    rate_window_s: float = Field(default=60.0, gt=0)
+    verify_tolerance: float = Field(default=1e-6, ge=0)
+
+    @model_validator(mode="after")
+    def _endpoints(self) -> Settings:
+        for key, t in self.targets.items():
+            if t.endpoint is None and self.endpoint is None:
+                raise ValueError(f"target {key!r} has no endpoint and no default endpoint is set")
+        return self
+
+    def endpoint_of(self, target: TargetSpec) -> str:
+        """The endpoint a target is written on."""
+        url = target.endpoint or self.endpoint
+        assert url is not None  # checked by the validator
+        return url
