@@ -114,7 +114,7 @@ class HubProcess:
         return [
             sys.executable,
             "-m",
-            "edgeloop_dev.cli",
+            "edgeloop_dev.hub",  # the hub's own entry: same commands as `edgeloop hub`
             "hub",
             "--manifest",
             str(self.manifest_path),

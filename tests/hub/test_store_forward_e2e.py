@@ -1,0 +1,129 @@
+"""Store and forward: offline modules, module and hub restarts (SIGTERM, SIGKILL), TTL, priorities, order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+
+ROUTE = 'FROM /messages/modules/a/outputs/out INTO BrokeredEndpoint("/modules/b/inputs/in")'
+
+
+def _bodies(msgs: list) -> list[str]:
+    return [m.data.decode() for m in msgs]
+
+
+def test_offline_module_gets_stored_messages_in_order_when_it_subscribes(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
+    a = sdk_module(hub.env("a"), inputs=False)
+    for i in range(5):
+        a.send("out", f"m{i}")
+    assert hub.status()["queues"] == {"b/in": 5}
+    b = sdk_module(hub.env("b"))
+    assert _bodies(b.collect(5)) == [f"m{i}" for i in range(5)]
+    wait_for(lambda: hub.status()["queues"] == {"b/in": 0})
+
+
+def test_module_restart_keeps_messages_sent_while_it_was_down(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
+    a = sdk_module(hub.env("a"), inputs=False)
+    b = sdk_module(hub.env("b"))
+    a.send("out", "before")
+    assert _bodies(b.collect(1)) == ["before"]
+    b.shutdown()
+    a.send("out", "while-down-1")
+    a.send("out", "while-down-2")
+    b2 = sdk_module(hub.env("b"))
+    assert _bodies(b2.collect(2)) == ["while-down-1", "while-down-2"]
+
+
+@pytest.mark.parametrize(
+    "how", [pytest.param("sigterm", id="graceful-stop"), pytest.param("sigkill", id="kill-9")]
+)
+def test_hub_restart_loses_nothing_stored(
+    how: str, hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
+    a = sdk_module(hub.env("a"), inputs=False)
+    for i in range(20):
+        a.send("out", f"m{i}")  # each returns after the hub's PUBACK, i.e. after the store commit
+    if how == "sigkill":
+        hub.kill()
+        hub.start()
+    else:
+        hub.restart()
+    b = sdk_module(hub.env("b"))
+    assert _bodies(b.collect(20)) == [f"m{i}" for i in range(20)]
+
+
+def test_connected_module_keeps_receiving_after_hub_restart_without_resubscribing(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
+    b = sdk_module(hub.env("b"))
+    a = sdk_module(hub.env("a"), inputs=False)
+    hub.kill()
+    hub.start()
+    a.send("out", "after-restart")  # blocks until a has reconnected and the hub PUBACKed
+    assert _bodies(b.collect(1, timeout=20)) == ["after-restart"]
+
+
+def test_expired_messages_are_dropped_and_counted(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    routes = {
+        "short": {"route": ROUTE, "priority": 1, "timeToLiveSecs": 1},
+        "long": {
+            "route": 'FROM /messages/modules/a/outputs/keep INTO BrokeredEndpoint("/modules/b/inputs/keep")',
+            "priority": 1,
+            "timeToLiveSecs": 3600,
+        },
+    }
+    hub = hub_factory(make_manifest(routes, {"a": {}, "b": {}}))
+    a = sdk_module(hub.env("a"), inputs=False)
+    a.send("out", "short-lived")
+    a.send("keep", "long-lived")
+    time.sleep(1.5)
+    b = sdk_module(hub.env("b"))
+    assert _bodies(b.collect(1)) == ["long-lived"]
+    assert b.no_input(0.5)
+    wait_for(lambda: hub.metric("edgehub_messages_dropped_total", reason="ttl_expiry") == 1)
+
+
+def test_higher_priority_is_delivered_first(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    routes = {
+        "low": {"route": ROUTE, "priority": 5},
+        "high": {
+            "route": 'FROM /messages/modules/a/outputs/alarm INTO BrokeredEndpoint("/modules/b/inputs/in")',
+            "priority": 0,
+        },
+    }
+    hub = hub_factory(make_manifest(routes, {"a": {}, "b": {}}))
+    a = sdk_module(hub.env("a"), inputs=False)
+    a.send("out", "low-1")
+    a.send("out", "low-2")
+    a.send("alarm", "high-1")
+    b = sdk_module(hub.env("b"))
+    assert _bodies(b.collect(3)) == ["high-1", "low-1", "low-2"]
+
+
+def test_burst_arrives_in_order(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
+    b = sdk_module(hub.env("b"))
+    a = sdk_module(hub.env("a"), inputs=False)
+    n = 300
+    for i in range(n):
+        a.client.send_message_to_output(str(i), "out")
+    assert [int(x) for x in _bodies(b.collect(n, timeout=30))] == list(range(n))
+    assert hub.metric("edgehub_messages_received_total") == n
