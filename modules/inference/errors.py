@@ -1,10 +1,12 @@
-"""Errors of the inference module: per-request bad input and model refusal, each with a reason code."""
+"""Errors of the inference module, on the runtime's hierarchy, each with a short reason code for metrics."""
 
 from __future__ import annotations
 
+from edgeloop_runtime.errors import ContractError, EdgeloopError, FatalError
 
-class InferenceError(Exception):
-    """Base of this module's errors; `reason` is a short code used as a metric label."""
+
+class BadInput(ContractError):
+    """One request's input is unusable (corrupt image, NaN...); other requests are unaffected."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -12,13 +14,14 @@ class InferenceError(Exception):
         self.detail = detail
 
 
-class BadInput(InferenceError):
-    """One request's input is unusable (corrupt image, NaN...); other requests are unaffected."""
-
-
-class ModelRejected(InferenceError):
+class ModelRejected(EdgeloopError):
     """A model version failed validation (checksum, contract, warm-up) and was not loaded."""
 
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
-class ProviderError(InferenceError):
+
+class ProviderError(FatalError):
     """The execution providers that are active do not satisfy the configuration (e.g. requireGpu)."""

@@ -1,0 +1,134 @@
+"""Dynamic micro-batching as Triton does it: gather up to a max batch size or a max queue delay, run once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+BatchFn = Callable[[list[T]], list["R | BaseException"]]
+
+
+@dataclass(slots=True)
+class _Pending(Generic[T, R]):
+    item: T
+    future: asyncio.Future[R]
+    queued_at: float
+
+
+class BatcherClosed(RuntimeError):
+    """The batcher no longer accepts requests (its model version was swapped out or the module stops)."""
+
+
+class MicroBatcher(Generic[T, R]):
+    """Requests are queued (bounded; `submit` waits for room), batched and run by `run_batch` in `executor`.
+
+    `run_batch` returns one result or exception per item, in order: an error stays with its own request.
+    `on_batch(size, queue_wait_s)` is called for every batch (metrics).
+    """
+
+    def __init__(
+        self,
+        run_batch: BatchFn[T, R],
+        *,
+        max_batch_size: int,
+        max_queue_delay_s: float,
+        executor: Executor | None = None,
+        queue_size: int = 1024,
+        on_batch: Callable[[int, list[float]], None] | None = None,
+    ) -> None:
+        self._run_batch = run_batch
+        self.max_batch_size = max_batch_size
+        self.max_queue_delay_s = max_queue_delay_s
+        self._executor = executor
+        # in flight (queued or running) is bounded by the semaphore; `submit` waits for a slot (policy: block)
+        self._slots = asyncio.Semaphore(queue_size)
+        self._queue: asyncio.Queue[_Pending[T, R] | None] = asyncio.Queue()
+        self._on_batch = on_batch
+        self._closed = False
+        self._worker: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.items = 0
+
+    def start(self) -> None:
+        """Start the batching task on the running loop."""
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name="micro-batcher")
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting for a batch."""
+        return self._queue.qsize()
+
+    async def submit(self, item: T) -> R:
+        """Queue one request and wait for its own result (or its own exception)."""
+        async with self._slots:
+            if self._closed:  # checked and queued with no await in between: never behind the sentinel
+                raise BatcherClosed("batcher is closed")
+            future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+            self._queue.put_nowait(_Pending(item, future, time.perf_counter()))
+            return await future
+
+    async def close(self) -> None:
+        """Stop accepting; finish every request already queued, then end the worker."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put_nowait(None)
+        if self._worker is not None:
+            await self._worker
+
+    async def _collect(self) -> tuple[list[_Pending[T, R]], bool]:
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        deadline = first.queued_at + self.max_queue_delay_s
+        while len(batch) < self.max_batch_size:
+            try:
+                nxt = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    nxt = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if nxt is None:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = False
+        while not done:
+            batch, done = await self._collect()
+            if not batch:
+                continue
+            started = time.perf_counter()
+            if self._on_batch is not None:
+                self._on_batch(len(batch), [started - p.queued_at for p in batch])
+            items = [p.item for p in batch]
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_batch, items)
+                if len(results) != len(batch):
+                    raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)}")
+            except Exception as exc:  # the whole batch failed: every request gets the error
+                results = [exc] * len(batch)
+            self.batches += 1
+            self.items += len(batch)
+            for p, r in zip(batch, results, strict=True):
+                if p.future.done():
+                    continue
+                if isinstance(r, BaseException):
+                    p.future.set_exception(r)
+                else:
+                    p.future.set_result(r)

@@ -1,0 +1,184 @@
+"""Loaded models: validate and warm up a version, swap it in atomically, drain the old, refuse bad ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeloop_runtime import get_logger, utc_now_iso
+
+from .batcher import BatcherClosed, MicroBatcher
+from .errors import ModelRejected, ProviderError
+from .metadata import Batching
+from .processors import FrameProcessor, StageObserver, WindowProcessor
+from .repository import ModelFiles, pick_version, read_version
+from .session import OrtRunner, ProviderReport, check_contract, check_providers, create_session
+
+_log = get_logger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """One model version in service: its files, session, processor and batcher (and its own thread)."""
+
+    files: ModelFiles
+    report: ProviderReport
+    runner: OrtRunner
+    batcher: MicroBatcher[Any, Any]
+    executor: ThreadPoolExecutor
+    batching: Batching
+    loaded_at: str = field(default_factory=utc_now_iso)
+
+    @property
+    def name(self) -> str:
+        return self.files.name
+
+    @property
+    def version(self) -> str:
+        return self.files.version
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "kind": self.files.metadata.kind,
+            "sha256": self.files.metadata.sha256,
+            "provider": self.report.primary,
+            "providers": list(self.report.active),
+            "maxBatchSize": self.batching.max_batch_size,
+            "maxQueueDelayMs": self.batching.max_queue_delay_ms,
+            "loadedAt": self.loaded_at,
+        }
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How sessions are created and batched (from the module settings)."""
+
+    root: Path
+    providers: list[str]
+    require_gpu: bool = False
+    intra_op_threads: int = 0
+    confidence: float | None = None
+    batching: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queue_size: int = 1024
+
+
+BatchObserver = Callable[[str, int, list[float]], None]
+
+
+class ModelManager:
+    """The models in service, by name; `submit` always reaches exactly one version."""
+
+    def __init__(
+        self,
+        options: EngineOptions,
+        observe_stage: Callable[[str], StageObserver] | None = None,
+        observe_batch: BatchObserver | None = None,
+    ) -> None:
+        self.options = options
+        self.current: dict[str, LoadedModel] = {}
+        self.refused: dict[str, dict[str, Any]] = {}
+        self._lock = asyncio.Lock()
+        self._observe_stage = observe_stage
+        self._observe_batch = observe_batch
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    def _build(self, name: str, version: str) -> LoadedModel:
+        """Blocking: read, check, create the session, check providers and contract, warm up."""
+        files = read_version(self.options.root, name, version)
+        sess, report = create_session(files.data, self.options.providers, self.options.intra_op_threads)
+        check_providers(report, self.options.require_gpu)
+        check_contract(sess, files.metadata)
+        meta = files.metadata
+        override = self.options.batching.get(name, {})
+        batching = Batching.model_validate({**meta.batching.model_dump(by_alias=True), **override})
+        meta = meta.model_copy(update={"batching": batching})
+        runner = OrtRunner(sess, report, meta)
+        runner.warm_up()
+        observer = self._observe_stage(name) if self._observe_stage else None
+        processor: Any
+        if meta.kind == "window":
+            processor = WindowProcessor(runner, meta, observer) if observer else WindowProcessor(runner, meta)
+        else:
+            processor = (
+                FrameProcessor(runner, meta, self.options.confidence, observer)
+                if observer
+                else FrameProcessor(runner, meta, self.options.confidence)
+            )
+        executor = ThreadPoolExecutor(1, thread_name_prefix=f"ort-{name}-{version}")
+        observe_batch = self._observe_batch
+        on_batch = (lambda n, waits: observe_batch(name, n, waits)) if observe_batch else None
+        batcher: MicroBatcher[Any, Any] = MicroBatcher(
+            processor,
+            max_batch_size=batching.max_batch_size,
+            max_queue_delay_s=batching.max_queue_delay_ms / 1000.0,
+            executor=executor,
+            queue_size=self.options.queue_size,
+            on_batch=on_batch,
+        )
+        return LoadedModel(files, report, runner, batcher, executor, batching)
+
+    async def load(self, name: str, version: str | None = None, *, force: bool = False) -> LoadedModel:
+        """Load `version` (default: highest) and swap it in; on any failure the old version keeps serving."""
+        async with self._lock:
+            current = self.current.get(name)
+            try:
+                chosen = pick_version(self.options.root, name, version)
+                if current is not None and current.version == chosen and not force:
+                    return current
+                loaded = await asyncio.get_running_loop().run_in_executor(None, self._build, name, chosen)
+            except (ModelRejected, ProviderError) as exc:
+                reason = getattr(exc, "reason", "provider")
+                self.refused[name] = {
+                    "version": version or "latest",
+                    "reason": reason,
+                    "error": str(exc),
+                    "at": utc_now_iso(),
+                }
+                _log.error(
+                    "model version refused", model=name, version=version, reason=reason, error=str(exc)
+                )
+                raise
+            loaded.batcher.start()
+            self.current[name] = loaded  # from here on, new requests go to the new version
+            self.refused.pop(name, None)
+            _log.info("model in service", model=name, version=loaded.version, provider=loaded.report.primary)
+            if current is not None:
+                task = asyncio.get_running_loop().create_task(self._retire(current))
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
+            return loaded
+
+    async def _retire(self, old: LoadedModel) -> None:
+        await old.batcher.close()  # requests already queued on the old version finish there
+        old.executor.shutdown(wait=False)
+        _log.info("model version retired", model=old.name, version=old.version)
+
+    async def submit(self, name: str, item: Any) -> tuple[LoadedModel, Any]:
+        """Run one request on the version in service; one caught by a swap is resubmitted, never lost."""
+        while True:
+            loaded = self.current.get(name)
+            if loaded is None:
+                raise ModelRejected("not_loaded", f"model {name!r} is not loaded")
+            try:
+                return loaded, await loaded.batcher.submit(item)
+            except BatcherClosed:
+                await asyncio.sleep(0)
+
+    def status(self) -> dict[str, Any]:
+        """What is loaded and what was refused (for reported properties, getStatus and /health)."""
+        return {
+            "loaded": {name: m.describe() for name, m in self.current.items()},
+            "refused": dict(self.refused),
+        }
+
+    async def close(self) -> None:
+        for loaded in list(self.current.values()):
+            await loaded.batcher.close()
+            loaded.executor.shutdown(wait=False)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)

@@ -1,0 +1,100 @@
+"""The metadata file beside each model version: kind, tensor contract, pre/post-processing, baselines."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Meta(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class TensorSpec(_Meta):
+    """One input or output: name, dtype and shape (-1 for a dynamic dimension)."""
+
+    name: str
+    dtype: Literal["float32", "float16", "int64", "int32", "uint8"]
+    shape: list[int]
+
+
+class WindowSpec(_Meta):
+    length: int = Field(ge=2, le=10_000)
+    stride: int = Field(ge=1, le=10_000)
+    width: int = Field(ge=1, le=1_000)
+
+
+class AssetSpec(_Meta):
+    index: int = Field(ge=0)
+    fields: list[str]
+
+
+class FieldBaseline(_Meta):
+    edges: list[float]
+    fractions: list[float]
+    mean: float = 0.0
+    std: float = 1.0
+
+
+class DriftSpec(_Meta):
+    metric: Literal["psi"] = "psi"
+    threshold: float = 0.25
+    window_size: int = Field(600, alias="windowSize", ge=10)
+    baseline: dict[str, dict[str, FieldBaseline]] = Field(default_factory=dict)
+
+
+class Batching(_Meta):
+    max_batch_size: int = Field(16, alias="maxBatchSize", ge=1, le=1024)
+    max_queue_delay_ms: float = Field(4.0, alias="maxQueueDelayMs", ge=0.0, le=1000.0)
+
+
+class Preprocess(_Meta):
+    size: int = Field(ge=8, le=4096)
+    letterbox: bool = True
+    pad_value: int = Field(114, alias="padValue", ge=0, le=255)
+    color_order: Literal["BGR", "RGB"] = Field("BGR", alias="colorOrder")
+
+
+class Postprocess(_Meta):
+    type: Literal["cellComponents"] = "cellComponents"
+    stride: int = Field(ge=1)
+    pixel_threshold: float = Field(0.5, alias="pixelThreshold")
+    min_cells: int = Field(1, alias="minCells")
+    confidence_threshold: float = Field(0.5, alias="confidenceThreshold")
+    nms_iou: float = Field(0.5, alias="nmsIou")
+    shrink: float = 0.0
+
+
+class ModelMetadata(_Meta):
+    """metadata.json of one model version (written by scripts/train_*.py)."""
+
+    name: str
+    version: str
+    kind: Literal["window", "detector"]
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    threshold: float = 1.0
+    batching: Batching = Field(default_factory=lambda: Batching.model_validate({}))
+    window: WindowSpec | None = None
+    assets: dict[str, AssetSpec] = Field(default_factory=dict)
+    drift: DriftSpec | None = None
+    preprocess: Preprocess | None = None
+    postprocess: Postprocess | None = None
+    labels: list[str] = Field(default_factory=list)
+    evaluation: dict[str, Any] = Field(default_factory=dict)
+
+    def check_kind(self) -> str | None:
+        """What is missing for this kind, or None when the metadata is complete."""
+        if self.kind == "window":
+            if self.window is None or not self.assets:
+                return "a window model needs `window` and `assets`"
+            for asset, spec in self.assets.items():
+                if len(spec.fields) > self.window.width:
+                    return f"asset {asset!r} has more fields than the window width"
+        if self.kind == "detector" and (
+            self.preprocess is None or self.postprocess is None or not self.labels
+        ):
+            return "a detector needs `preprocess`, `postprocess` and `labels`"
+        return None

@@ -1,0 +1,162 @@
+"""ONNX Runtime adapter: providers in order of preference, the active-provider check, contract, warm-up, run.
+
+Every onnxruntime error is mapped to ModelRejected / ProviderError here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from edgeloop_runtime import get_logger
+
+from .errors import ModelRejected, ProviderError
+from .metadata import ModelMetadata, TensorSpec
+
+_log = get_logger(__name__)
+
+PROVIDER_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+}
+GPU_PROVIDERS = frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"})
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(uint8)": "uint8",
+}
+
+
+def provider_name(name: str) -> str:
+    """`cuda` / `CUDA` / `CUDAExecutionProvider` -> `CUDAExecutionProvider`."""
+    return PROVIDER_NAMES.get(name.lower().removesuffix("executionprovider"), name)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReport:
+    """What was asked, what this build has, and what the session actually uses (first = primary)."""
+
+    requested: tuple[str, ...]
+    available: tuple[str, ...]
+    active: tuple[str, ...]
+
+    @property
+    def primary(self) -> str:
+        return self.active[0] if self.active else "none"
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.primary in GPU_PROVIDERS
+
+
+def check_providers(report: ProviderReport, require_gpu: bool) -> None:
+    """Fail loudly when a GPU is required but ONNX Runtime fell back (silently) to another provider."""
+    if require_gpu and not report.on_gpu:
+        raise ProviderError(
+            f"requireGpu is set but the active provider is {report.primary} "
+            f"(requested {list(report.requested)}, available in this build {list(report.available)}); "
+            "check onnxruntime-gpu, the CUDA/cuDNN libraries and the device mapping"
+        )
+
+
+def create_session(
+    data: bytes, providers: list[str], intra_op_threads: int = 0
+) -> tuple[ort.InferenceSession, ProviderReport]:
+    """Create a session with the requested providers that this build has, then read back the active ones."""
+    available = tuple(ort.get_available_providers())
+    requested = tuple(provider_name(p) for p in providers)
+    usable = [p for p in requested if p in available]
+    if "CPUExecutionProvider" not in usable and "CPUExecutionProvider" in requested:
+        usable.append("CPUExecutionProvider")
+    if not usable:
+        raise ProviderError(
+            f"none of the requested providers {list(requested)} is in this build {list(available)}"
+        )
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        sess = ort.InferenceSession(data, opts, providers=usable)
+    except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph / RuntimeException types
+        raise ModelRejected("load_failed", f"onnxruntime refused the model: {str(exc)[:300]}") from exc
+    report = ProviderReport(requested, available, tuple(sess.get_providers()))
+    if usable and report.primary != usable[0]:
+        _log.warning("execution provider fell back", wanted=usable[0], active=report.primary)
+    return sess, report
+
+
+def _dims_match(spec: TensorSpec, shape: list[Any]) -> bool:
+    if len(spec.shape) != len(shape):
+        return False
+    return all(
+        want == -1 or not isinstance(got, int) or got == want
+        for want, got in zip(spec.shape, shape, strict=True)
+    )
+
+
+def check_contract(sess: ort.InferenceSession, meta: ModelMetadata) -> None:
+    """Names, dtypes and shapes of the session's inputs and outputs must be the metadata's, in order."""
+    for kind, have, want in (
+        ("input", sess.get_inputs(), meta.inputs),
+        ("output", sess.get_outputs(), meta.outputs),
+    ):
+        if [t.name for t in have] != [t.name for t in want]:
+            raise ModelRejected(
+                "contract", f"{kind}s {[t.name for t in have]} != metadata {[t.name for t in want]}"
+            )
+        for t, spec in zip(have, want, strict=True):
+            if _ORT_TYPES.get(t.type) != spec.dtype:
+                raise ModelRejected("contract", f"{kind} {t.name}: type {t.type} != metadata {spec.dtype}")
+            if not _dims_match(spec, list(t.shape)):
+                raise ModelRejected("contract", f"{kind} {t.name}: shape {t.shape} != metadata {spec.shape}")
+
+
+def example_feeds(meta: ModelMetadata, batch: int) -> dict[str, np.ndarray]:
+    """Zero inputs of the metadata's shapes with `batch` for dynamic dims (warm-up)."""
+    return {
+        t.name: np.zeros([batch if d == -1 else d for d in t.shape], np.dtype(t.dtype)) for t in meta.inputs
+    }
+
+
+class OrtRunner:
+    """Runs one session; on CUDA with explicit I/O binding, elsewhere with plain run()."""
+
+    def __init__(self, sess: ort.InferenceSession, report: ProviderReport, meta: ModelMetadata) -> None:
+        self.sess = sess
+        self.report = report
+        self.meta = meta
+        self.output_names = [o.name for o in meta.outputs]
+        self.io_binding = report.primary == "CUDAExecutionProvider"
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run one batch; ModelRejected('run_failed') when onnxruntime fails."""
+        try:
+            if self.io_binding:
+                return self._run_bound(feeds)
+            return list(self.sess.run(self.output_names, feeds))
+        except Exception as exc:
+            raise ModelRejected("run_failed", f"inference failed: {str(exc)[:300]}") from exc
+
+    def _run_bound(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        binding = self.sess.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        for name in self.output_names:
+            binding.bind_output(name, "cuda")  # outputs stay on the device until copied once
+        self.sess.run_with_iobinding(binding)
+        return list(binding.copy_outputs_to_cpu())
+
+    def warm_up(self) -> None:
+        """One run at batch 1 and one at the maximum batch: fails here, not on the first real request."""
+        for batch in sorted({1, self.meta.batching.max_batch_size}):
+            outs = self.run(example_feeds(self.meta, batch))
+            for spec, out in zip(self.meta.outputs, outs, strict=True):
+                if out.shape[0] != batch or not _dims_match(spec, list(out.shape)):
+                    raise ModelRejected("contract", f"warm-up output {spec.name} has shape {out.shape}")
