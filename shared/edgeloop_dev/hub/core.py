@@ -128,6 +128,7 @@ class Hub:
         session.conn = conn
         conn.send(codec.Connack(codec.CONNACK_ACCEPTED, present))
         self.metrics.connected_clients.set(len(self.sessions.connected()))
+        self.metrics.connects.labels(pkt.client_id).inc()
         log.info("client connected", client=pkt.client_id, peer=conn.peer, keepalive=pkt.keepalive)
         self._pump(session)
 

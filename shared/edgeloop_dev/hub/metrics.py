@@ -61,6 +61,7 @@ class HubMetrics:
         self.method_calls = Counter(
             "edgeloop_hub_method_calls", "Direct methods invoked through the hub", ["status"], registry=r
         )
+        self.connects = Counter("edgeloop_hub_connects", "CONNECTs accepted", ["id"], registry=r)
         self.store_errors = Counter("edgeloop_hub_store_errors", "Failed store writes", registry=r)
         self.upstream_forward_errors = Counter(
             "edgeloop_hub_upstream_forward_errors", "Upstream messages not forwarded to IoT Hub", registry=r

@@ -354,11 +354,12 @@ def _decode_body(ptype: int, flags: int, body: bytes) -> Packet:
 class Decoder:
     """Incremental decoder: feed bytes as they arrive, get whole packets back."""
 
-    __slots__ = ("_buf", "max_packet")
+    __slots__ = ("_buf", "_expect_connect", "max_packet")
 
-    def __init__(self, max_packet: int = DEFAULT_MAX_PACKET) -> None:
+    def __init__(self, max_packet: int = DEFAULT_MAX_PACKET, *, server: bool = False) -> None:
         self._buf = bytearray()
         self.max_packet = max_packet
+        self._expect_connect = server  # a server's first packet must be CONNECT
 
     def feed(self, data: bytes) -> list[Packet]:
         """Return every packet completed by `data`; raises CodecError on malformed input."""
@@ -367,8 +368,15 @@ class Decoder:
         buf = self._buf
         pos = 0
         n = len(buf)
-        while n - pos >= 2:
+        while n - pos >= 1:
             first = buf[pos]
+            ptype, flags = first >> 4, first & 0x0F
+            if ptype == 0 or ptype == 15:
+                raise CodecError(f"reserved packet type {ptype}")
+            if ptype != PUBLISH and ptype not in (SUBSCRIBE, UNSUBSCRIBE, PUBREL) and flags:
+                raise CodecError(f"packet type {ptype} with non-zero flags")
+            if self._expect_connect and ptype != CONNECT:
+                raise CodecError(f"first packet must be CONNECT, got type {ptype}")
             length = 0
             shift = 0
             i = pos + 1
@@ -390,11 +398,7 @@ class Decoder:
                 raise CodecError(f"packet of {length} bytes exceeds the {self.max_packet}-byte limit")
             if n - i < length:
                 break
-            ptype, flags = first >> 4, first & 0x0F
-            if ptype == 0 or ptype == 15:
-                raise CodecError(f"reserved packet type {ptype}")
-            if ptype != PUBLISH and ptype not in (SUBSCRIBE, UNSUBSCRIBE, PUBREL) and flags:
-                raise CodecError(f"packet type {ptype} with non-zero flags")
+            self._expect_connect = False
             out.append(_decode_body(ptype, flags, bytes(buf[i : i + length])))
             pos = i + length
         self._compact(pos)

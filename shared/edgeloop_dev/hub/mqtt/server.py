@@ -45,7 +45,7 @@ class MqttConnection(asyncio.Protocol):
 
     def __init__(self, handler: Handler, max_packet: int) -> None:
         self.handler = handler
-        self.decoder = codec.Decoder(max_packet)
+        self.decoder = codec.Decoder(max_packet, server=True)
         self.transport: asyncio.Transport | None = None
         self.client_id: str | None = None  # set by the hub once CONNECT is accepted
         self.keepalive = 0
