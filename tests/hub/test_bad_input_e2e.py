@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest
 from edgeloop_dev.hub.mqtt import codec
 from edgeloop_dev.hub.rawclient import RawClient
 
