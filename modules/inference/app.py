@@ -1,0 +1,112 @@
+"""The inference module's declaration: inputs `telemetry` and `frames`, outputs `scores` and `drift`, REST."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger
+
+from .errors import ModelRejected
+from .gpu import gpu_samples
+from .rest import make_app
+from .service import InferenceService
+from .settings import Settings
+from .telemetry_metrics import InferenceMetrics
+
+_log = get_logger(__name__)
+
+module = Module("inference", Settings)
+
+
+def _svc(ctx: Context[Settings]) -> InferenceService:
+    svc: InferenceService = ctx.state["service"]
+    return svc
+
+
+@module.on_start
+async def start(ctx: Context[Settings]) -> None:
+    svc = InferenceService(ctx.settings, InferenceMetrics(ctx.metrics))
+    ctx.state["service"] = svc
+    ctx.exit_stack.push_async_callback(svc.manager.close)
+    await svc.load_all(ctx.settings)  # ProviderError (requireGpu) is fatal: the module exits non-zero
+    if ctx.settings.rest_port >= 0:
+        runner = web.AppRunner(make_app(svc), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, ctx.settings.rest_host, ctx.settings.rest_port)
+        await site.start()
+        ctx.exit_stack.push_async_callback(runner.cleanup)
+        port = runner.addresses[0][1] if runner.addresses else ctx.settings.rest_port
+        ctx.endpoints["rest"] = f"http://{ctx.settings.rest_host}:{port}"
+        _log.info("REST server listening", port=port)
+    await ctx.report({"models": svc.status()})
+
+
+@module.on_config
+async def configure(ctx: Context[Settings], settings: Settings) -> None:
+    svc: InferenceService | None = ctx.state.get("service")
+    if svc is None:
+        return
+    try:
+        await svc.load_all(settings)  # a refused version raises: the patch is refused, the old one serves
+    finally:
+        await ctx.report({"models": svc.status()})
+
+
+@module.input("telemetry", queue_size=2000, overflow="block", concurrency=64)
+async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
+    await _svc(ctx).on_telemetry(ctx, msg.json(), msg.message_id)
+
+
+@module.input("frames", queue_size=64, overflow="drop_oldest", concurrency=32)
+async def on_frames(ctx: Context[Settings], msg: InputMessage) -> None:
+    await _svc(ctx).on_frame(ctx, msg.data, msg.properties, msg.message_id)
+
+
+@module.method("reloadModels")
+async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
+    """Re-read the repository: switch to the configured (or newest) version of each model."""
+    svc = _svc(ctx)
+    force = isinstance(payload, dict) and bool(payload.get("force"))
+    names = [ctx.settings.sensor_model, ctx.settings.vision_model]
+    results: dict[str, Any] = {}
+    for name in names:
+        try:
+            loaded = await svc.manager.load(name, ctx.settings.model_versions.get(name), force=force)
+            svc.metrics.in_service(name, loaded.version, loaded.report.primary)
+            if loaded.files.metadata.kind == "window":
+                svc._sync_windows(loaded)
+            results[name] = {"version": loaded.version, "provider": loaded.report.primary}
+        except ModelRejected as exc:
+            svc.metrics.refused.labels(model=name, reason=exc.reason).inc()
+            results[name] = {"refused": exc.reason, "error": exc.detail}
+    status = svc.status()
+    await ctx.report({"models": status})
+    if any("refused" in r for r in results.values()):
+        raise MethodError(
+            409, "a model version was refused; the previous version keeps serving", results=results
+        )
+    return {"models": results}
+
+
+@module.task
+async def gpu_monitor(ctx: Context[Settings]) -> None:
+    svc = _svc(ctx)
+    while True:
+        samples = await asyncio.get_running_loop().run_in_executor(None, gpu_samples)
+        if not samples:
+            return  # no NVML here: nothing to watch
+        for s in samples:
+            gpu = str(int(s["index"]))
+            svc.metrics.gpu_util.labels(gpu=gpu).set(s["util"])
+            svc.metrics.gpu_mem.labels(gpu=gpu).set(s["memory"])
+            svc.metrics.gpu_temp.labels(gpu=gpu).set(s["temp"])
+        await asyncio.sleep(ctx.settings.gpu_poll_seconds)
+
+
+@module.status_provider
+def status(ctx: Context[Settings]) -> dict[str, Any]:
+    svc: InferenceService | None = ctx.state.get("service")
+    return {"models": svc.status()} if svc else {}

@@ -1,0 +1,198 @@
+"""Between the runtime and the models: telemetry -> windows -> scores (+ drift), frames -> detections."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgeloop_runtime import get_logger, utc_now_iso
+
+from .drift import DriftMonitor
+from .errors import BadInput, ModelRejected
+from .manager import EngineOptions, LoadedModel, ModelManager
+from .processors import FrameResult, WindowResult
+from .settings import Settings
+from .telemetry_metrics import InferenceMetrics
+from .windows import Window, WindowAssembler
+
+_log = get_logger(__name__)
+_IDS = uuid.UUID("6f1c7a52-3c1e-4b8e-9a55-0e1d2f3a4b5c")
+
+
+class Sender(Protocol):
+    async def send(
+        self, output: str, data: Any, *, kind: str | None = None, message_id: str | None = None
+    ) -> str: ...
+
+
+def engine_options(s: Settings) -> EngineOptions:
+    return EngineOptions(
+        root=Path(s.model_path),
+        providers=list(s.providers),
+        require_gpu=s.require_gpu,
+        intra_op_threads=s.intra_op_threads,
+        confidence=s.confidence_threshold,
+        batching=dict(s.batching),
+    )
+
+
+class InferenceService:
+    """Owns the model manager, the window assembler and the drift monitor; no SDK code here."""
+
+    def __init__(self, settings: Settings, metrics: InferenceMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.manager = ModelManager(engine_options(settings), metrics.observe_stage, metrics.observe_batch)
+        self.assembler: WindowAssembler | None = None
+        self.drift: DriftMonitor | None = None
+        self._window_key: Any = None
+
+    async def load_all(self, settings: Settings) -> None:
+        """Load (or switch to) the configured version of every configured model; raises on refusal."""
+        self.settings = settings
+        self.manager.options = engine_options(settings)
+        for name in (settings.sensor_model, settings.vision_model):
+            try:
+                loaded = await self.manager.load(name, settings.model_versions.get(name))
+            except ModelRejected as exc:
+                self.metrics.refused.labels(model=name, reason=exc.reason).inc()
+                raise
+            self.metrics.in_service(name, loaded.version, loaded.report.primary)
+            if loaded.files.metadata.kind == "window":
+                self._sync_windows(loaded)
+
+    def _sync_windows(self, loaded: LoadedModel) -> None:
+        meta = loaded.files.metadata
+        assert meta.window is not None
+        key = (meta.window, tuple((a, tuple(s.fields), s.index) for a, s in meta.assets.items()))
+        if key != self._window_key:  # same contract: keep the buffered rows across a version swap
+            fallback = {
+                asset: {f: b.mean for f, b in fields.items()}
+                for asset, fields in (meta.drift.baseline if meta.drift else {}).items()
+            }
+            self.assembler = WindowAssembler(meta.window, meta.assets, fallback)
+            self._window_key = key
+        if meta.drift is not None and self.settings.drift_enabled:
+            self.drift = DriftMonitor(meta.drift.baseline, meta.drift.window_size, meta.drift.threshold)
+
+    def status(self) -> dict[str, Any]:
+        return self.manager.status()
+
+    # ---- telemetry ------------------------------------------------------------------------
+    async def on_telemetry(self, out: Sender, body: Any, message_id: str | None) -> int:
+        """Feed one PubSub message; score every window it completes; return the number of scores sent."""
+        if self.assembler is None:
+            raise ModelRejected("not_loaded", "no window model loaded")
+        try:
+            windows = self.assembler.feed(body, message_id)
+        except BadInput as exc:
+            self.metrics.rejected.labels(input="telemetry", reason=exc.reason).inc()
+            raise
+        sent = 0
+        for w in windows:
+            loaded, result = await self.manager.submit(self.settings.sensor_model, w)
+            await out.send(
+                "scores", self.window_score(loaded, w, result), kind="score", message_id=self._id(w)
+            )
+            sent += 1
+            await self._drift(out, loaded, w)
+        return sent
+
+    @staticmethod
+    def _id(w: Window) -> str:
+        last = w.message_ids[-1] if w.message_ids else ""
+        return str(uuid.uuid5(_IDS, f"{w.asset}|{w.window_start}|{w.window_end}|{last}"))
+
+    @staticmethod
+    def window_score(loaded: LoadedModel, w: Window, r: WindowResult) -> dict[str, Any]:
+        return {
+            "type": "window",
+            "asset": w.asset,
+            "model": {"name": loaded.name, "version": loaded.version},
+            "score": r.score,
+            "threshold": loaded.files.metadata.threshold,
+            "contributions": r.contributions,
+            "quality": w.quality,
+            "windowStart": w.window_start,
+            "windowEnd": w.window_end,
+            "sourceTimestamp": w.source_timestamp,
+            "sourceMessageIds": list(w.message_ids),
+        }
+
+    async def _drift(self, out: Sender, loaded: LoadedModel, w: Window) -> None:
+        meta = loaded.files.metadata
+        if self.drift is None or w.quality != "good" or meta.window is None:
+            return
+        fields = meta.assets[w.asset].fields
+        self.drift.add(
+            w.asset, fields, np.asarray(w.values[-meta.window.stride :, : len(fields)], np.float64)
+        )
+        if not self.drift.due(w.asset):
+            return
+        psis = self.drift.check(w.asset)
+        for f, v in psis.items():
+            self.metrics.drift.labels(asset=w.asset, field=f).set(v)
+        drifted = [f for f, v in psis.items() if v > self.drift.threshold]
+        if drifted:
+            await out.send(
+                "drift",
+                {
+                    "model": {"name": loaded.name, "version": loaded.version},
+                    "asset": w.asset,
+                    "features": psis,
+                    "threshold": self.drift.threshold,
+                    "drifted": drifted,
+                    "windowSize": self.drift.size,
+                    "at": utc_now_iso(),
+                },
+                kind="drift",
+            )
+
+    # ---- frames ---------------------------------------------------------------------------
+    async def detect(self, image: bytes, source: str) -> tuple[LoadedModel, FrameResult]:
+        """Detections for one JPEG (shared batcher for frames and REST); BadInput for unusable images."""
+        try:
+            loaded, result = await self.manager.submit(self.settings.vision_model, image)
+        except BadInput as exc:
+            self.metrics.rejected.labels(input=source, reason=exc.reason).inc()
+            raise
+        return loaded, result
+
+    async def on_frame(self, out: Sender, data: bytes, props: dict[str, str], message_id: str | None) -> None:
+        loaded, result = await self.detect(data, "frames")
+        capture = props.get("captureTs") or utc_now_iso()
+        camera = props.get("cameraId", "camera")
+        dets = result.detections
+        score = max((float(d["confidence"]) for d in dets), default=0.0)
+        counts: dict[str, float] = {}
+        for d in dets:
+            counts[str(d["class"])] = counts.get(str(d["class"]), 0.0) + 1.0
+        body = {
+            "type": "frame",
+            "asset": camera,
+            "model": {"name": loaded.name, "version": loaded.version},
+            "score": round(score, 4),
+            "threshold": loaded.runner.meta.threshold,
+            "contributions": counts,
+            "quality": "good",
+            "windowStart": capture,
+            "windowEnd": capture,
+            "sourceTimestamp": capture,
+            "sourceMessageIds": [message_id] if message_id else [],
+            "cameraId": camera,
+            "seq": _int(props.get("seq")),
+            "captureTs": capture,
+            "detections": dets,
+        }
+        mid = str(uuid.uuid5(_IDS, f"frame|{camera}|{props.get('seq')}|{message_id}"))
+        await out.send("scores", body, kind="score", message_id=mid)
+
+
+def _int(v: str | None) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,30 @@
+"""Settings of the inference module (env, then twin): repository, providers, models, batching, REST."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from edgeloop_runtime import ModuleSettings
+
+DEFAULT_REPOSITORY = str(Path(__file__).resolve().parent / "model_repository")
+
+
+class Settings(ModuleSettings):
+    """MODEL_PATH, CONFIDENCE_THRESHOLD and REST_PORT are the names the common ASE GPU deployments use."""
+
+    model_path: str = DEFAULT_REPOSITORY
+    providers: list[str] = Field(default_factory=lambda: ["tensorrt", "cuda", "cpu"])
+    require_gpu: bool = False
+    intra_op_threads: int = Field(default=0, ge=0, le=256)
+    sensor_model: str = "sensor_anomaly"
+    vision_model: str = "defect_detector"
+    model_versions: dict[str, str] = Field(default_factory=dict)  # model -> version; absent = highest
+    batching: dict[str, dict[str, Any]] = Field(default_factory=dict)  # model -> maxBatchSize/maxQueueDelayMs
+    confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    rest_port: int = Field(default=5000, ge=-1, le=65535)  # -1 disables, 0 picks a free port
+    rest_host: str = "0.0.0.0"
+    drift_enabled: bool = True
+    gpu_poll_seconds: float = Field(default=10.0, gt=0)
