@@ -138,7 +138,7 @@ def test_file_errors(tmp_path: Path) -> None:
         load_published_nodes_file(tmp_path / "missing.json")
     bad = tmp_path / "pn.json"
     bad.write_text('[{"EndpointUrl": ')
-    with pytest.raises(ConfigError, match="not valid JSON .line 1"):
+    with pytest.raises(ConfigError, match=r"not valid JSON \(line 1"):
         load_published_nodes_file(bad)
     bad.write_text(json.dumps([entry()]))
     assert load_published_nodes_file(bad).node_count == 1

@@ -1,0 +1,223 @@
+"""opcua_ingest on the runtime: settings, configuration from file or twin, sessions, metrics, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from edgeloop_runtime import Context, Module, ModuleSettings, get_logger
+from edgeloop_runtime.errors import ConfigError
+
+from .config import EndpointPlan, IngestPlan, load_published_nodes_file, parse_published_nodes
+from .opcua import EndpointSession, EndpointState
+from .pki import Pki
+from .service import IngestPipeline, IngestStats
+
+_log = get_logger(__name__)
+
+
+class Settings(ModuleSettings):
+    """Env `PUBLISHED_NODES_FILE`, `PKI_DIR`...; twin `publishedNodes` (the file's JSON array)..."""
+
+    published_nodes: list[Any] | None = None
+    published_nodes_file: str | None = None
+    publisher_id: str | None = None
+    batch_interval_ms: float = Field(default=0.0, ge=0)  # 0 = the shortest publishing interval
+    batch_max_bytes: int = Field(default=250_000, ge=4096, le=255_000)
+    queue_size: int = Field(default=200_000, ge=100)
+    pki_dir: str = "/pki"
+    auto_accept_untrusted: bool = False
+    reconnect_min_backoff_s: float = Field(default=0.5, gt=0)
+    reconnect_max_backoff_s: float = Field(default=30.0, gt=0)
+    report_interval_s: float = Field(default=5.0, gt=0)
+
+
+module = Module("opcua_ingest", Settings)
+
+
+def _plan(settings: Settings) -> IngestPlan:
+    if settings.published_nodes is not None:
+        return parse_published_nodes(settings.published_nodes, origin="publishedNodes")
+    if settings.published_nodes_file:
+        return load_published_nodes_file(Path(settings.published_nodes_file))
+    return IngestPlan()
+
+
+@module.on_start
+async def start(ctx: Context[Settings]) -> None:
+    """Create the pipeline and the metrics."""
+    publisher = ctx.settings.publisher_id or "_".join(
+        filter(None, (os.environ.get("IOTEDGE_DEVICEID"), os.environ.get("IOTEDGE_MODULEID", "opcua_ingest")))
+    )
+
+    async def send(message: dict[str, Any]) -> None:
+        await ctx.send("telemetry", message, envelope=False)
+
+    stats = IngestStats()
+    ctx.state.update(
+        stats=stats,
+        publisher=publisher,
+        send=send,
+        plan=None,
+        plan_error=None,
+        sessions={},
+        reconfigure=asyncio.Event(),
+        dirty=asyncio.Event(),
+        m_items=ctx.metrics.gauge("monitored_items", "Monitored items created.", ["endpoint"]),
+        m_values=ctx.metrics.counter("values_total", "Values sent on telemetry.", []),
+        m_values_in=ctx.metrics.counter("values_received_total", "Value changes received from servers.", []),
+        m_vps=ctx.metrics.gauge("values_per_second", "Values sent per second (last interval).", []),
+        m_msgs=ctx.metrics.counter("messages_total", "Network messages sent.", []),
+        m_mps=ctx.metrics.gauge("messages_per_second", "Network messages per second (last interval).", []),
+        m_queue=ctx.metrics.gauge("queue_length", "Values waiting to be batched.", []),
+        m_dropped=ctx.metrics.counter("dropped_values_total", "Values dropped, by reason.", ["reason"]),
+        m_conn=ctx.metrics.gauge("connected", "1 while the endpoint's session is up.", ["endpoint"]),
+        m_reconn=ctx.metrics.counter("reconnects_total", "Reconnect attempts.", ["endpoint"]),
+        m_heartbeats=ctx.metrics.counter("heartbeats_total", "Heartbeat (last known value) resends.", []),
+    )
+
+
+@module.on_config
+async def configure(ctx: Context[Settings], settings: Settings) -> None:
+    """Validate the published nodes; a bad patch is refused (the old plan stays), a bad start runs empty."""
+    try:
+        plan = _plan(settings)
+    except ConfigError as exc:
+        if ctx.state.get("plan") is not None:
+            raise
+        _log.error("published nodes invalid; running with none until fixed", error=str(exc))
+        ctx.record_error("publishedNodes", exc)
+        ctx.state["plan_error"] = str(exc)
+        plan = IngestPlan()
+    else:
+        ctx.state["plan_error"] = None
+    ctx.state["plan"] = plan
+    ctx.state["settings_for_plan"] = settings
+    ctx.state["reconfigure"].set()
+    ctx.state["dirty"].set()
+
+
+@module.task
+async def ingest(ctx: Context[Settings]) -> None:
+    """Run the pipeline and one session per endpoint; re-plan on every accepted configuration."""
+    st = ctx.state
+    s: Settings = st.get("settings_for_plan") or ctx.settings
+    flush = (s.batch_interval_ms or (st["plan"] or IngestPlan()).min_publishing_ms()) / 1000.0
+    pipeline = IngestPipeline(
+        st["send"], publisher_id=st["publisher"], max_bytes=s.batch_max_bytes,
+        flush_interval_s=min(max(flush, 0.02), 10.0), queue_size=s.queue_size, stats=st["stats"],
+    )  # fmt: skip
+    st["pipeline"] = pipeline
+    sessions: dict[EndpointPlan, asyncio.Task[None]] = {}
+    states: dict[str, EndpointState] = st["sessions"]
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(pipeline.run(), name="pipeline")
+        tg.create_task(_export(ctx), name="metrics")
+        try:
+            while True:
+                await st["reconfigure"].wait()
+                st["reconfigure"].clear()
+                s = st.get("settings_for_plan") or ctx.settings
+                plan: IngestPlan = st["plan"] or IngestPlan()
+                if not s.batch_interval_ms:
+                    pipeline.flush_interval_s = min(max(plan.min_publishing_ms() / 1000.0, 0.02), 10.0)
+                _reconcile(ctx, s, plan, pipeline, sessions, states, tg)
+        finally:
+            for task in sessions.values():
+                task.cancel()
+
+
+def _reconcile(
+    ctx: Context[Settings],
+    s: Settings,
+    plan: IngestPlan,
+    pipeline: IngestPipeline,
+    sessions: dict[EndpointPlan, asyncio.Task[None]],
+    states: dict[str, EndpointState],
+    tg: asyncio.TaskGroup,
+) -> None:
+    wanted = set(plan.endpoints)
+    for ep in list(sessions):
+        if ep not in wanted:
+            sessions.pop(ep).cancel()
+            states.pop(ep.url, None)
+            for writer, fields in ep.writers().items():
+                for name in fields:
+                    pipeline.filters.forget(writer, name)
+    pki = Pki(Path(s.pki_dir), "opcua_ingest", s.auto_accept_untrusted)
+    for ep in plan.endpoints:
+        if ep in sessions:
+            continue
+        session = EndpointSession(
+            ep,
+            pipeline,
+            pki,
+            min_backoff_s=s.reconnect_min_backoff_s,
+            max_backoff_s=s.reconnect_max_backoff_s,
+            on_change=lambda _st: ctx.state["dirty"].set(),
+        )
+        states[ep.url] = session.status
+        sessions[ep] = tg.create_task(session.run(), name=f"session:{ep.url}")
+    _log.info("published nodes applied", endpoints=len(plan.endpoints), nodes=plan.node_count)
+
+
+async def _export(ctx: Context[Settings]) -> None:
+    """Metrics every second; reported properties on change (at most every second) and periodically."""
+    st = ctx.state
+    stats: IngestStats = st["stats"]
+    last = IngestStats()
+    last_dropped: dict[str, int] = {}
+    last_reconnects: dict[str, int] = {}
+    last_t = time.monotonic()
+    last_report = 0.0
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(st["dirty"].wait(), 1.0)
+        now = time.monotonic()
+        dt = max(now - last_t, 1e-3)
+        st["m_values"].inc(stats.values_out - last.values_out)
+        st["m_values_in"].inc(stats.values_in - last.values_in)
+        st["m_msgs"].inc(stats.messages_out - last.messages_out)
+        st["m_heartbeats"].inc(stats.heartbeats - last.heartbeats)
+        vps, mps = (stats.values_out - last.values_out) / dt, (stats.messages_out - last.messages_out) / dt
+        st["m_vps"].set(vps)
+        st["m_mps"].set(mps)
+        for reason, n in stats.dropped.items():
+            st["m_dropped"].labels(reason=reason).inc(n - last_dropped.get(reason, 0))
+            last_dropped[reason] = n
+        last = IngestStats(stats.values_in, stats.values_out, stats.messages_out, 0, stats.heartbeats)
+        last_t = now
+        pipeline: IngestPipeline | None = st.get("pipeline")
+        st["m_queue"].set(len(pipeline.queue) if pipeline else 0)
+        for url, es in list(st["sessions"].items()):
+            st["m_items"].labels(endpoint=url).set(es.monitored_items)
+            st["m_conn"].labels(endpoint=url).set(1 if es.state == "connected" else 0)
+            st["m_reconn"].labels(endpoint=url).inc(es.reconnects - last_reconnects.get(url, 0))
+            last_reconnects[url] = es.reconnects
+        if st["dirty"].is_set() or now - last_report >= ctx.settings.report_interval_s:
+            st["dirty"].clear()
+            last_report = now
+            await ctx.report({"ingest": _reported(st, vps, mps)})
+
+
+def _reported(st: dict[str, Any], vps: float, mps: float) -> dict[str, Any]:
+    plan: IngestPlan = st["plan"] or IngestPlan()
+    stats: IngestStats = st["stats"]
+    return {
+        "publishedNodes": {
+            "status": "invalid" if st["plan_error"] else "applied",
+            "error": st["plan_error"],
+            "endpoints": len(plan.endpoints),
+            "nodes": plan.node_count,
+        },
+        "endpoints": {url.replace(".", "_"): es.report() for url, es in st["sessions"].items()},
+        "valuesPerSecond": round(vps, 1),
+        "messagesPerSecond": round(mps, 2),
+        "dropped": dict(stats.dropped),
+    }
