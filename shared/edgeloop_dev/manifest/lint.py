@@ -1,0 +1,105 @@
+"""`edgeloop manifest lint`: every check on one manifest or template, as a list of one-line findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .catalog import ModuleInfo
+from .findings import Finding
+from .placeholders import module_refs
+from .render import find_unresolved
+from .route_check import ROUTES_PATH, route_findings
+from .schema_check import schema_findings
+from .size_check import create_options_findings, desired_findings
+
+MODULES_PATH = "modulesContent.$edgeAgent.properties.desired.modules"
+
+
+def _get(node: object, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def is_template(doc: object, filename: str = "") -> bool:
+    """A template names `${MODULES.x}` images or is called `*.template.json`."""
+    if filename.endswith(".template.json"):
+        return True
+    modules = _get(doc, "modulesContent", "$edgeAgent", "properties.desired", "modules")
+    if not isinstance(modules, Mapping):
+        return False
+    return any("${MODULES." in str(_get(module, "settings", "image") or "") for module in modules.values())
+
+
+def module_map(
+    doc: object, catalog: Mapping[str, ModuleInfo]
+) -> tuple[dict[str, ModuleInfo | None], list[Finding]]:
+    """Each manifest module → its module.json (None for modules not of this repo), and findings for
+    `${MODULES.x}` placeholders that name no module.json."""
+    modules = _get(doc, "modulesContent", "$edgeAgent", "properties.desired", "modules")
+    found: list[Finding] = []
+    out: dict[str, ModuleInfo | None] = {}
+    if not isinstance(modules, Mapping):
+        return out, found
+    for key, module in modules.items():
+        image = str(_get(module, "settings", "image") or "")
+        refs = list(module_refs(image))
+        if refs:
+            info = catalog.get(refs[0].name)
+            if info is None:
+                found.append(
+                    Finding(
+                        f"{MODULES_PATH}.{key}.settings.image",
+                        "module-json-missing",
+                        f"{image} names no module.json (modules/{refs[0].name}/module.json)",
+                    )
+                )
+            out[str(key)] = info
+        else:
+            out[str(key)] = catalog.get(str(key))
+    return out, found
+
+
+def _dedupe(schema: list[Finding], semantic: list[Finding]) -> list[Finding]:
+    """Drop schema findings about a route that a route rule already explains better."""
+    routes = {
+        f.path.removeprefix(ROUTES_PATH + ".").split(".")[0]
+        for f in semantic
+        if f.path.startswith(ROUTES_PATH)
+    }
+    kept: list[Finding] = []
+    for finding in schema:
+        if finding.path.startswith(ROUTES_PATH + "."):
+            route = finding.path.removeprefix(ROUTES_PATH + ".").split(".")[0]
+            if route in routes:
+                continue
+        kept.append(finding)
+    return kept
+
+
+def lint_manifest(
+    doc: object,
+    catalog: Mapping[str, ModuleInfo],
+    schema: Mapping[str, Any],
+    template: bool,
+) -> list[Finding]:
+    """All findings for a manifest (`template=False`: rendered, so placeholders must be resolved)."""
+    if not isinstance(doc, Mapping):
+        return [Finding("", "schema", "a manifest must be a JSON object")]
+    modules, semantic = module_map(doc, catalog)
+    semantic += route_findings(_get(doc, "modulesContent", "$edgeHub", "properties.desired"), modules)
+    content = doc.get("modulesContent")
+    if isinstance(content, Mapping):
+        semantic += desired_findings(content)
+    agent = _get(doc, "modulesContent", "$edgeAgent", "properties.desired")
+    if isinstance(agent, Mapping):
+        semantic += create_options_findings(agent, rendered=not template)
+    if not template:
+        semantic += [
+            Finding(path, "unresolved-placeholder", f"unresolved placeholder {', '.join(names)}")
+            for path, names in find_unresolved(doc)
+        ]
+    return _dedupe(schema_findings(doc, schema), semantic) + sorted(semantic)

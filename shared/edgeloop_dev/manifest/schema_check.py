@@ -1,0 +1,50 @@
+"""JSON Schema (Draft 2020-12) validation of a manifest against the schema shipped in deployment/schema/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import RenderError
+from .findings import Finding
+
+SCHEMA_RELATIVE = Path("deployment/schema/deployment.schema.json")
+
+
+def load_schema(path: Path) -> dict[str, Any]:
+    """Read the schema file; RenderError when it is missing or not JSON."""
+    try:
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RenderError(f"cannot read schema {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise RenderError(f"schema {path} is not JSON: {exc}") from exc
+    return schema
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(error: Any) -> str:
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # name the closest alternative's reason instead of "is not valid under any of the given schemas"
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        deeper = _path(best.relative_path)
+        return f"{best.message}" + (f" (at {deeper})" if deeper else "")
+    return str(error.message)
+
+
+def schema_findings(doc: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Finding]:
+    """Every schema violation, one finding each, with its path."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    return sorted(
+        Finding(_path(error.absolute_path), "schema", _message(error)) for error in validator.iter_errors(doc)
+    )
