@@ -1,0 +1,74 @@
+"""Builders for inference tests: PubSub messages from the plant model, a copy of the model repository."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from edgeloop_dev.plant.faults import fault_schedule
+from edgeloop_dev.plant.model import PlantModel
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO = ROOT / "modules" / "inference" / "model_repository"
+TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
+T0 = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def plant_messages(n: int, seed: int = 42, assets: tuple[str, ...] = ("pump",)) -> list[dict[str, Any]]:
+    """`n` network messages at 10 Hz, each with one key frame per asset, from the plant's process model."""
+    model = PlantModel(fault_schedule(seed, "steady"), seed=seed)
+    prefix = {"conveyor": "Conveyor", "crusher": "Crusher", "pump": "Pump"}
+    out = []
+    for i in range(n):
+        t = T0 + timedelta(seconds=i / 10)
+        row = model.step(i / 10)
+        msgs = []
+        for asset in assets:
+            payload = {
+                name.split(".", 1)[1]: {
+                    "Value": s.value,
+                    "SourceTimestamp": iso(t),
+                    "ServerTimestamp": iso(t),
+                }
+                for name, s in row.items()
+                if name.startswith(prefix[asset] + ".")
+            }
+            msgs.append(
+                {
+                    "DataSetWriterId": asset,
+                    "DataSetWriterGroup": "plant",
+                    "SequenceNumber": i,
+                    "MessageType": "ua-keyframe",
+                    "Timestamp": iso(t),
+                    "Payload": payload,
+                }
+            )
+        out.append({"MessageId": f"m-{i}", "MessageType": "ua-data", "PublisherId": "test", "Messages": msgs})
+    return out
+
+
+def copy_repo(dest: Path) -> Path:
+    shutil.copytree(REPO, dest)
+    return dest
+
+
+def add_version(repo: Path, model: str, src: str, dst: str, corrupt: bool = False) -> Path:
+    """A new version folder: a copy of `src` (metadata re-versioned), optionally with corrupted bytes."""
+    import json
+
+    vdir = repo / model / dst
+    shutil.copytree(repo / model / src, vdir)
+    meta = json.loads((vdir / "metadata.json").read_text())
+    meta["version"] = dst
+    (vdir / "metadata.json").write_text(json.dumps(meta))
+    if corrupt:
+        data = bytearray((vdir / "model.onnx").read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (vdir / "model.onnx").write_bytes(bytes(data))
+    return vdir
