@@ -69,7 +69,7 @@ async def _port_open(host: str, port: int) -> bool:
 
 
 class HubProcess:
-    """`python -m edgeloop_dev.cli hub --manifest M --state-dir D --host H`, logged to `D/logs/hub.log`."""
+    """`python -m edgeloop_dev.hub hub --manifest M --state-dir D --host H`, logged to `D/logs/hub.log`."""
 
     def __init__(
         self,
@@ -100,7 +100,7 @@ class HubProcess:
         return [
             sys.executable,
             "-m",
-            "edgeloop_dev.cli",
+            "edgeloop_dev.hub",  # the hub's own entry point: `edgeloop hub` without the other tools
             "hub",
             "--manifest",
             str(self.manifest),
@@ -112,7 +112,7 @@ class HubProcess:
         ]
 
     async def start(self) -> None:
-        """Start the hub and wait until it accepts MQTT connections; raise with its last log lines if not."""
+        """Start the hub; wait for its `hub.json` and for MQTT to accept; raise with its last lines if not."""
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         self._process = process = await ModuleProcess.spawn(self.argv(), env, self.log_path)
@@ -121,7 +121,8 @@ class HubProcess:
             if process.returncode is not None:
                 lines = "\n".join(process.tail(15))
                 raise HubStartError(f"the hub exited with code {process.returncode} at start:\n{lines}")
-            if await _port_open(self.host, MQTT_PORT):
+            info = read_hub_info(self.state_dir)
+            if info.get("pid") == process.pid and await _port_open(self.host, MQTT_PORT):
                 return
             await asyncio.sleep(0.1)
         await process.terminate(2.0)
