@@ -1,0 +1,103 @@
+"""camera_ingest: read frames at a fixed rate, drop rather than lag, JPEG under 256 KB, send on `frames`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from edgeloop_runtime import Context, EdgeloopError, Module, get_logger, utc_now_iso
+
+from .encode import FrameTooLarge, encode_within
+from .settings import Settings
+from .sources import FrameSource, SourceLost, open_source
+
+_log = get_logger(__name__)
+
+module = Module("camera_ingest", Settings)
+
+
+@module.on_start
+async def start(ctx: Context[Settings]) -> None:
+    m = ctx.metrics
+    ctx.state["captured"] = m.counter("frames_captured_total", "Frames read from the source.")
+    ctx.state["sent"] = m.counter("frames_sent_total", "Frames sent on `frames`.")
+    ctx.state["dropped"] = m.counter("frames_dropped_total", "Frames dropped, by reason.", ["reason"])
+    ctx.state["reopens"] = m.counter("source_reopens_total", "Times the source was reopened.")
+    ctx.state["bytes"] = m.histogram(
+        "frame_bytes", "JPEG size per frame.", buckets=(16e3, 32e3, 64e3, 128e3, 192e3, 256e3)
+    )
+    ctx.state["seq"] = 0
+
+
+@module.task
+async def capture(ctx: Context[Settings]) -> None:
+    """One frame per tick; a frame whose send is still pending when the next tick comes is dropped."""
+    loop = asyncio.get_running_loop()
+    backoff = 0.5
+    source: FrameSource | None = None
+    pending: asyncio.Task[None] | None = None
+    try:
+        while True:
+            s = ctx.settings
+            if source is None:
+                try:
+                    source = await loop.run_in_executor(None, open_source, s.source, s.loop)
+                    backoff = 0.5
+                except SourceLost as exc:
+                    _log.warning("source unavailable; retrying", error=str(exc), retry_s=backoff)
+                    ctx.set_health(False, f"source: {exc}")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, s.reopen_max_seconds)
+                    ctx.state["reopens"].inc()
+                    continue
+                ctx.set_health(True)
+            tick = time.monotonic()
+            try:
+                frame = await loop.run_in_executor(None, source.read)
+            except SourceLost as exc:
+                _log.warning("source lost; reopening", error=str(exc))
+                source.close()
+                source = None
+                continue
+            ctx.state["captured"].inc()
+            if pending is not None and not pending.done():
+                ctx.state["dropped"].labels(reason="downstream_slow").inc()
+            else:
+                ctx.state["seq"] += 1
+                pending = asyncio.create_task(_send(ctx, frame, ctx.state["seq"], utc_now_iso()))
+            await asyncio.sleep(max(0.0, 1.0 / s.fps - (time.monotonic() - tick)))
+    finally:
+        if source is not None:
+            source.close()
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
+
+
+async def _send(ctx: Context[Settings], frame: np.ndarray, seq: int, captured: str) -> None:
+    s = ctx.settings
+    try:
+        data, _q, scale = await asyncio.get_running_loop().run_in_executor(
+            None, encode_within, frame, s.jpeg_quality, s.max_bytes
+        )
+    except FrameTooLarge as exc:
+        ctx.state["dropped"].labels(reason="too_large").inc()
+        _log.warning("frame dropped", error=str(exc))
+        return
+    h, w = frame.shape[:2]
+    props = {
+        "cameraId": s.camera_id,
+        "seq": str(seq),
+        "captureTs": captured,
+        "width": str(round(w * scale)),
+        "height": str(round(h * scale)),
+    }
+    try:
+        await ctx.send_bytes("frames", data, content_type="image/jpeg", properties=props)
+    except EdgeloopError as exc:
+        ctx.state["dropped"].labels(reason="send_failed").inc()
+        _log.warning("frame not sent", error=str(exc), seq=seq)
+        return
+    ctx.state["sent"].inc()
+    ctx.state["bytes"].observe(len(data))
