@@ -1,0 +1,1 @@
+"""`edgeloop demo`: the whole closed loop against the simulated plant, with a live dashboard and a report."""

@@ -1,0 +1,62 @@
+"""The demo's moving parts besides the modules: the plant, Blob Storage, and the rendered manifest."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeloop_dev.manifest.catalog import load_catalog
+from edgeloop_dev.manifest.render import RenderOptions, render_manifest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEBUG_TEMPLATE = REPO_ROOT / "deployment" / "deployment.debug.template.json"
+
+
+class PortBusyError(RuntimeError):
+    """A port the demo needs is taken by another program."""
+
+
+def require_free(host: str, port: int, what: str) -> None:
+    """Raise PortBusyError naming `what` if host:port is in use."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortBusyError(f"{what} needs {host}:{port}, which is in use ({exc.strerror})") from exc
+
+
+@dataclass(frozen=True)
+class BlobTarget:
+    """Where the router uploads retraining data: Azurite, or a local folder when Node is missing."""
+
+    connection_string: str
+    description: str
+
+
+def blob_target(state_dir: Path) -> tuple[BlobTarget, Any]:
+    """Start Azurite if it is installed; otherwise use a local folder. Returns (target, handle to stop)."""
+    from edgeloop_dev.azurite import Azurite, missing_reason
+
+    reason = missing_reason()
+    if reason is None:
+        azurite = Azurite.start(state_dir / "azurite")
+        return BlobTarget(azurite.connection_string, f"Azurite on {azurite.host}:{azurite.port}"), azurite
+    folder = state_dir / "blobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return BlobTarget(f"file://{folder}", f"local folder {folder} (Azurite unavailable: {reason})"), None
+
+
+def render_debug_manifest(
+    state_dir: Path, variables: dict[str, str], template: Path = DEBUG_TEMPLATE
+) -> Path:
+    """Render the debug template with the demo's variables into DIR/deployment.json."""
+    doc = json.loads(template.read_text(encoding="utf-8"))
+    catalog = load_catalog(REPO_ROOT / "modules")
+    rendered = render_manifest(doc, catalog, RenderOptions(platform="amd64", variables=variables))
+    out = state_dir / "deployment.json"
+    out.write_text(json.dumps(rendered, indent=2), encoding="utf-8")
+    return out
