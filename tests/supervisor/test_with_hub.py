@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,27 @@ async def test_messages_flow_between_two_real_modules_through_the_hub(
         assert (doubler.restarts, tripler.restarts) == (0, 0)
     log = (config.state_dir / "logs" / "doubler.log").read_text()
     assert log.strip(), "the module's own log lines land in DIR/logs/<module>.log"
+
+
+async def test_a_crashed_hub_is_restarted_like_edge_agent_restarts_edge_hub(
+    tmp_path: Path, record: Path, make_config: MakeConfig, hub_host: str
+) -> None:
+    events: list[Event] = []
+    manifest = write_manifest(tmp_path / "m.json", {"one": probe_module(record=record)})
+    async with Supervisor(make_config(manifest, host=hub_host), on_event=events.append) as sup:
+        first = sup.status().hub.pid
+        module_pid = sup.status().module("one").pid
+        sup.kill(HUB, signal.SIGKILL)
+        hub = await sup.wait_for(
+            HUB, lambda s: s.state is ModuleState.RUNNING and s.pid not in (None, first), 30
+        )
+        assert hub.restarts == 1
+        assert "killed by signal 9" in hub.last_error
+        assert sup.status().module("one").pid == module_pid  # modules ride it out (the SDK reconnects)
+    assert [e.state for e in events if e.module == HUB][:5] == [
+        ModuleState.STARTING,
+        ModuleState.RUNNING,
+        ModuleState.BACKOFF,
+        ModuleState.STARTING,
+        ModuleState.RUNNING,
+    ]

@@ -26,6 +26,13 @@ def register(subparsers: Any) -> None:
         default="connection-string",
         help="EdgeHubConnectionString (as iotedgehubdev) or the IOTEDGE_* workload variables",
     )
+    parser.add_argument(
+        "--module-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another folder holding module packages, besides modules/ (repeatable)",
+    )
     parser.add_argument("--no-tui", action="store_true", help="print plain log lines instead of the table")
     parser.add_argument("--stop-grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     parser.add_argument("--backoff-unit", type=float, default=1.0, help="first cool-off, doubled after each")

@@ -36,6 +36,7 @@ def config_from_args(args: argparse.Namespace) -> SupervisorConfig:
         credentials=args.credentials,
         backoff=backoff,
         stop_grace_s=args.stop_grace,
+        python_path=tuple(Path(folder).resolve() for folder in args.module_path),
     )
 
 

@@ -164,9 +164,11 @@ class ModuleRunner:
         if process is not None and process.returncode is None:
             self._set(ModuleState.STOPPING, f"SIGTERM, SIGKILL after {self._grace:g} s")
             self.exit_code = await asyncio.shield(process.terminate(self._grace))
-        if self.state is not ModuleState.STOPPED or process is not None:
+            self._set(ModuleState.STOPPED, f"stopped by the supervisor (exit code {self.exit_code})")
+        elif self.state not in (ModuleState.FAILED, ModuleState.STOPPED):
             code = "" if process is None else f" (exit code {process.returncode})"
             self._set(ModuleState.STOPPED, f"stopped by the supervisor{code}")
+        # a module that had already failed or stopped keeps that state (and its last error) in the summary
 
     def _take_restart(self) -> bool:
         if not self._restart:
