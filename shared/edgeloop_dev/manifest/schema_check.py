@@ -31,13 +31,32 @@ def _path(parts: Any) -> str:
     return out
 
 
+def _short(error: Any) -> str:
+    """jsonschema's message, with a long instance repr at its start cut down to a few characters."""
+    message = str(error.message)
+    shown = repr(error.instance)
+    if len(shown) > 60 and message.startswith(shown):
+        kind = type(error.instance).__name__
+        message = f"{shown[:40]}...({kind}){message[len(shown) :]}"
+    return message
+
+
 def _message(error: Any) -> str:
     if error.validator in ("oneOf", "anyOf") and error.context:
         # name the closest alternative's reason instead of "is not valid under any of the given schemas"
         best = min(error.context, key=lambda e: len(list(e.absolute_path)))
         deeper = _path(best.relative_path)
-        return f"{best.message}" + (f" (at {deeper})" if deeper else "")
-    return str(error.message)
+        return _short(best) + (f" (at {deeper})" if deeper else "")
+    if error.validator == "not" and isinstance(error.validator_value, dict):
+        required = error.validator_value.get("required") or []
+        if required == ["startupOrder"]:
+            return "startupOrder needs $edgeAgent schemaVersion 1.1"
+        if required:
+            return f"{', '.join(required)} not allowed here"
+    path = list(error.absolute_path)
+    if path[-2:-1] == ["routes"] and isinstance(error.instance, dict) and error.validator == "type":
+        return "route objects (priority, timeToLiveSecs) need $edgeHub schemaVersion 1.1 or later"
+    return _short(error)
 
 
 def schema_findings(doc: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Finding]:
