@@ -292,14 +292,19 @@ class SdkModule:
         self._want_desired = desired
 
     def connect(self) -> SdkModule:
-        """Connect and subscribe to what was asked for (each setter waits for SUBACK)."""
-        self.client.connect()
+        """Set the handlers (each setter connects if needed and waits for SUBACK), then connect.
+
+        Handlers go first: the hub keeps the session's subscriptions, so stored inputs may arrive right
+        after CONNECT, and the SDK drops ("No input message inbox") inputs that arrive before its handler
+        is set, after paho has already acknowledged them.
+        """
         if self._want_inputs:
             self.client.on_message_received = self.inputs.put
         if self._want_desired:
             self.client.on_twin_desired_properties_patch_received = self.desired_patches.put
         if self.methods:
             self.client.on_method_request_received = self._on_method
+        self.client.connect()
         return self
 
     def _on_method(self, request: Any) -> None:
