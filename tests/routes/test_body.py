@@ -58,6 +58,13 @@ def _python_codec(encoding: str | None) -> str:
         pytest.param("$BODY.machine.temperature > 30", True, id="body-prefix-is-case-insensitive"),
         pytest.param("$body.Machine.temperature > 30", False, id="json-names-are-case-sensitive"),
         pytest.param("{$body.machine.temperature} > 30", True, id="escaped-body-query"),
+        pytest.param("$body.machine.on AND true", True, id="body-bool-in-logic"),
+        pytest.param("NOT $body.machine.on", False, id="not-of-body-bool"),
+        pytest.param("NOT $body.machine.name", False, id="not-of-body-string-is-undefined"),
+        pytest.param("($body.missing ?? 'x') = 'x'", False, id="coalesce-keeps-null-from-a-missing-path"),
+        pytest.param("($body.machine ?? 'x') = 'x'", True, id="coalesce-replaces-undefined-object"),
+        pytest.param("$body.machine.name || '!' = 'press-1!'", True, id="concat-body-string"),
+        pytest.param("- $body.machine.temperature < 0", True, id="negate-body-number"),
     ],
 )
 def test_body_queries(condition: str, expected: bool) -> None:

@@ -96,9 +96,6 @@ class ConditionCompiler:
             self._depth -= 1
 
     # ------------------------------------------------------------ literals and names
-    def _condition(self, node: Tree[Token]) -> Compiled:
-        return self.compile(node.children[0])
-
     def _nested(self, node: Tree[Token]) -> Compiled:
         return self.compile(node.children[1])
 

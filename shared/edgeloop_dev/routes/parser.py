@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import Final, Literal
+from typing import Final
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -56,7 +56,7 @@ def _parser() -> Lark:
         grammar,
         parser="lalr",
         lexer="contextual",
-        start=["route", "condition"],
+        start="route",
         propagate_positions=True,
         maybe_placeholders=True,
     )
@@ -107,12 +107,12 @@ def _from_lark(exc: UnexpectedInput, text: str) -> RouteError:
     return RouteError(f"syntax error: {exc}", route_text=text, line=line, column=column)
 
 
-def parse(text: str, start: Literal["route", "condition"]) -> Tree[Token]:
-    """Parse a whole route or a condition; RouteError (no route name yet) on any problem."""
+def parse(text: str) -> Tree[Token]:
+    """Parse a whole route; RouteError (no route name yet) on any problem."""
     if not text.strip():
-        raise RouteError(f"empty {start}", route_text=text, line=1, column=1)
+        raise RouteError("empty route", route_text=text, line=1, column=1)
     try:
-        return _parser().parse(text, start=start)
+        return _parser().parse(text)
     except UnexpectedInput as exc:
         raise _from_lark(exc, text) from exc
     except (LarkError, RecursionError) as exc:

@@ -108,7 +108,7 @@ def compile_route(spec: RouteSpec) -> CompiledRoute:
 
 def _compile(spec: RouteSpec) -> CompiledRoute:
     text = spec.text
-    tree = parse(text, "route")
+    tree = parse(text)
     route = tree if tree.data == "route" else tree.children[0]
     assert isinstance(route, Tree)
     source_tree = next(c for c in route.children if isinstance(c, Tree) and c.data == "source")
