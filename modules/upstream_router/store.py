@@ -228,8 +228,15 @@ class Store:
             raise
 
     def ack(self, seqs: list[int]) -> None:
-        """Forget messages that were delivered."""
-        self.db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in seqs])
+        """Forget messages that were delivered (all or none: a re-sent batch must be the same batch)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in seqs])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def depth(self, now: float) -> dict[str, dict[str, float]]:
         """Per class: messages, bytes and the age of the oldest, in seconds."""

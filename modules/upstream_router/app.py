@@ -1,0 +1,193 @@
+"""upstream_router on the runtime: inputs to the durable store, then upstream by priority and budget."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from edgeloop_runtime import Context, ContractError, InputMessage, MethodError, Module, get_logger
+
+from .blob import BlobTarget
+from .budget import Budget
+from .config import Settings
+from .frames import Frame, FrameBuffer
+from .router import Router
+from .service import RouterService
+from .store import Store
+
+_log = get_logger(__name__)
+DEADLETTER_NS = uuid.UUID("0b7e3f0e-9d7c-4f57-8d0a-5d8f2c1e6a44")
+
+module = Module("upstream_router", Settings)
+
+
+def _svc(ctx: Context[Settings]) -> RouterService:
+    svc: RouterService = ctx.state["service"]
+    return svc
+
+
+@module.on_start
+async def start(ctx: Context[Settings]) -> None:
+    s = ctx.settings
+    store = Store(
+        Path(s.store_path),
+        max_bytes=s.store_max_bytes,
+        max_messages=s.store_max_messages,
+        policy=s.store_policy,
+        sync=s.store_sync,
+    )
+    store.open()
+    ctx.exit_stack.callback(store.close)
+    blob: BlobTarget | None = None
+    if s.blob_connection_string is not None:
+        blob = BlobTarget(
+            s.blob_connection_string.get_secret_value(),
+            s.blob_container,
+            api_version=s.blob_api_version,
+            timeout=s.blob_timeout_seconds,
+        )
+        await ctx.exit_stack.enter_async_context(blob)
+    budget = Budget(s.bandwidth_bytes_per_hour, burst_s=s.burst_seconds)
+    router = Router(
+        store,
+        budget,
+        s.policy(uploads=blob is not None),
+        source={"module": ctx.module_name, "version": ctx.version},
+        blob_url=blob.url_for if blob else None,
+        frames=FrameBuffer(per_camera=s.frames_per_camera),
+    )
+    ctx.state["budget"] = budget
+    ctx.state["service"] = RouterService(ctx, router, blob)
+    n, size = store.totals()
+    _log.info(
+        "store open", path=s.store_path, messages=n, bytes=size, uploads_pending=store.uploads_pending()
+    )
+
+
+@module.on_config
+async def configure(ctx: Context[Settings], settings: Settings) -> None:
+    svc: RouterService | None = ctx.state.get("service")
+    if svc is None:
+        return
+    svc.router.policy = settings.policy(uploads=svc.blob is not None)
+    svc.link.set_forced(not settings.link_up)
+    store = svc.router.store
+    store.max_bytes, store.max_messages, store.policy = (
+        settings.store_max_bytes,
+        settings.store_max_messages,
+        settings.store_policy,
+    )
+    if settings.bandwidth_bytes_per_hour != ctx.settings.bandwidth_bytes_per_hour:
+        svc.set_budget(ctx.state["budget"], settings.bandwidth_bytes_per_hour)
+    svc.wake.set()
+
+
+async def _accept(ctx: Context[Settings], msg: InputMessage) -> None:
+    """Persist the message (durable when this returns), then wake the sender."""
+    svc = _svc(ctx)
+    env = msg.json()
+    acc = svc.router.accept(msg.input_name, env, time.time())
+    if acc.result.duplicate:
+        _log.info("duplicate input ignored", input=msg.input_name, message_id=msg.message_id)
+    svc.wake.set()
+
+
+for _name in ("anomalies", "summaries", "audit", "drift"):
+    module.input(_name, queue_size=1000, overflow="block")(_accept)
+
+
+@module.input("deadletter", queue_size=1000, overflow="block")
+async def on_deadletter(ctx: Context[Settings], msg: InputMessage) -> None:
+    """Another module's dead letter, wrapped so the cloud sees what failed and why."""
+    props = msg.properties
+    original = props.get("edgeloopOriginalMessageId") or msg.message_id or str(uuid.uuid4())
+    try:
+        body: Any = msg.text() if len(msg.data) <= 16384 else None
+        encoding = "text"
+    except ContractError:
+        body, encoding = None, "base64"
+    if body is None:
+        body = base64.b64encode(msg.data[:16384]).decode()
+    env = {
+        "v": 1,
+        "kind": "deadletter",
+        "id": str(uuid.uuid5(DEADLETTER_NS, f"{msg.sender}:{original}")),
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "source": {"module": ctx.module_name, "version": ctx.version},
+        "correlationId": original,
+        "data": {
+            "from": msg.sender,
+            "input": props.get("edgeloopInput"),
+            "error": props.get("edgeloopError"),
+            "originalMessageId": original,
+            "contentType": msg.content_type,
+            "bodyEncoding": encoding,
+            "body": body,
+            "truncated": len(msg.data) > 16384,
+        },
+    }
+    _svc(ctx).router.accept("deadletter", env, time.time())
+    _svc(ctx).wake.set()
+
+
+@module.input("frames", queue_size=50, overflow="drop_oldest")
+async def on_frame(ctx: Context[Settings], msg: InputMessage) -> None:
+    """Keep the frame in the per-camera ring buffer for vision evidence (memory only)."""
+    camera = msg.properties.get("cameraId")
+    if not camera:
+        raise ContractError("frame without a cameraId property")
+    seq_text = msg.properties.get("seq")
+    seq = int(seq_text) if seq_text and seq_text.isdigit() else None
+    _svc(ctx).router.frames.add(Frame(camera, seq, msg.properties.get("captureTs"), msg.data))
+
+
+@module.task
+async def sender(ctx: Context[Settings]) -> None:
+    await _svc(ctx).sender()
+
+
+@module.task
+async def uploader(ctx: Context[Settings]) -> None:
+    await _svc(ctx).uploader()
+
+
+@module.method("getQueueStatus")
+async def get_queue_status(ctx: Context[Settings], payload: object) -> object:
+    return _svc(ctx).queue_status()
+
+
+@module.method("flush")
+async def flush(ctx: Context[Settings], payload: object) -> object:
+    """Send everything waiting now, batching windows aside (the budget still holds lower classes)."""
+    svc = _svc(ctx)
+    svc.link.next_try = 0.0
+    sent = await svc.send_once(flush=True)
+    status = svc.queue_status()
+    if not svc.link.up or svc.link.forced_down:
+        raise MethodError(
+            503, "upstream link is down; messages stay stored", sent=sent, queues=status["queues"]
+        )
+    return {"sent": sent, "queues": status["queues"]}
+
+
+@module.method("setBandwidthBudget")
+async def set_bandwidth_budget(ctx: Context[Settings], payload: object) -> object:
+    """{"bytesPerHour": n} sets the cap until the next restart or twin change; null removes it."""
+    if not isinstance(payload, dict) or "bytesPerHour" not in payload:
+        raise MethodError(400, 'payload must be {"bytesPerHour": number or null}')
+    value = payload["bytesPerHour"]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+        raise MethodError(400, "bytesPerHour must be a positive number or null")
+    svc = _svc(ctx)
+    svc.set_budget(ctx.state["budget"], None if value is None else float(value))
+    await ctx.report({"bandwidthBudget": {"bytesPerHour": value}})
+    return {"bytesPerHour": value}
+
+
+@module.status_provider
+def status(ctx: Context[Settings]) -> dict[str, Any]:
+    svc: RouterService | None = ctx.state.get("service")
+    return {} if svc is None else {"queue": svc.queue_status()}
