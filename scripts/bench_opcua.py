@@ -110,7 +110,8 @@ def main() -> int:
     ideal = args.tags * 1000.0 / 100.0
     print(
         f"\nopcua_ingest benchmark: {args.tags} tags at 10 Hz, sampling {args.sampling_ms:g} ms, publishing "
-        f"{args.publishing_ms:g} ms, {dt:.1f} s measured after {args.warmup:g} s warm-up ({psutil.cpu_count()} CPUs)"
+        f"{args.publishing_ms:g} ms, {dt:.1f} s measured after {args.warmup:g} s warm-up"
+        f" ({psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f})"
     )
     rows = [
         ("ideal tag changes/s (tags x 10 Hz)", f"{ideal:,.0f}"),
