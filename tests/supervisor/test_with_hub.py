@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sup_helpers import probe_module, read_records, write_manifest
 
+from edgeloop_dev.hub.client import hub_status
 from edgeloop_dev.hub.harness import SdkModule
 from edgeloop_dev.hub.identity import module_environment
 from edgeloop_dev.hub.upstream import read_events
@@ -163,3 +164,20 @@ async def test_a_crashed_hub_is_restarted_like_edge_agent_restarts_edge_hub(
         ModuleState.STARTING,
         ModuleState.RUNNING,
     ]
+
+
+async def test_workload_credentials_let_a_real_module_connect(
+    tmp_path: Path, make_config: MakeConfig, hub_host: str
+) -> None:
+    manifest = write_manifest(tmp_path / "m.json", {"scaler": example(2.0)})
+    health = HealthConfig(interval_s=0.5, timeout_s=1.0, threshold=3, grace_s=15.0)
+    config = make_config(manifest, host=hub_host, credentials="workload", health=health)
+    async with Supervisor(config) as sup:
+        for _ in range(100):
+            if "scaler" in hub_status(config.state_dir)["connected"]:
+                break
+            await asyncio.sleep(0.1)
+        assert "scaler" in hub_status(config.state_dir)["connected"]
+        assert sup.status().module("scaler").state is ModuleState.RUNNING
+    log = (config.state_dir / "logs" / "scaler.log").read_text()
+    assert "connected to edgeHub" in log
