@@ -6,6 +6,7 @@ import json
 import statistics
 
 import pytest
+
 from edgeloop_dev.cli import main as cli_main
 from edgeloop_dev.plant import PROCESS_TAGS, FaultSchedule, PlantModel, fault_schedule
 from edgeloop_dev.plant.faults import Fault

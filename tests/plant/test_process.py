@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from asyncua import Client
+
 from edgeloop_dev.plant import NAMESPACE_URI, PlantOptions, PlantProcess, free_port
 
 

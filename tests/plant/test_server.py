@@ -13,6 +13,7 @@ from asyncua import Client, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
 from edgeloop_dev.plant import NAMESPACE_URI, SCHEDULE_FILE, PlantOptions, PlantServer, free_port, read_audit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
