@@ -32,6 +32,8 @@ MSG = module_msg(
         pytest.param("{$outputName} = 'out'", True, id="braces-force-the-system-property"),
         pytest.param("$contentType = 'application/json'", True, id="content-type"),
         pytest.param("flag = 'true'", True, id="property-values-are-strings"),
+        pytest.param("SITE = 'north'", True, id="property-names-ignore-case"),
+        pytest.param("$ConnectionModuleID = 'sensor'", True, id="system-property-names-ignore-case"),
         # literals
         pytest.param("true", True, id="true"),
         pytest.param("false", False, id="false"),

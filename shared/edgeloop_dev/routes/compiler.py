@@ -121,10 +121,10 @@ class ConditionCompiler:
         return _const(Type.NUMBER, float(text))
 
     def _property(self, node: Tree[Token]) -> Compiled:
-        name = str(node.children[0])
+        name = str(node.children[0]).lower()
 
         def app_property(m: RoutableMessage) -> Value:
-            return m.properties.get(name)
+            return m.app_property(name)
 
         return Compiled(Type.STRING, app_property, is_property=True)
 
@@ -137,17 +137,18 @@ class ConditionCompiler:
             return body if body is not None else _const(Type.UNDEFINED, None)
         if body is not None:
             body_fn = body.fn
+            key = text.lower()
 
             def app_or_body(m: RoutableMessage) -> Value:
-                value = m.properties.get(text)
+                value = m.app_property(key)
                 return value if value is not None else body_fn(m)
 
             return Compiled(Type.ANY, app_or_body)
-        name = text[1:]
+        key, name = text.lower(), text[1:].lower()
 
         def app_or_system(m: RoutableMessage) -> Value:
-            value = m.properties.get(text)
-            return value if value is not None else m.system_properties.get(name)
+            value = m.app_property(key)
+            return value if value is not None else m.system_property(name)
 
         return Compiled(Type.STRING, app_or_system)
 
@@ -160,10 +161,10 @@ class ConditionCompiler:
             return body
         if "[" in text or "]" in text:
             return _const(Type.UNDEFINED, None)
-        name = text[1:]
+        name = text[1:].lower()
 
         def system(m: RoutableMessage) -> Value:
-            return m.system_properties.get(name)
+            return m.system_property(name)
 
         return Compiled(Type.STRING, system)
 

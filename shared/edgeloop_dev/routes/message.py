@@ -65,6 +65,8 @@ class RoutableMessage:
     properties: dict[str, str]
     _source: str | None = field(default=None, init=False, repr=False)
     _source_key: str | None = field(default=None, init=False, repr=False)
+    _props_ci: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _system_ci: dict[str, str] | None = field(default=None, init=False, repr=False)
     _json: object = field(default=_UNPARSED, init=False, repr=False)
     _any_json: object = field(default=_UNPARSED, init=False, repr=False)
 
@@ -81,6 +83,18 @@ class RoutableMessage:
         if self._source_key is None:
             self._source_key = self.source.lower() + "/"
         return self._source_key
+
+    def app_property(self, lower_name: str) -> str | None:
+        """An application property by lower-cased name (edgeHub's property bags ignore case)."""
+        if self._props_ci is None:
+            self._props_ci = {k.lower(): v for k, v in self.properties.items()}
+        return self._props_ci.get(lower_name)
+
+    def system_property(self, lower_name: str) -> str | None:
+        """A system property by lower-cased name (case-insensitive, as in edgeHub)."""
+        if self._system_ci is None:
+            self._system_ci = {k.lower(): v for k, v in self.system_properties.items()}
+        return self._system_ci.get(lower_name)
 
     def json_body(self) -> object:
         """The parsed body for `$body` queries, or BODY_NOT_QUERYABLE.
