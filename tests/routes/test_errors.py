@@ -132,3 +132,12 @@ def test_deep_nesting_is_an_error_not_a_crash() -> None:
 )
 def test_sinks(sink: str, endpoint: Endpoint) -> None:
     assert compile_route(RouteSpec("r", f"FROM /* INTO {sink}")).endpoint == endpoint
+
+
+def test_a_route_error_is_a_config_error_naming_the_routes_field() -> None:
+    from edgeloop_runtime.errors import ConfigError
+
+    error = compile_error("FROM /a WHERE t > 1 INTO $upstream")
+    assert isinstance(error, ConfigError)
+    assert error.field == "routes.my-route"
+    assert str(error).startswith("route 'my-route': ")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from edgeloop_runtime.errors import ConfigError
 
-class RouteError(ValueError):
-    """A route (or the `$edgeHub` route configuration) that edgeHub would refuse.
+
+class RouteError(ConfigError):
+    """A route (or the `$edgeHub` route configuration) that edgeHub would refuse: invalid configuration.
 
     `line` and `column` are 1-based positions in `route_text` (None when the problem is not at a
     position, e.g. a bad priority).
@@ -25,6 +27,7 @@ class RouteError(ValueError):
         self.line = line
         self.column = column
         super().__init__(self._render())
+        self.field = f"routes.{route_name}" if route_name else None
 
     def with_route(self, route_name: str, route_text: str | None = None) -> RouteError:
         """The same error, naming the route (and its text, when given)."""
