@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,3 +66,41 @@ def test_run_with_a_bad_manifest_exits_2_with_the_reason(tmp_path: Path) -> None
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "modules.a.restartPolicy" in output
+
+
+def test_modules_and_hub_do_not_outlive_a_hard_killed_supervisor(
+    tmp_path: Path, record: Path, hub_host: str
+) -> None:
+    manifest = write_manifest(tmp_path / "m.json", {"orphan": probe_module(record=record)})
+    args = [
+        "--manifest",
+        str(manifest),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--host",
+        hub_host,
+        "--no-tui",
+    ]
+    process = run_cli([*args, "--module-path", str(FIXTURES)])
+    try:
+        deadline = time.monotonic() + 60
+        while not read_records(record) and time.monotonic() < deadline:
+            assert process.poll() is None
+            time.sleep(0.1)
+        process.kill()  # no chance to stop anything itself
+        process.communicate(timeout=10)
+        deadline = time.monotonic() + 10
+        while not [r for r in read_records(record) if r["kind"] == "term"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [r["name"] for r in read_records(record) if r["kind"] == "term"] == ["orphan"]
+    for _ in range(100):
+        try:
+            socket.create_connection((hub_host, 8883), timeout=0.5).close()
+        except OSError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the hub still listens after its supervisor was killed")

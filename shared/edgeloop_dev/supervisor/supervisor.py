@@ -48,10 +48,13 @@ class SupervisorConfig:
 
 
 def find_repo_root(start: Path) -> Path:
-    """The nearest folder at or above `start` with a `modules/` folder, else the current directory."""
-    for folder in (start.resolve(), *start.resolve().parents):
-        if (folder / "modules").is_dir() and (folder / "shared").is_dir():
-            return folder
+    """The folder holding `modules/` and `shared/`: above the manifest, else above the current
+    directory, else the checkout this package lives in."""
+    here = Path(__file__).resolve().parents[3]
+    for origin in (start.resolve(), Path.cwd().resolve(), here):
+        for folder in (origin, *origin.parents):
+            if (folder / "modules").is_dir() and (folder / "shared").is_dir():
+                return folder
     return Path.cwd()
 
 
