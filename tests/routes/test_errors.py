@@ -39,6 +39,9 @@ def compile_error(text: str) -> RouteError:
         pytest.param("FROM /* WHERE - 'a' = 'a' INTO $upstream", 1, 15, "unary", id="negate-a-string"),
         pytest.param("FROM /* WHERE (x ?? 1) = 1 INTO $upstream", 1, 18, "same type", id="coalesce-types"),
         pytest.param("FROM /* WHERE foo(x) INTO $upstream", 1, 15, "unknown function", id="unknown-function"),
+        pytest.param(
+            "FROM /* WHERE e5 = 1 INTO $upstream", 1, 18, "undefined and number", id="e5-is-an-undefined-real"
+        ),
         pytest.param("FROM /* WHERE $body. = 1 INTO $upstream", 1, 15, "$body", id="empty-body-query"),
         pytest.param("FROM /* WHERE $body.a[b] = 1 INTO $upstream", 1, 15, "JSONPath", id="bad-body-path"),
         # syntax

@@ -177,7 +177,7 @@ TOKENS = [
     "SELECT", "*", "FROM", "WHERE", "INTO", "/", "messages", "modules", "$upstream", "BrokeredEndpoint",
     "(", ")", "{", "}", ",", "'s'", '"d"', "'", '"', "1", "-2.5e3", "0x1f", "AND", "or", "NOT", "??", "=",
     "<>", "!=", "<", ">=", "+", "-", "||", "%", "$body.a", "$body[0]", "$x", "name", "a*b", "true", "null",
-    "undefined", "as_number", "contains", "twin_change_includes", "/*", "*/", " ", "\n", "\\", "@", "é",
+    "undefined", "e5", "-e5", ".5", "1e999", "0x", "0xFFFFFFFFFFFFFFFFFF", "as_number", "contains", "twin_change_includes", "/*", "*/", " ", "\n", "\\", "@", "é",
 ]  # fmt: skip
 
 

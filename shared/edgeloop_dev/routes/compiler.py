@@ -118,7 +118,10 @@ class ConditionCompiler:
             if value >= 1 << 64:  # long.TryParse fails: the literal is Undefined
                 return _const(Type.UNDEFINED, None)
             return _const(Type.NUMBER, float(value - (1 << 64) if value >= 1 << 63 else value))
-        return _const(Type.NUMBER, float(text))
+        try:  # double.TryParse: `e5` lexes as a real but is not a number, so the literal is Undefined
+            return _const(Type.NUMBER, float(text))
+        except ValueError:
+            return _const(Type.UNDEFINED, None)
 
     def _property(self, node: Tree[Token]) -> Compiled:
         name = str(node.children[0]).lower()

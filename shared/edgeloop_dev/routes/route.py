@@ -104,6 +104,8 @@ def compile_route(spec: RouteSpec) -> CompiledRoute:
         return _compile(spec)
     except RouteError as exc:
         raise exc.with_route(spec.name, spec.text) from None
+    except RecursionError as exc:
+        raise RouteError("route nested too deeply", route_name=spec.name, route_text=spec.text) from exc
 
 
 def _compile(spec: RouteSpec) -> CompiledRoute:
