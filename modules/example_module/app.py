@@ -44,7 +44,9 @@ async def check(ctx: Context[Settings], settings: Settings) -> None:
 
 
 def parse_value(body: object, limit: float) -> float:
-    """The number in a `{"value": n}` body, or ContractError."""
+    """The number in a `{"value": n}` body (bare, or as an envelope's data), or ContractError."""
+    if isinstance(body, dict) and body.get("v") == 1 and isinstance(body.get("data"), dict):
+        body = body["data"]
     value = body.get("value") if isinstance(body, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ContractError(f"'value' must be a finite number, got {value!r}")

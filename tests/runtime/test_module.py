@@ -56,6 +56,13 @@ async def test_failing_handler_dead_letters_the_message_and_keeps_running(body: 
     assert running.task.result() == 0
 
 
+async def test_enveloped_input_is_read_from_its_data() -> None:
+    async with run_module(example, env={"GAIN": "3"}) as running:
+        await running.client.deliver("values", {"v": 1, "kind": "scaled", "data": {"value": 2}})
+        await wait_for(lambda: bool(running.client.outputs("scaled")))
+    assert running.client.outputs("scaled")[0].json()["data"]["value"] == 6.0
+
+
 async def test_message_for_unknown_input_goes_to_deadletter() -> None:
     async with run_module(example) as running:
         await running.client.deliver("nope", {"value": 1}, message_id="x")
