@@ -27,10 +27,10 @@ def test_wrong_key_and_unknown_module_are_refused(
     key = good.rsplit("SharedAccessKey=", 1)[1]
     wrong = {**env, "EdgeHubConnectionString": good.replace(key, OTHER_KEY)}
     with pytest.raises(CredentialError):
-        sdk_module(wrong, connection_retry=False)
+        sdk_module(wrong, connection_retry=False, connect=False).client.connect()
     ghost = {**env, "EdgeHubConnectionString": good.replace("ModuleId=m;", "ModuleId=ghost;")}
     with pytest.raises(CredentialError):
-        sdk_module(ghost, connection_retry=False)
+        sdk_module(ghost, connection_retry=False, connect=False).client.connect()
     assert hub.metric("edgeloop_hub_auth_failures_total", return_code="5") >= 2
 
 

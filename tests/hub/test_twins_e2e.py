@@ -25,6 +25,8 @@ def test_twin_get_patch_push_and_persistence(
 
     hub.push_desired("m", {"gain": 3.5, "nested": {"b": 2}})
     patch = m.desired_patches.get(timeout=10)
+    if patch["$version"] == 1:  # the SDK's own full-desired event after its first twin GET
+        patch = m.desired_patches.get(timeout=10)
     assert patch == {"gain": 3.5, "nested": {"b": 2}, "$version": 2}
     assert m.get_twin()["desired"] == {"gain": 3.5, "nested": {"a": 1, "b": 2}, "$version": 2}
 

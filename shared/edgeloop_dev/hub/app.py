@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -213,6 +214,9 @@ def run(opts: HubOptions) -> int:
     """Run the hub in the foreground until SIGTERM/SIGINT; return the process exit code."""
 
     async def main() -> None:
+        gc.collect()
+        gc.freeze()  # long-lived startup objects leave the collector's view: shorter pauses on the hot path
+        gc.set_threshold(20000, 20, 20)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 # What the SDK writes into an outgoing telemetry bag -> edgeHub's system property name (dialect §2.3, §4.2).
@@ -39,9 +40,15 @@ OUTGOING_SYSTEM: tuple[tuple[str, str], ...] = (
 )
 
 
+@lru_cache(maxsize=8192)
 def escape(s: str) -> str:
     """Percent-encode like .NET's Uri.EscapeDataString (unreserved: A-Z a-z 0-9 - _ . ~)."""
     return quote(s, safe="")
+
+
+@lru_cache(maxsize=8192)
+def _unquote(s: str) -> str:
+    return unquote(s) if "%" in s else s
 
 
 def decode_bag(bag: str) -> list[tuple[str, str | None]]:
@@ -53,7 +60,7 @@ def decode_bag(bag: str) -> list[tuple[str, str | None]]:
         if not part:
             continue
         key, sep, value = part.partition("=")
-        out.append((unquote(key), unquote(value) if sep else None))
+        out.append((_unquote(key), _unquote(value) if sep else None))
     return out
 
 

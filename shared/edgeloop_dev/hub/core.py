@@ -257,11 +257,13 @@ class Hub:
             self._inserts.append(stored)
             self.queues.get(endpoint).push(stored)
             touched.add(str(ep.module))
-        self._schedule_flush()
+        # fast path first: a connected target's write is scheduled before the store commit runs
+        # (the sender's PUBACK still waits for the commit)
         for module in touched:
             target = self.sessions.for_module(self.device_id, module)
             if target is not None:
                 self._pump(target)
+        self._schedule_flush()
 
     def _on_reported(self, session: Session, conn: MqttConnection, rid: str, payload: bytes) -> None:
         try:

@@ -20,24 +20,21 @@ class Session:
     conn: MqttConnection | None = None
     inflight: dict[int, StoredMessage] = field(default_factory=dict)
     _next_pid: int = 0
+    inputs_subscribed: bool = False  # a filter covers the module's inputs (edgeHub's ModuleMessages)
+    methods_subscribed: bool = False  # direct-method requests may be sent
+    desired_subscribed: bool = False  # desired-property patches may be pushed
 
-    @property
-    def inputs_subscribed(self) -> bool:
-        """Whether a filter covers this module's input topics (edgeHub's ModuleMessages subscription)."""
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute what the filters cover (after SUBSCRIBE/UNSUBSCRIBE), once rather than per message."""
         probe = f"devices/{self.device}/modules/{self.module}/inputs/x/y"
-        return any(filter_matches(f, probe) for f in self.filters)
-
-    @property
-    def methods_subscribed(self) -> bool:
-        """Whether direct-method requests may be sent."""
-        return METHODS_FILTER in self.filters or any(
+        self.inputs_subscribed = any(filter_matches(f, probe) for f in self.filters)
+        self.methods_subscribed = METHODS_FILTER in self.filters or any(
             filter_matches(f, "$iothub/methods/POST/x/y") for f in self.filters
         )
-
-    @property
-    def desired_subscribed(self) -> bool:
-        """Whether desired-property patches may be pushed."""
-        return DESIRED_FILTER in self.filters or any(
+        self.desired_subscribed = DESIRED_FILTER in self.filters or any(
             filter_matches(f, "$iothub/twin/PATCH/properties/desired/x") for f in self.filters
         )
 
@@ -79,7 +76,8 @@ class Sessions:
         return session, present
 
     def save(self, session: Session) -> None:
-        """Persist a session's subscriptions."""
+        """Persist a session's subscriptions (and refresh what they cover)."""
+        session.refresh()
         self._store.save_session(session.client_id, sorted(session.filters))
 
     def connected(self) -> list[Session]:
