@@ -47,8 +47,7 @@ def upstream_events(hub: HubProcess) -> list[dict[str, Any]]:
             payload = json.loads(gzip.decompress(base64.b64decode(payload)))
         cls = ev["properties"]["application"]["class"]
         events = payload["data"]["events"] if payload.get("kind") == "batch" else [payload]
-        for e in events:
-            out.append({**e, "_class": cls, "_mid": system.get("message_id")})
+        out.extend({**e, "_class": cls, "_mid": system.get("message_id")} for e in events)
     return out
 
 

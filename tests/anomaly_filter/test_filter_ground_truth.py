@@ -1,0 +1,45 @@
+"""The filter scored against the plant's ground-truth fault schedule, through the real model (ONNX Runtime)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from anomaly_filter.engine import FilterEngine
+from anomaly_filter.presets import PLANT_RULES
+from anomaly_filter.rules_config import parse_rules
+from edgeloop_dev.replay import ModelScorer, demo_truth, plant_ticks, score_detections
+
+SECONDS = 300.0
+
+
+def replay(seed: int, seconds: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    truth = demo_truth(seed, seconds)
+    scorer = ModelScorer()
+    engine = FilterEngine(parse_rules(PLANT_RULES))
+    events: list[dict[str, Any]] = []
+    for tick in plant_ticks(truth.schedule, seconds, 10.0):
+        emits = engine.on_telemetry(tick.message)
+        for env in scorer.feed(tick.message):
+            emits += engine.on_score(env)
+        events += [e.data for e in emits if e.output == "anomalies"]
+    return events, score_detections(events, truth.faults(seconds))
+
+
+@pytest.mark.parametrize(
+    "seed", [pytest.param(1, id="seed-1"), pytest.param(2, id="seed-2", marks=pytest.mark.slow)]
+)
+def test_filter_against_ground_truth(seed: int) -> None:
+    events, report = replay(seed, SECONDS)
+    print(f"\nseed {seed}, {SECONDS:.0f} s of plant: {json.dumps(report)}")
+    assert report["faults"] >= 3
+    assert report["falseAlarmsOnBadData"] == 0
+    assert report["precision"] >= 0.8
+    assert report["recall"] >= 0.75
+    assert report["dataQualityDetected"] >= 1 or report["dataQualityFaults"] == 0
+    # every anomaly event closes again, carries a window and the model that scored it
+    opened = {e["eventId"] for e in events if e["state"] == "open" and e["anomalyKind"] != "dataQuality"}
+    assert all(e["window"]["timestamps"] for e in events if e["state"] == "open" and e["eventId"] in opened)
+    assert all(e["model"]["name"] == "sensor_anomaly" for e in events if e["eventId"] in opened)
