@@ -1,4 +1,4 @@
-"""Optional: forward `$upstream` messages to a real IoT Hub as a device on its own thread (as iotedgehubdev)."""
+"""Optional: forward `$upstream` messages to a real IoT Hub as a device, like iotedgehubdev does."""
 
 from __future__ import annotations
 
