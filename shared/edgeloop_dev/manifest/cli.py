@@ -54,6 +54,7 @@ def register(subparsers: Any) -> None:
         "--schema", type=Path, help="JSON schema (default: deployment/schema/deployment.schema.json)"
     )
     lint.add_argument("--modules-dir", type=Path, help="folder of module.json files (default: modules/)")
+    lint.add_argument("--base", type=Path, help="base deployment that layered FILEs are composed onto")
     lint.set_defaults(func=_lint)
 
 
@@ -61,7 +62,8 @@ def _render(args: argparse.Namespace) -> int:
     from . import files
     from .catalog import load_catalog
     from .errors import RenderError
-    from .lint import lint_manifest
+    from .layered import is_layered
+    from .lint import lint_layer, lint_manifest
     from .render import RenderOptions, render_manifest
     from .schema_check import load_schema
 
@@ -76,7 +78,11 @@ def _render(args: argparse.Namespace) -> int:
         catalog = load_catalog(args.modules_dir or root / "modules")
         overlay = files.read_json(args.gpu_overlay or root / files.GPU_OVERLAY) if args.gpu else None
         options = RenderOptions(
-            platform=args.platform, gpu=args.gpu, variables=files.variables(env_file), gpu_overlay=overlay
+            platform=args.platform,
+            gpu=args.gpu,
+            variables=files.variables(env_file),
+            gpu_overlay=overlay,
+            strict=True,
         )
         manifest = render_manifest(template, catalog, options)
         schema = load_schema(root / files.SCHEMA)
@@ -84,11 +90,15 @@ def _render(args: argparse.Namespace) -> int:
         print(f"render failed: {exc}")
         return 1
     files.write_json(out, manifest)
-    findings = lint_manifest(manifest, catalog, schema, template=False)
+    if is_layered(manifest):
+        layered_schema = load_schema(root / files.LAYERED_SCHEMA)
+        findings = lint_layer(manifest, None, catalog, schema, layered_schema, template=False)
+        print(f"{out}: a layer; lint it with --base to check its routes against the base")
+    else:
+        findings = lint_manifest(manifest, catalog, schema, template=False)
     for finding in findings:
         print(f"{out}: {finding}")
-    modules = manifest["modulesContent"]["$edgeAgent"]["properties.desired"].get("modules", {})
-    routes = manifest["modulesContent"]["$edgeHub"]["properties.desired"].get("routes", {})
+    modules, routes = _counts(manifest)
     print(
         f"wrote {out} ({args.platform}{', gpu' if args.gpu else ''}: "
         f"{len(modules)} modules, {len(routes)} routes)"
@@ -100,13 +110,16 @@ def _lint(args: argparse.Namespace) -> int:
     from . import files
     from .catalog import load_catalog
     from .errors import RenderError
-    from .lint import is_template, lint_manifest
+    from .layered import is_layered
+    from .lint import is_template, lint_layer, lint_manifest
     from .schema_check import load_schema
 
     root = files.find_repo_root(args.files[0].parent)
     try:
         schema = load_schema(args.schema or root / files.SCHEMA)
+        layered_schema = load_schema(root / files.LAYERED_SCHEMA)
         catalog = load_catalog(args.modules_dir or root / "modules")
+        base = files.read_json(args.base) if args.base else None
     except RenderError as exc:
         print(f"lint failed: {exc}")
         return 1
@@ -123,10 +136,29 @@ def _lint(args: argparse.Namespace) -> int:
             problems += 1
             continue
         template = args.kind == "template" or (args.kind == "auto" and is_template(doc, path.name))
-        findings = lint_manifest(doc, catalog, schema, template=template)
+        if is_layered(doc):
+            template = template or (base is not None and args.kind == "auto" and is_template(base))
+            findings = lint_layer(doc, base, catalog, schema, layered_schema, template=template)
+        else:
+            findings = lint_manifest(doc, catalog, schema, template=template)
         for finding in findings:
             print(f"{path}: {finding}")
         problems += len(findings)
         if not findings:
             print(f"{path}: ok ({'template' if template else 'rendered'})")
     return 1 if problems else 0
+
+
+def _counts(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Module and route names of a manifest or a layer."""
+    content = manifest.get("modulesContent", {})
+    agent, hub = content.get("$edgeAgent", {}), content.get("$edgeHub", {})
+    if "properties.desired" in agent:
+        return list(agent["properties.desired"].get("modules", {})), list(
+            hub.get("properties.desired", {}).get("routes", {})
+        )
+    prefix_m, prefix_r = "properties.desired.modules.", "properties.desired.routes."
+    return (
+        [key[len(prefix_m) :] for key in agent if key.startswith(prefix_m)],
+        [key[len(prefix_r) :] for key in hub if key.startswith(prefix_r)],
+    )

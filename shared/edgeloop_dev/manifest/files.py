@@ -14,6 +14,7 @@ TEMPLATE = Path("deployment/deployment.template.json")
 DEBUG_TEMPLATE = Path("deployment/deployment.debug.template.json")
 GPU_OVERLAY = Path("deployment/gpu.overlay.json")
 SCHEMA = Path("deployment/schema/deployment.schema.json")
+LAYERED_SCHEMA = Path("deployment/schema/layered.schema.json")
 
 
 def find_repo_root(start: Path | None = None) -> Path:

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .catalog import ModuleInfo
+from .errors import RenderError
 from .findings import Finding
+from .layered import compose, layered_modules
 from .placeholders import module_refs
 from .render import find_unresolved
 from .route_check import ROUTES_PATH, route_findings
@@ -103,3 +105,37 @@ def lint_manifest(
             for path, names in find_unresolved(doc)
         ]
     return _dedupe(schema_findings(doc, schema), semantic) + sorted(semantic)
+
+
+def lint_layer(
+    layer: Mapping[str, Any],
+    base: Mapping[str, Any] | None,
+    catalog: Mapping[str, ModuleInfo],
+    schema: Mapping[str, Any],
+    layered_schema: Mapping[str, Any],
+    template: bool,
+) -> list[Finding]:
+    """Findings for a layered deployment: its own schema and sizes, then (with a base) the composed whole."""
+    found = schema_findings(layer, layered_schema, schema)
+    content = layer.get("modulesContent")
+    if isinstance(content, Mapping):
+        found += desired_findings(content)
+        agent = content.get("$edgeAgent")
+        if isinstance(agent, Mapping):
+            modules = {key.split(".")[-1]: value for key, value in layered_modules(agent).items()}
+            found += create_options_findings({"modules": modules}, rendered=not template)
+    if not template:
+        found += [
+            Finding(path, "unresolved-placeholder", f"unresolved placeholder {', '.join(names)}")
+            for path, names in find_unresolved(layer)
+        ]
+    if base is None or found:
+        return found
+    try:
+        composed = compose(base, layer)
+    except RenderError as exc:
+        return [Finding("modulesContent", "layer-compose", str(exc))]
+    return [
+        Finding(f.path, f.rule, f"with the base layer: {f.message}")
+        for f in lint_manifest(composed, catalog, schema, template)
+    ]

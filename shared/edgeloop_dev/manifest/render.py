@@ -13,6 +13,7 @@ from edgeloop_runtime.settings import merge_patch
 from .catalog import ModuleInfo
 from .createoptions import chunk_settings
 from .errors import RenderError
+from .layered import is_layered, layered_modules
 from .placeholders import (
     MODULE_PLACEHOLDER,
     ModuleRef,
@@ -34,7 +35,9 @@ class RenderOptions:
     gpu: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
     gpu_overlay: Mapping[str, Any] | None = None  # a JSON merge patch of the template, applied with --gpu
-    allow_unresolved: bool = False
+    strict: bool = (
+        False  # raise on unresolved placeholders (the CLI does; iotedgedev leaves them, so does the demo)
+    )
 
 
 def agent_desired(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,6 +82,12 @@ def _resolve_images(
 
 
 def _chunk_all(doc: dict[str, Any]) -> None:
+    if is_layered(doc):
+        agent = doc.get("modulesContent", {}).get(AGENT, {})
+        for key, module in layered_modules(agent).items():
+            if isinstance(module, dict) and isinstance(module.get("settings"), dict):
+                module["settings"] = chunk_settings(module["settings"], f"{key}.settings")
+        return
     desired = agent_desired(doc)
     for group in ("systemModules", "modules"):
         modules = desired.get(group)
@@ -95,7 +104,8 @@ def render_manifest(
 ) -> dict[str, Any]:
     """Resolve images, variables and createOptions; RenderError lists whatever cannot be resolved."""
     doc: dict[str, Any] = copy.deepcopy(dict(template))
-    agent_desired(doc)  # fail early on a document that is not a manifest
+    if not is_layered(doc):
+        agent_desired(doc)  # fail early on a document that is not a manifest
     gpu_modules: set[str] = set()
     if options.gpu:
         if options.gpu_overlay is None:
@@ -106,7 +116,7 @@ def render_manifest(
     doc = _resolve_images(doc, catalog, options, gpu_modules)
     doc = map_strings(doc, lambda _path, value: expand_variables(value, options.variables))
     _chunk_all(doc)
-    if not options.allow_unresolved:
+    if options.strict:
         missing = find_unresolved(doc)
         if missing:
             shown = "; ".join(f"{path}: {', '.join(names)}" for path, names in missing[:10])

@@ -10,8 +10,6 @@ from typing import Any
 from .errors import RenderError
 from .findings import Finding
 
-SCHEMA_RELATIVE = Path("deployment/schema/deployment.schema.json")
-
 
 def load_schema(path: Path) -> dict[str, Any]:
     """Read the schema file; RenderError when it is missing or not JSON."""
@@ -59,11 +57,17 @@ def _message(error: Any) -> str:
     return _short(error)
 
 
-def schema_findings(doc: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Finding]:
-    """Every schema violation, one finding each, with its path."""
+def schema_findings(
+    doc: Mapping[str, Any], schema: Mapping[str, Any], *related: Mapping[str, Any]
+) -> list[Finding]:
+    """Every schema violation, one finding each, with its path. `related` schemas resolve `$ref`s by `$id`."""
     from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
 
-    validator = Draft202012Validator(schema)
+    registry: Registry[Any] = Registry().with_resources(
+        (str(other["$id"]), Resource.from_contents(dict(other))) for other in related if "$id" in other
+    )
+    validator = Draft202012Validator(schema, registry=registry)
     return sorted(
         Finding(_path(error.absolute_path), "schema", _message(error)) for error in validator.iter_errors(doc)
     )

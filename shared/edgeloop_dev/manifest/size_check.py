@@ -34,10 +34,18 @@ def desired_findings(modules_content: Mapping[str, Any]) -> list[Finding]:
     """Every twin's desired properties against 32 KB, and every single value against 4 KB."""
     found: list[Finding] = []
     for twin, body in modules_content.items():
-        desired = body.get(DESIRED) if isinstance(body, Mapping) else None
-        if not isinstance(desired, Mapping):
+        if not isinstance(body, Mapping):
             continue
-        path = f"modulesContent.{twin}.{DESIRED}"
+        for key, desired in body.items():
+            if str(key) == DESIRED or str(key).startswith(DESIRED + "."):
+                found += _desired(f"modulesContent.{twin}.{key}", desired, whole=str(key) == DESIRED)
+    return found
+
+
+def _desired(path: str, desired: object, whole: bool) -> list[Finding]:
+    """A twin's desired properties (`whole`), or one layered path in them."""
+    found: list[Finding] = []
+    if whole:
         size = json_size(desired)
         if size > DESIRED_LIMIT:
             found.append(
@@ -47,18 +55,18 @@ def desired_findings(modules_content: Mapping[str, Any]) -> list[Finding]:
                     f"desired properties are {size} bytes, over the twin's 32 KB ({DESIRED_LIMIT})",
                 )
             )
-        for leaf_path, value in _leaves(desired, path):
-            if ".settings.createOptions" in leaf_path:
-                continue  # rendered into <= 512-character parts: the create-options rules apply
-            leaf = len(value.encode("utf-8")) if isinstance(value, str) else json_size(value)
-            if leaf > VALUE_LIMIT:
-                found.append(
-                    Finding(
-                        leaf_path,
-                        "desired-value-size",
-                        f"value is {leaf} bytes, over the 4 KB per value ({VALUE_LIMIT})",
-                    )
+    for leaf_path, value in _leaves(desired, path):
+        if ".settings.createOptions" in leaf_path:
+            continue  # rendered into <= 512-character parts: the create-options rules apply
+        leaf = len(value.encode("utf-8")) if isinstance(value, str) else json_size(value)
+        if leaf > VALUE_LIMIT:
+            found.append(
+                Finding(
+                    leaf_path,
+                    "desired-value-size",
+                    f"value is {leaf} bytes, over the 4 KB per value ({VALUE_LIMIT})",
                 )
+            )
     return found
 
 
