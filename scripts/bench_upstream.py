@@ -137,37 +137,29 @@ def main() -> int:
     if args.json:
         print(json.dumps(r, indent=1))
         return 0
-    gt = r["groundTruth"]
-    print(
-        f"{r['seconds']:.0f} s of plant telemetry at {r['rateHz']:g} Hz, seed {r['seed']}: ran in {r['runtimeS']} s "
-        f"({r['speedup']}x real time)"
-    )
-    print(
-        f"  OPC Publisher Samples : {r['samplesFormat']['messages']:>9} messages {r['samplesFormat']['bytes']:>12} bytes"
-    )
-    print(
-        f"  raw PubSub (ingest)   : {r['pubsubRaw']['messages']:>9} messages {r['pubsubRaw']['bytes']:>12} bytes"
-    )
-    print(
-        f"  edgeloop upstream     : {r['upstream']['messages']:>9} messages {r['upstream']['bytes']:>12} bytes "
-        f"(gzip={r['upstream']['compress']})"
-    )
-    for c, v in r["upstream"]["byClass"].items():
-        print(f"      {c:<8} {v['messages']:>6} messages {v['bytes']:>10} bytes")
-    print(f"  evidence blobs        : {r['blobEvidenceBytes']:>32} bytes")
-    print(
+    gt, up, sm, ps = r["groundTruth"], r["upstream"], r["samplesFormat"], r["pubsubRaw"]
+    lines = [
+        f"{r['seconds']:.0f} s of plant telemetry at {r['rateHz']:g} Hz, seed {r['seed']}: "
+        f"ran in {r['runtimeS']} s ({r['speedup']}x real time)",
+        f"  OPC Publisher Samples : {sm['messages']:>9} messages {sm['bytes']:>12} bytes",
+        f"  raw PubSub (ingest)   : {ps['messages']:>9} messages {ps['bytes']:>12} bytes",
+        f"  edgeloop upstream     : {up['messages']:>9} messages {up['bytes']:>12} bytes "
+        f"(gzip={up['compress']})",
+        *(
+            f"      {c:<8} {v['messages']:>6} messages {v['bytes']:>10} bytes"
+            for c, v in up["byClass"].items()
+        ),
+        f"  evidence blobs        : {r['blobEvidenceBytes']:>32} bytes",
         f"  ratio vs Samples      : {r['ratioVsSamples']}x  (with blobs {r['ratioVsSamplesWithBlobs']}x); "
-        f"vs raw PubSub {r['ratioVsPubsub']}x"
-    )
-    print(
-        f"  anomaly events delivered {r['anomalyEventsDelivered']}/{r['anomalyEventsEmitted']}; ground truth: "
-        f"{gt['detected']}/{gt['faults']} faults detected (recall {gt['recall']:.2f}, precision {gt['precision']:.2f}, "
-        f"delay p50 {gt['delayS']['p50']} s max {gt['delayS']['max']} s), by kind {gt['byKind']}, missed {gt['missed']}"
-    )
-    print(
-        f"  data quality: {gt['dataQualityDetected']}/{gt['dataQualityFaults']} bad/uncertain-status faults raised "
-        f"dataQuality, false alarms on bad data {gt['falseAlarmsOnBadData']}"
-    )
+        f"vs raw PubSub {r['ratioVsPubsub']}x",
+        f"  anomaly events delivered {r['anomalyEventsDelivered']}/{r['anomalyEventsEmitted']}",
+        f"  ground truth: {gt['detected']}/{gt['faults']} faults detected (recall {gt['recall']:.2f}, "
+        f"precision {gt['precision']:.2f}, delay p50 {gt['delayS']['p50']} s, max {gt['delayS']['max']} s)",
+        f"      by kind {gt['byKind']}, missed {gt['missed']}",
+        f"  data quality: {gt['dataQualityDetected']}/{gt['dataQualityFaults']} bad/uncertain-status faults "
+        f"raised dataQuality; false alarms on bad data {gt['falseAlarmsOnBadData']}",
+    ]
+    print("\n".join(lines))
     return 0
 
 

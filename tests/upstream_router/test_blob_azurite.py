@@ -55,3 +55,34 @@ async def test_a_hanging_endpoint_times_out(azurite: Azurite) -> None:
         finally:
             azurite.resume()
         await target.upload("a.json", b"{}", "application/json", {})
+
+
+def test_list_dataset_lists_labelled_blobs(azurite: Azurite) -> None:
+    import os
+    import subprocess
+    import sys
+
+    container = f"ds-{uuid.uuid4().hex[:8]}"
+    svc = BlobServiceClient.from_connection_string(azurite.connection_string)
+    cc = svc.create_container(container)
+    for i in range(3):
+        cc.upload_blob(
+            f"pump/2027-01-15/pca-3/e{i}-open.json", b"{}", metadata={"asset": "pump", "label": "unlabelled"}
+        )
+    env = {**os.environ, "BLOB_CONNECTION_STRING": azurite.connection_string, "BLOB_CONTAINER": container}
+    script = "scripts/list_dataset.py"
+    label = subprocess.run(
+        [sys.executable, script, "--set-label", "pump/2027-01-15/pca-3/e1-open.json", "bearing_wear"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(label.stdout)["label"] == "bearing_wear"
+    out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, check=True)
+    [row] = [json.loads(line) for line in out.stdout.splitlines()]
+    assert row["path"] == "pump/2027-01-15/pca-3/e1-open.json" and row["label"] == "bearing_wear"
+    everything = subprocess.run(
+        [sys.executable, script, "--all"], env=env, capture_output=True, text=True, check=True
+    )
+    assert len(everything.stdout.splitlines()) == 3
