@@ -1,4 +1,4 @@
-"""Start and stop the real Azurite Blob emulator (npm `node_modules/.bin/azurite-blob`) for tests and demos."""
+"""Start and stop the real Azurite Blob emulator (npm `node_modules/.bin/azurite-blob`) for tests, demos."""
 
 from __future__ import annotations
 
