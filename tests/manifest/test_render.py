@@ -128,11 +128,21 @@ def test_missing_variables_fail_naming_each_place(
 ) -> None:
     modules(manifest)["producer"]["env"]["PASSWORD"] = {"value": "$PLANT_PASSWORD"}
     with pytest.raises(RenderError) as info:
-        render_manifest(manifest, catalog, RenderOptions("amd64", variables={}))
+        render_manifest(manifest, catalog, RenderOptions("amd64", variables={}, strict=True))
     text = str(info.value)
     assert "modules.producer.settings.image: ${CONTAINER_REGISTRY_ADDRESS}" in text
     assert "modules.producer.env.PASSWORD.value: $PLANT_PASSWORD" in text
     assert "deployment/.env.example" in text
+
+
+def test_without_strict_unresolved_variables_stay_as_iotedgedev_leaves_them(
+    manifest: dict[str, Any], catalog: dict[str, ModuleInfo]
+) -> None:
+    out = render_manifest(manifest, catalog, RenderOptions("amd64", variables={}))
+    assert (
+        modules(out)["producer"]["settings"]["image"]
+        == "${CONTAINER_REGISTRY_ADDRESS}/edgeloop/producer:1.2.3-amd64"
+    )
 
 
 def test_unknown_module_placeholder_is_an_error(
