@@ -127,3 +127,36 @@ def test_burst_arrives_in_order(
         a.client.send_message_to_output(str(i), "out")
     assert [int(x) for x in _bodies(b.collect(n, timeout=30))] == list(range(n))
     assert hub.metric("edgehub_messages_received_total") == n
+
+
+def test_unacknowledged_deliveries_are_sent_again_after_reconnect(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    from edgeloop_dev.hub.mqtt import codec
+    from edgeloop_dev.hub.rawclient import RawClient
+
+    hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
+    a = sdk_module(hub.env("a"), inputs=False)
+    with RawClient(hub.state_dir, hub.host) as raw:
+        assert raw.connect_module("b") == 0
+        raw.send(codec.Subscribe(1, (("devices/edgeloop-device/modules/b/inputs/#", 1),)))
+        assert raw.recv() == codec.Suback(1, (1,))
+        a.send("out", "unacked")
+        first = raw.recv()
+        assert isinstance(first, codec.Publish) and first.payload == b"unacked"
+    # no PUBACK was sent: the session keeps the message and the subscription
+    with RawClient(hub.state_dir, hub.host) as again:
+        assert again.connect_module("b") == 0
+        second = again.recv()
+        assert isinstance(second, codec.Publish) and second.payload == b"unacked"
+        assert second.packet_id is not None
+        again.send(codec.Puback(second.packet_id))
+        wait_for(lambda: hub.status()["queues"] == {"b/in": 0} and not hub.status()["inflight"])
+
+
+def test_identity_created_after_the_hub_started(
+    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    hub = hub_factory(make_manifest({}, {}))
+    late = sdk_module(hub.env("late"), inputs=False)  # not in the manifest; identity created now
+    assert late.get_twin() == {"desired": {"$version": 1}, "reported": {"$version": 1}}
