@@ -25,12 +25,16 @@ MODEL_NAME = "defect_detector"
 VERSION = "1"
 OPSET = 17
 IR_VERSION = 8
-SIZE = 256  # model input, square, letterboxed
-STRIDE = 4  # input pixels per output cell
+SIZE = 128  # model input, square, letterboxed: a quarter of the frame, so JPEG decodes at 1/4 size
+STRIDE = 2  # input pixels per output cell (64 x 64 cells)
+LABEL_SCALE = 2  # cell labels are drawn on a canvas this much finer than the input (thin defects survive)
 FRAME_W, FRAME_H = 512, 384
 LABELS = ("scratch", "spot", "crack")
 JPEG_QUALITY = 90
-HIDDEN = 16
+HIDDEN = 8
+RIDGE_SIGMAS = (0.8, 1.4)
+BANK_STRIDE = 1  # 1: filter bank at input resolution, then 2x2 max; 2: bank evaluated on the cell grid
+CONTEXT = ("max", "avg")  # neighbourhood features appended to each cell
 PAD_VALUE = 114
 
 
@@ -109,12 +113,13 @@ def make_image(rng: np.random.Generator) -> tuple[bytes, list[dict[str, Any]], n
 
 def cell_labels(classes: np.ndarray) -> np.ndarray:
     """Per-cell class at the output resolution, via the same letterbox as the frames (any coverage wins)."""
-    s = SIZE / max(FRAME_W, FRAME_H)
+    size, step = SIZE * LABEL_SCALE, STRIDE * LABEL_SCALE
+    s = size / max(FRAME_W, FRAME_H)
     nw, nh = round(FRAME_W * s), round(FRAME_H * s)
-    px, py = (SIZE - nw) // 2, (SIZE - nh) // 2
-    canvas = np.zeros((SIZE, SIZE), np.uint8)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    canvas = np.zeros((size, size), np.uint8)
     canvas[py : py + nh, px : px + nw] = cv2.resize(classes, (nw, nh), interpolation=cv2.INTER_NEAREST)
-    cells = canvas.reshape(SIZE // STRIDE, STRIDE, SIZE // STRIDE, STRIDE)
+    cells = canvas.reshape(size // step, step, size // step, step)
     return np.asarray(cells.max(axis=(1, 3)))
 
 
@@ -124,7 +129,7 @@ def _filter_bank() -> np.ndarray:
     r = np.arange(-3, 4, dtype=np.float64)
     yy, xx = np.meshgrid(r, r, indexing="ij")
     filters = []
-    for sigma in (0.8, 1.4):
+    for sigma in RIDGE_SIGMAS:
         for ang in np.arange(6) * np.pi / 6:
             u = -np.sin(ang) * xx + np.cos(ang) * yy  # distance across the line
             v = np.cos(ang) * xx + np.sin(ang) * yy
@@ -143,28 +148,46 @@ def _filter_bank() -> np.ndarray:
 
 
 def _feature_nodes() -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], int]:
-    """image [N,3,S,S] (BGR, 0..1) -> feats [N, 3K, S/STRIDE, S/STRIDE]."""
+    """image [N,3,S,S] (BGR, 0..1) -> feats [N, F, S/STRIDE, S/STRIDE].
+
+    Grey level (1x1 conv), then the bank and its negation in one conv with the ReLU fused (bright and dark
+    responses), reduced to the cell grid, plus neighbourhood context (3x3 max, 7x7 mean) per cell.
+    """
     bank = _filter_bank()
     k = bank.shape[0]
     gray = np.array([0.114, 0.587, 0.299], np.float32).reshape(1, 3, 1, 1)
     c = numpy_helper.from_array
-    inits = [c(gray, "gray_w"), c(bank * 4.0, "bank_w"), c(np.array([-1.0], np.float32), "minus1")]
+    pn_w = np.concatenate([bank, -bank]) * 4.0
+    inits = [c(gray, "gray_w"), c(pn_w.astype(np.float32), "bank_w")]
     n = helper.make_node
     nodes = [
         n("Conv", ["image", "gray_w"], ["gray"]),
-        n("AveragePool", ["gray"], ["half"], kernel_shape=[2, 2], strides=[2, 2]),
-        n("Conv", ["half", "bank_w"], ["resp"], pads=[3, 3, 3, 3]),
-        n("Relu", ["resp"], ["pos"]),
-        n("Mul", ["resp", "minus1"], ["negr"]),
-        n("Relu", ["negr"], ["neg"]),
-        n("Concat", ["pos", "neg"], ["pn"], axis=1),
-        n("MaxPool", ["pn"], ["cell"], kernel_shape=[2, 2], strides=[2, 2]),
-        n("MaxPool", ["cell"], ["ctx_max"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1]),
-        n("AveragePool", ["cell"], ["ctx_avg"], kernel_shape=[7, 7], strides=[1, 1], pads=[3, 3, 3, 3],
-          count_include_pad=0),
-        n("Concat", ["cell", "ctx_max", "ctx_avg"], ["feats"], axis=1),
-    ]  # fmt: skip
-    return nodes, inits, 3 * 2 * k
+        n("Conv", ["gray", "bank_w"], ["resp"], pads=[3, 3, 3, 3], strides=[BANK_STRIDE, BANK_STRIDE]),
+        n("Relu", ["resp"], ["pn"]),
+    ]
+    pool = STRIDE // BANK_STRIDE
+    if pool > 1:
+        nodes.append(n("MaxPool", ["pn"], ["cell"], kernel_shape=[pool, pool], strides=[pool, pool]))
+    else:
+        nodes.append(n("Identity", ["pn"], ["cell"]))
+    parts = ["cell"]
+    if "max" in CONTEXT:
+        nodes.append(n("MaxPool", ["cell"], ["ctx_max"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
+        parts.append("ctx_max")
+    if "avg" in CONTEXT:
+        nodes.append(
+            n(
+                "AveragePool",
+                ["cell"],
+                ["ctx_avg"],
+                kernel_shape=[7, 7],
+                pads=[3, 3, 3, 3],
+                count_include_pad=0,
+            )
+        )
+        parts.append("ctx_avg")
+    nodes.append(n("Concat", parts, ["feats"], axis=1))
+    return nodes, inits, len(parts) * 2 * k
 
 
 def _image_input() -> onnx.ValueInfoProto:
@@ -341,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         "name": MODEL_NAME,
         "version": VERSION,
         "kind": "detector",
-        "description": "Surface defects: ridge/blob filter bank + per-cell MLP; boxes from connected cells",
+        "description": (
+            "Surface defects at 128 px: ridge/blob filter bank (bright and dark), 2x2 cells with context, "
+            "per-cell MLP; boxes from connected cells"
+        ),
         "inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3, SIZE, SIZE]}],
         "outputs": [
             {
