@@ -9,6 +9,8 @@ import math
 import random
 from dataclasses import dataclass
 
+import numpy as np
+
 from .faults import Fault, FaultSchedule
 from .tags import INITIAL_SETPOINTS, PROCESS_TAGS
 
@@ -146,16 +148,15 @@ class PlantModel:
 
 
 class LoadModel:
-    """The `load` scenario's extra tags: phase-shifted sines with noise, vectorised per tick."""
+    """The `load` scenario's extra tags: phase-shifted sines with noise, one numpy pass per tick."""
 
     def __init__(self, count: int, seed: int) -> None:
-        rng = random.Random(seed + 7919)
         self.count = count
-        self._phase = [rng.uniform(0, 2 * math.pi) for _ in range(count)]
-        self._rng = rng
+        self._rng = np.random.default_rng(seed + 7919)
+        self._phase = self._rng.uniform(0.0, 2 * math.pi, count)
 
     def step(self, t: float) -> list[float]:
-        """Every load tag's value at `t`: always different from the previous tick's."""
-        w = 2 * math.pi / 5.0
-        g = self._rng.random
-        return [100.0 * math.sin(w * t + p) + g() for p in self._phase]
+        """Every load tag's value at `t` (Python floats): always different from the previous tick's."""
+        values = 100.0 * np.sin(2 * math.pi / 5.0 * t + self._phase) + self._rng.random(self.count)
+        out: list[float] = values.tolist()
+        return out
