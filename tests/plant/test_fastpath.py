@@ -25,8 +25,8 @@ def test_scalars_are_shared_and_arrays_still_copied() -> None:
     values.set_current_datavalue(array)
     current = values.get_current_datavalue()
     assert current is not array and current == array
-    array.Value.Value.append(3.0)  # type: ignore[union-attr]
-    assert current.Value.Value == [1.0, 2.0]  # type: ignore[union-attr]
+    array.Value.Value.append(3.0)
+    assert current.Value.Value == [1.0, 2.0]
     assert values.get_old_datavalue() is scalar
 
 
