@@ -84,7 +84,8 @@ class FilterEngine:
         checks: dict[str, tuple[float, int]] = {}
         for r in self.rules.rules:
             for s in r.signals:
-                checks[s.field] = (s.alpha, s.warmup)
+                if s.method == "zscore":
+                    checks[s.field] = (s.alpha, s.warmup)
         return checks
 
     def _known(self, asset: str) -> None:
@@ -196,8 +197,19 @@ class FilterEngine:
             value = sc.score / sc.threshold
         else:
             value = sc.score
-        zs = {s.field: (buf.max_abs_z(s.field, sc.start, sc.end) if buf else 0.0) for s in rule.signals}
-        sig = max((zs[s.field] / s.z_above for s in rule.signals), default=0.0)
+        zs: dict[str, float] = {}
+        sig = 0.0
+        for s in rule.signals:
+            if buf is None:
+                continue
+            if s.method == "stuck":
+                run = buf.max_flat_run(s.field, sc.start, sc.end)
+                zs[f"{s.field}.flatSamples"] = float(run)
+                sig = max(sig, run / s.min_samples)
+            else:
+                z = buf.max_abs_z(s.field, sc.start, sc.end)
+                zs[s.field] = z
+                sig = max(sig, z / s.z_above)
         model_hit = value >= rule.raise_above
         if rule.combine == "and":
             hit = model_hit and sig >= 1.0

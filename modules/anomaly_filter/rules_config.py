@@ -38,9 +38,11 @@ class Level(_Model):
 
 
 class SignalCheck(_Model):
-    """A statistical check on a raw telemetry field: |z| of the value against its EWMA mean and variance."""
+    """A check on a raw telemetry field: |z| against its EWMA (`zscore`), or a flat line (`stuck`)."""
 
     field: str
+    method: Literal["zscore", "stuck"] = "zscore"
+    min_samples: int = Field(20, alias="minSamples", ge=2)
     z_above: float = Field(3.0, alias="zAbove", gt=0)
     alpha: float = Field(0.05, gt=0, le=1)
     warmup: int = Field(20, ge=1)

@@ -42,6 +42,7 @@ class AssetBuffer:
 
     maxlen: int
     rows: deque[tuple[float, str, float | None, bool, float]] = field(default_factory=deque)
+    uncertain: set[tuple[float, str]] = field(default_factory=set)
     stats: dict[tuple[str, float], Ewma] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
     warmup: dict[str, int] = field(default_factory=dict)
@@ -59,8 +60,11 @@ class AssetBuffer:
                 if abs(z) < 6.0 or est.n < warm:
                     est.update(s.value)
         self.rows.append((s.ts, s.field, s.value, s.good, z))
+        if s.good and s.status != "Good":
+            self.uncertain.add((s.ts, s.field))
         while len(self.rows) > self.maxlen:
-            self.rows.popleft()
+            old = self.rows.popleft()
+            self.uncertain.discard((old[0], old[1]))
 
     def max_abs_z(self, fld: str, start: float, end: float) -> float:
         """The largest |z| of `fld` among good samples with start <= ts <= end."""
@@ -68,6 +72,21 @@ class AssetBuffer:
         for ts, f, _v, good, z in self.rows:
             if f == fld and good and start <= ts <= end:
                 best = max(best, abs(z))
+        return best
+
+    def max_flat_run(self, fld: str, start: float, end: float) -> int:
+        """The longest run of identical Good values of `fld` in [start, end] (a stuck sensor)."""
+        best = run = 0
+        prev: float | None = None
+        for ts, f, v, good, _z in self.rows:
+            if f != fld or not start <= ts <= end:
+                continue
+            if not good or v is None or (ts, f) in self.uncertain:
+                prev, run = None, 0
+                continue
+            run = run + 1 if v == prev else 1
+            prev = v
+            best = max(best, run)
         return best
 
     def has_bad(self, start: float, end: float) -> list[str]:

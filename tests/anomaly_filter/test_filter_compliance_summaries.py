@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from af_factories import T0, score, telemetry
+
 from anomaly_filter import compliance
 from anomaly_filter.engine import FilterEngine
 from anomaly_filter.rules_config import Compliance, parse_rules

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from af_factories import T0, score, telemetry
+
 from anomaly_filter.engine import Emit, FilterEngine
 from anomaly_filter.rules_config import parse_rules
 from edgeloop_runtime.errors import ConfigError, ContractError
@@ -222,3 +223,14 @@ def test_rule_swap_keeps_state_of_surviving_rules_and_closes_removed() -> None:
     assert states(out) == ["close"]
     out = eng.set_rules(parse_rules({"rules": [{"name": "b", "model": "*", "raise": 2.0}]}))
     assert out == []
+
+
+def test_stuck_sensor_check_raises_on_a_flat_line_only() -> None:
+    eng = engine(combine="or", signals=[{"field": "Flow", "method": "stuck", "minSamples": 10}])
+    for i in range(15):
+        eng.on_telemetry(telemetry("pump", T0 - 15 + i, {"Flow": 100.0 + (i % 2)}))
+    assert states(eng.on_score(score("pump", T0, 0.1, length=20))) == []
+    for i in range(12):
+        eng.on_telemetry(telemetry("pump", T0 + 1 + i, {"Flow": 100.0}))
+    out = eng.on_score(score("pump", T0 + 13, 0.1, length=13))
+    assert states(out) == ["open"] and out[0].data["evidence"]["signals"]["Flow.flatSamples"] == 12

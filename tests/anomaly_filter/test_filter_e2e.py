@@ -1,0 +1,86 @@
+"""anomaly_filter through the local hub with the real SDK: events, actions, bad input, refused rule sets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from af_factories import T0, score, telemetry
+from conftest import FilterProcess
+
+from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+
+F = "anomaly_filter"
+RULES = {
+    "rules": [
+        {
+            "name": "vib",
+            "raise": 1.0,
+            "clear": 0.8,
+            "actions": [{"on": ["open"], "target": "{asset}AnomalyFlag", "value": True}],
+        }
+    ],
+    "knownAssets": ["pump"],
+}
+
+
+def manifest() -> dict[str, Any]:
+    routes = {
+        "scores": f'FROM /messages/modules/src/outputs/scores INTO BrokeredEndpoint("/modules/{F}/inputs/scores")',
+        "tele": f'FROM /messages/modules/src/outputs/telemetry INTO BrokeredEndpoint("/modules/{F}/inputs/telemetry")',
+        "out": f'FROM /messages/modules/{F}/outputs/* INTO BrokeredEndpoint("/modules/sink/inputs/all")',
+    }
+    return make_manifest(routes, {"src": {}, "sink": {}, F: {"rules": RULES}})
+
+
+def test_scores_become_anomalies_actions_and_bad_input_is_deadlettered(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    filter_process: Callable[[dict[str, str]], FilterProcess],
+) -> None:
+    hub = hub_factory(manifest())
+    sink = sdk_module(hub.env("sink"))
+    src = sdk_module(hub.env("src"), inputs=False)
+    filter_process(hub.env(F))
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=20)
+    for i in range(20):
+        src.send_json("telemetry", telemetry("pump", T0 - 20 + i, {"Vibration": 3.0, "Speed": 1000.0}))
+    src.send("scores", b"{not json", content_type="application/json", content_encoding="utf-8")
+    src.send_json("scores", score("boiler", T0, 5.0))  # unknown asset
+    hot = score("pump", T0, 2.0)
+    src.send_json("scores", hot, message_id=hot["id"])
+    msgs = sink.collect(5, timeout=20)
+    outs = [json.loads(m.data) for m in msgs if "edgeloopError" not in m.custom_properties]
+    anomaly = next(b for b in outs if b.get("kind") == "anomaly")
+    action = next(b for b in outs if b.get("kind") == "writeRequest")
+    dead = [m for m in msgs if "edgeloopError" in m.custom_properties]
+    assert anomaly["correlationId"] == hot["id"] and anomaly["data"]["state"] == "open"
+    assert anomaly["data"]["window"]["fields"]["Vibration"][0] == 3.0
+    assert (
+        action["correlationId"] == anomaly["data"]["eventId"]
+        and action["data"]["target"] == "pumpAnomalyFlag"
+    )
+    assert len(dead) == 2
+    assert any("unknown asset" in m.custom_properties["edgeloopError"] for m in dead)
+
+
+def test_an_invalid_rule_set_is_refused_and_the_old_rules_stay(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    filter_process: Callable[[dict[str, str]], FilterProcess],
+) -> None:
+    hub = hub_factory(manifest())
+    sink = sdk_module(hub.env("sink"))
+    src = sdk_module(hub.env("src"), inputs=False)
+    filter_process(hub.env(F))
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=20)
+    hub.push_desired(F, {"rules": {"rules": [{"name": "x", "raise": 0.5, "clear": 0.9}]}})
+    config = wait_for(
+        lambda: (c := hub.twin(F)["reported"].get("config", {})).get("status") == "refused" and c,
+        timeout=20,
+    )
+    assert "clear" in config["error"]
+    src.send_json("scores", score("pump", T0, 1.2))  # the old rule (raise 1.0) still applies
+    msg = sink.next_input(timeout=20)
+    assert json.loads(msg.data)["data"]["anomalyKind"] == "vib"
