@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Sensor tags that can freeze; a frozen sensor is invisible to the window model, so a flat-line check joins it.
+# Sensor tags that can freeze: a frozen sensor is invisible to the window model; a flat-line check joins it.
 STUCK_FIELDS = (
     "Vibration",
     "MotorCurrent",
