@@ -11,7 +11,7 @@ from deploy_helpers import PIPELINE, ROOT, TEMPLATES, load
 from edgeloop_dev.manifest.catalog import ModuleInfo
 from edgeloop_dev.manifest.createoptions import joined
 from edgeloop_dev.manifest.lint import lint_manifest
-from edgeloop_dev.routes import Router, RouteSpec, compile_route, parse_routes
+from edgeloop_dev.routes import Router, compile_route, parse_routes
 
 
 def agent(doc: dict[str, Any]) -> dict[str, Any]:
@@ -103,11 +103,16 @@ def test_routes_wire_the_whole_pipeline(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", list(TEMPLATES))
-def test_the_local_hub_accepts_the_routes(kind: str) -> None:
-    """The local hub builds its router from the same `$edgeHub` section."""
-    router = Router(parse_routes(hub(load(TEMPLATES[kind]))), default_ttl_secs=3600)
-    assert router is not None
-    assert all(compile_route(RouteSpec(s.name, s.text)) for s in parse_routes(hub(load(TEMPLATES[kind]))))
+def test_the_local_hub_accepts_the_template(kind: str) -> None:
+    """`edgeloop hub` reads the same manifest: its routes compile, every module twin has desired properties."""
+    from edgeloop_dev.hub.app import load_manifest
+
+    config = load_manifest(TEMPLATES[kind])
+    assert (
+        len(Router(parse_routes(config.edgehub_desired), default_ttl_secs=config.default_ttl_secs).routes)
+        == 15
+    )
+    assert set(PIPELINE) <= set(config.module_desired)
 
 
 def test_write_requests_have_the_highest_priority_and_a_short_ttl() -> None:
