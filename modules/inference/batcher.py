@@ -30,6 +30,8 @@ class MicroBatcher(Generic[T, R]):
     """Requests are queued (bounded; `submit` waits for room), batched and run by `run_batch` in `executor`.
 
     `run_batch` returns one result or exception per item, in order: an error stays with its own request.
+    Up to `max_in_flight` batches run at once (give `executor` as many threads), so the next batch is
+    gathered and started while the previous one is still in `session.run` or its post-processing.
     `on_batch(size, queue_wait_s)` is called for every batch (metrics).
     """
 
@@ -41,8 +43,11 @@ class MicroBatcher(Generic[T, R]):
         max_queue_delay_s: float,
         executor: Executor | None = None,
         queue_size: int = 1024,
+        max_in_flight: int = 1,
         on_batch: Callable[[int, list[float]], None] | None = None,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_queue_delay_s = max_queue_delay_s
@@ -51,6 +56,8 @@ class MicroBatcher(Generic[T, R]):
         self._slots = asyncio.Semaphore(queue_size)
         self._queue: asyncio.Queue[_Pending[T, R] | None] = asyncio.Queue()
         self._on_batch = on_batch
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._running: set[asyncio.Task[None]] = set()
         self._closed = False
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
@@ -107,18 +114,35 @@ class MicroBatcher(Generic[T, R]):
         return batch, False
 
     async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
         done = False
-        while not done:
-            batch, done = await self._collect()
-            if not batch:
-                continue
+        try:
+            while not done:
+                await self._in_flight.acquire()  # a slot first: requests keep gathering while all are busy
+                try:
+                    batch, done = await self._collect()
+                except BaseException:
+                    self._in_flight.release()
+                    raise
+                if not batch:
+                    self._in_flight.release()
+                    continue
+                task = asyncio.get_running_loop().create_task(self._run(batch))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+        finally:
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _run(self, batch: list[_Pending[T, R]]) -> None:
+        try:
             started = time.perf_counter()
             if self._on_batch is not None:
                 self._on_batch(len(batch), [started - p.queued_at for p in batch])
             items = [p.item for p in batch]
             try:
-                results = await loop.run_in_executor(self._executor, self._run_batch, items)
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._run_batch, items
+                )
                 if len(results) != len(batch):
                     raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)}")
             except Exception as exc:  # the whole batch failed: every request gets the error
@@ -132,3 +156,5 @@ class MicroBatcher(Generic[T, R]):
                     p.future.set_exception(r)
                 else:
                     p.future.set_result(r)
+        finally:
+            self._in_flight.release()

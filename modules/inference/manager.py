@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class LoadedModel:
     files: ModelFiles
     report: ProviderReport
     runner: OrtRunner
+    processor: Any
     batcher: MicroBatcher[Any, Any]
     executor: ThreadPoolExecutor
     batching: Batching
@@ -65,6 +67,14 @@ class EngineOptions:
     confidence: float | None = None
     batching: dict[str, dict[str, Any]] = field(default_factory=dict)
     queue_size: int = 1024
+    pre_threads: int = 2  # decode/letterbox pool, shared by all versions (OpenCV releases the GIL)
+    max_in_flight: int = 2  # batches running at once per model version
+
+    def session_threads(self) -> int:
+        """ORT intra-op threads: as configured, or (0 = auto) the cores shared by the batches in flight."""
+        if self.intra_op_threads > 0:
+            return self.intra_op_threads
+        return max(1, (os.cpu_count() or 1) // self.max_in_flight)
 
 
 BatchObserver = Callable[[str, int, list[float]], None]
@@ -86,11 +96,12 @@ class ModelManager:
         self._observe_stage = observe_stage
         self._observe_batch = observe_batch
         self._retiring: set[asyncio.Task[None]] = set()
+        self._pre_pool = ThreadPoolExecutor(max(1, options.pre_threads), thread_name_prefix="pre")
 
     def _build(self, name: str, version: str) -> LoadedModel:
         """Blocking: read, check, create the session, check providers and contract, warm up."""
         files = read_version(self.options.root, name, version)
-        sess, report = create_session(files.data, self.options.providers, self.options.intra_op_threads)
+        sess, report = create_session(files.data, self.options.providers, self.options.session_threads())
         check_providers(report, self.options.require_gpu)
         check_contract(sess, files.metadata)
         meta = files.metadata
@@ -109,7 +120,8 @@ class ModelManager:
                 if observer
                 else FrameProcessor(runner, meta, self.options.confidence)
             )
-        executor = ThreadPoolExecutor(1, thread_name_prefix=f"ort-{name}-{version}")
+        in_flight = max(1, self.options.max_in_flight)
+        executor = ThreadPoolExecutor(in_flight, thread_name_prefix=f"ort-{name}-{version}")
         observe_batch = self._observe_batch
         on_batch = (lambda n, waits: observe_batch(name, n, waits)) if observe_batch else None
         batcher: MicroBatcher[Any, Any] = MicroBatcher(
@@ -118,9 +130,10 @@ class ModelManager:
             max_queue_delay_s=batching.max_queue_delay_ms / 1000.0,
             executor=executor,
             queue_size=self.options.queue_size,
+            max_in_flight=in_flight,
             on_batch=on_batch,
         )
-        return LoadedModel(files, report, runner, batcher, executor, batching)
+        return LoadedModel(files, report, runner, processor, batcher, executor, batching)
 
     async def load(self, name: str, version: str | None = None, *, force: bool = False) -> LoadedModel:
         """Load `version` (default: highest) and swap it in; on any failure the old version keeps serving."""
@@ -159,14 +172,21 @@ class ModelManager:
         _log.info("model version retired", model=old.name, version=old.version)
 
     async def submit(self, name: str, item: Any) -> tuple[LoadedModel, Any]:
-        """Run one request on the version in service; one caught by a swap is resubmitted, never lost."""
+        """Run one request on the version in service; one caught by a swap is resubmitted, never lost.
+
+        A processor with a `prepare` step (frames: decode + letterbox) runs it in the shared pool first,
+        so requests are prepared while earlier batches run; BadInput from it stays with this request.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             loaded = self.current.get(name)
             if loaded is None:
                 raise ModelRejected("not_loaded", f"model {name!r} is not loaded")
+            prepare = getattr(loaded.processor, "prepare", None)
+            request = item if prepare is None else await loop.run_in_executor(self._pre_pool, prepare, item)
             try:
-                return loaded, await loaded.batcher.submit(item)
-            except BatcherClosed:
+                return loaded, await loaded.batcher.submit(request)
+            except BatcherClosed:  # swapped while preparing or queueing: prepare again for the new one
                 await asyncio.sleep(0)
 
     def status(self) -> dict[str, Any]:
@@ -182,3 +202,4 @@ class ModelManager:
             loaded.executor.shutdown(wait=False)
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
+        self._pre_pool.shutdown(wait=False)

@@ -68,8 +68,17 @@ class WindowProcessor:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedFrame:
+    """One decoded, letterboxed frame (HWC uint8 canvas in the model's colour order) and its mapping."""
+
+    canvas: np.ndarray
+    box: Letterbox
+
+
 class FrameProcessor:
-    """Detects defects: JPEG bytes -> decode + letterbox (per item) -> one batched run -> boxes after NMS."""
+    """Detects defects: JPEG bytes -> `prepare` (decode + letterbox, per request, in a thread pool) ->
+    one batched run -> boxes after NMS. `__call__` also takes raw bytes (prepared inline)."""
 
     def __init__(
         self, runner: OrtRunner, meta: ModelMetadata, confidence: float | None, observe: StageObserver = _noop
@@ -91,36 +100,45 @@ class FrameProcessor:
         self.observe = observe
         self.input_name = meta.inputs[0].name
 
-    def __call__(self, items: list[bytes]) -> list[FrameResult | BaseException]:
+    def prepare(self, data: bytes) -> PreparedFrame:
+        """Decode (reduced-size where the input is smaller) and letterbox; BadInput for unusable images.
+
+        OpenCV releases the GIL here, so several requests are prepared in parallel with `session.run`.
+        """
         t0 = time.perf_counter()
-        canvases: list[np.ndarray] = []
-        boxes: list[Letterbox] = []
-        slots: list[int] = []
+        try:
+            canvas, box = prepare(data, self.pre.size, self.pre.pad_value)
+        except BadInput:
+            raise
+        except Exception as exc:  # OpenCV can raise cv2.error on malformed streams
+            raise BadInput("corrupt_image", f"decode failed: {str(exc)[:200]}") from exc
+        if self.pre.color_order == "RGB":
+            canvas = canvas[:, :, ::-1]
+        self.observe("pre", time.perf_counter() - t0)
+        return PreparedFrame(canvas, box)
+
+    def __call__(self, items: list[PreparedFrame | bytes]) -> list[FrameResult | BaseException]:
         out: list[FrameResult | BaseException] = []
-        for i, data in enumerate(items):
+        ready: list[PreparedFrame] = []
+        slots: list[int] = []
+        for i, item in enumerate(items):
             try:
-                canvas, box = prepare(data, self.pre.size, self.pre.pad_value)
+                ready.append(item if isinstance(item, PreparedFrame) else self.prepare(item))
             except BadInput as exc:
                 out.append(exc)
                 continue
-            except Exception as exc:  # OpenCV can raise cv2.error on malformed streams
-                out.append(BadInput("corrupt_image", f"decode failed: {str(exc)[:200]}"))
-                continue
-            if self.pre.color_order == "RGB":
-                canvas = canvas[:, :, ::-1]
-            canvases.append(canvas)
-            boxes.append(box)
             slots.append(i)
             out.append(BadInput("internal", "not processed"))
-        if not canvases:
-            self.observe("pre", time.perf_counter() - t0)
+        if not ready:
             return out
-        batch = to_batch(canvases)
+        t0 = time.perf_counter()
+        batch = to_batch([p.canvas for p in ready])
         t1 = time.perf_counter()
         (probs,) = self.runner.run({self.input_name: batch})
         t2 = time.perf_counter()
         for k, i in enumerate(slots):
-            out[i] = FrameResult(detections(probs[k], boxes[k], self.post), boxes[k].width, boxes[k].height)
+            box = ready[k].box
+            out[i] = FrameResult(detections(probs[k], box, self.post), box.width, box.height)
         t3 = time.perf_counter()
         self.observe("pre", t1 - t0)
         self.observe("run", t2 - t1)

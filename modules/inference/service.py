@@ -36,6 +36,8 @@ def engine_options(s: Settings) -> EngineOptions:
         intra_op_threads=s.intra_op_threads,
         confidence=s.confidence_threshold,
         batching=dict(s.batching),
+        pre_threads=s.pre_threads,
+        max_in_flight=s.max_in_flight,
     )
 
 

@@ -18,7 +18,9 @@ class Settings(ModuleSettings):
     model_path: str = DEFAULT_REPOSITORY
     providers: list[str] = Field(default_factory=lambda: ["tensorrt", "cuda", "cpu"])
     require_gpu: bool = False
-    intra_op_threads: int = Field(default=0, ge=0, le=256)
+    intra_op_threads: int = Field(default=0, ge=0, le=256)  # 0: the cores / maxInFlight
+    pre_threads: int = Field(default=2, ge=1, le=64)  # JPEG decode + letterbox pool
+    max_in_flight: int = Field(default=2, ge=1, le=8)  # batches running at once per model
     sensor_model: str = "sensor_anomaly"
     vision_model: str = "defect_detector"
     model_versions: dict[str, str] = Field(default_factory=dict)  # model -> version; absent = highest
