@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,43 @@ class TwinRecord:
 class Store:
     """Synchronous sqlite access; used from the hub's event loop in batched transactions."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, checkpoint_interval_s: float = 2.0) -> None:
+        self._path = path
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # durable against a process crash
+            self._db.execute("PRAGMA synchronous=NORMAL")  # commits survive a process crash (kill -9)
+            # checkpoints (which fsync) run on a thread of their own, never on the event loop
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the hub store {path}: {exc}") from exc
+        self._stop = threading.Event()
+        self._interval = checkpoint_interval_s
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="store-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        db = sqlite3.connect(str(self._path), isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(self._interval):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    continue  # busy: next time
+        finally:
+            db.close()
 
     def close(self) -> None:
-        """Close the database."""
+        """Stop the checkpointer, checkpoint once more and close the database."""
+        self._stop.set()
+        self._checkpointer.join(5)
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
         self._db.close()
 
     def load_messages(self) -> list[StoredMessage]:
