@@ -66,7 +66,10 @@ def load_plan(config: SupervisorConfig, repo_root: Path) -> Plan:
         raise ManifestError(f"cannot read manifest {config.manifest}: {exc.strerror}") from exc
     except ValueError as exc:
         raise ManifestError(f"manifest {config.manifest} is not JSON: {exc}") from exc
-    variables = load_env_file(config.env_file) if config.env_file else {}
+    # $EDGELOOP_STATE_DIR in the manifest names this run's state directory (the debug template keeps
+    # every module's writable paths under it); an env file may override it.
+    variables = {"EDGELOOP_STATE_DIR": str(config.state_dir.resolve())}
+    variables.update(load_env_file(config.env_file) if config.env_file else {})
     packages = local_packages(repo_root / "modules")
     for folder in config.python_path:
         packages += local_packages(folder)
