@@ -283,3 +283,40 @@ def test_bad_input_goes_to_deadletter_and_nothing_dies(
     good = anomaly(window=False)
     send_all(src, [("anomalies", good)])
     wait_for(lambda: good["id"] in ids(upstream_events(hub)), timeout=20)
+
+
+def test_blob_endpoint_hanging_event_goes_anyway_and_the_upload_is_retried(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    module_process: Callable[..., ModuleProcess],
+    router_env: dict[str, str],
+    azurite: Azurite,
+) -> None:
+    hub = hub_factory(manifest())
+    container = f"ds-{uuid.uuid4().hex[:8]}"
+    env = {
+        **hub.env(ROUTER),
+        **router_env,
+        "BLOB_CONNECTION_STRING": azurite.connection_string,
+        "BLOB_CONTAINER": container,
+        "BLOB_TIMEOUT_SECONDS": "1",
+        "BLOB_WAIT_SECONDS": "2",
+        "BLOB_RETRY_MAX_SECONDS": "2",
+    }
+    module_process(ROUTER, env)
+    src = sdk_module(hub.env("src"), inputs=False)
+    wait_for(lambda: queue_status(hub), timeout=20)
+    azurite.pause()
+    try:
+        env_a = anomaly()
+        send_all(src, [("anomalies", env_a)])
+        [event] = wait_for(lambda: [e for e in upstream_events(hub) if e["id"] == env_a["id"]], timeout=20)
+        assert event["data"]["blobUrl"]
+        assert queue_status(hub)["uploadsPending"] == 1
+    finally:
+        azurite.resume()
+    wait_for(lambda: queue_status(hub)["uploadsPending"] == 0, timeout=30)
+    path = event["data"]["blobUrl"].split(f"/{container}/", 1)[1]
+    svc = BlobServiceClient.from_connection_string(azurite.connection_string)
+    doc = json.loads(svc.get_blob_client(container, path).download_blob().readall())
+    assert doc["window"] == env_a["data"]["window"]
