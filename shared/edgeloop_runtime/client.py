@@ -116,10 +116,16 @@ class SdkHubClient:
         await self._call(self._client.send_method_response(MethodResponse(request_id, status, payload)))
 
     async def _set(self, attribute: str, handler: Any) -> None:
-        # The setters block the calling thread until SUBACK; keep that off the module's loop.
-        await asyncio.wait_for(
-            asyncio.to_thread(setattr, self._client, attribute, handler), timeout=_SETTER_TIMEOUT_S
-        )
+        # The setters block the calling thread until SUBACK (connecting first if needed);
+        # keep that off the module's loop.
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(setattr, self._client, attribute, handler), timeout=_SETTER_TIMEOUT_S
+            )
+        except TimeoutError:
+            raise
+        except Exception as exc:
+            raise map_sdk_error(exc) from exc
 
     async def set_message_handler(self, handler: MessageHandler | None) -> None:
         if handler is None:

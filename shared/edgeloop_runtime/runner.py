@@ -95,10 +95,17 @@ class ModuleRunner:
         attempt = 0
         while not self.stop.is_set():
             try:
+                if self.module.inputs and not self.intake_open:
+                    # Subscribe to inputs before anything else: edgeHub keeps the session's
+                    # subscription and delivers stored messages right after CONNECT; the SDK
+                    # acknowledges and drops any that arrive before a handler exists.
+                    # Until the workers start, messages wait in the bounded queues.
+                    await self.client.set_message_handler(self._on_message)
+                    self.intake_open = True
                 await self.client.connect()
                 _log.info("connected to edgeHub", module=self.module.name, version=self.module.version)
                 return True
-            except TransientError as exc:
+            except (TransientError, TimeoutError) as exc:
                 delay = _CONNECT_BACKOFF[min(attempt, len(_CONNECT_BACKOFF) - 1)]
                 attempt += 1
                 _log.warning("edgeHub not reachable; retrying", error=str(exc), retry_in_s=delay)
@@ -209,9 +216,6 @@ class ModuleRunner:
                     group.create_task(self._supervise_task(name, func), name=f"task:{name}")
                     for name, func in self.module.tasks.items()
                 ]
-                if self.module.inputs:
-                    await self.client.set_message_handler(self._on_message)
-                    self.intake_open = True
                 await self.stop.wait()
                 await self._drain()
                 for worker in workers:

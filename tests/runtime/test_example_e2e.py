@@ -137,3 +137,22 @@ def test_methods_metrics_and_graceful_shutdown(
     # intake was closed: a message sent now waits in the hub for the next start
     feeder.send_json("values", {"value": 1}, message_id="while-down")
     wait_for(lambda: hub.metric("edgehub_queue_length") >= 1, 10)
+
+
+def test_messages_stored_while_killed_are_all_handled_after_restart(
+    example: tuple[HubProcess, ExampleProcess, SdkModule],
+) -> None:
+    hub, module, feeder = example
+    module.proc.kill()  # kill -9: no unsubscribe, the hub's session keeps the input subscription
+    module.proc.wait()
+    for i in range(20):
+        feeder.send_json("values", {"value": i}, message_id=f"while-down-{i}")
+    wait_for(lambda: hub.metric("edgehub_queue_length") >= 20, 10)
+    # Nothing the hub stored for the module while it was dead is lost when it comes back.
+    again = ExampleProcess(hub, {"METRICS_PORT": "-1"}, module.log.with_name("again.log"))
+    try:
+        got = feeder.collect(20, 30)
+    finally:
+        again.terminate()
+    ids = sorted(json.loads(m.data)["correlationId"] for m in got)
+    assert ids == sorted(f"while-down-{i}" for i in range(20))
