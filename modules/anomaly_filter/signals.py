@@ -66,20 +66,29 @@ class AssetBuffer:
             old = self.rows.popleft()
             self.uncertain.discard((old[0], old[1]))
 
+    def _since(self, start: float, end: float) -> list[tuple[float, str, float | None, bool, float]]:
+        """Rows in [start, end], oldest first, scanned back from the newest (rows come in time order)."""
+        out = []
+        for row in reversed(self.rows):
+            if row[0] < start:
+                break
+            if row[0] <= end:
+                out.append(row)
+        out.reverse()
+        return out
+
     def max_abs_z(self, fld: str, start: float, end: float) -> float:
         """The largest |z| of `fld` among good samples with start <= ts <= end."""
-        best = 0.0
-        for ts, f, _v, good, z in self.rows:
-            if f == fld and good and start <= ts <= end:
-                best = max(best, abs(z))
-        return best
+        return max(
+            (abs(z) for _ts, f, _v, good, z in self._since(start, end) if f == fld and good), default=0.0
+        )
 
     def max_flat_run(self, fld: str, start: float, end: float) -> int:
         """The longest run of identical Good values of `fld` in [start, end] (a stuck sensor)."""
         best = run = 0
         prev: float | None = None
-        for ts, f, v, good, _z in self.rows:
-            if f != fld or not start <= ts <= end:
+        for ts, f, v, good, _z in self._since(start, end):
+            if f != fld:
                 continue
             if not good or v is None or (ts, f) in self.uncertain:
                 prev, run = None, 0
@@ -91,11 +100,11 @@ class AssetBuffer:
 
     def has_bad(self, start: float, end: float) -> list[str]:
         """The fields with a Bad-status sample in [start, end]."""
-        return sorted({f for ts, f, _v, good, _z in self.rows if not good and start <= ts <= end})
+        return sorted({f for _ts, f, _v, good, _z in self._since(start, end) if not good})
 
     def window(self, start: float, end: float, max_samples: int) -> dict[str, object]:
         """Raw values in [start, end] as aligned rows: {"timestamps": [...], "fields": {f: [...]}}."""
-        rows = [r for r in self.rows if start <= r[0] <= end]
+        rows = self._since(start, end)
         times = sorted({r[0] for r in rows})[-max_samples:]
         index = {t: i for i, t in enumerate(times)}
         fields: dict[str, list[float | None]] = {}
