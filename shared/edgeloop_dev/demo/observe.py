@@ -15,7 +15,9 @@ UPSTREAM_FILE = "upstream.jsonl"
 
 
 def parse_ts(value: object) -> float | None:
-    """An ISO 8601 timestamp as epoch seconds, or None."""
+    """An ISO 8601 timestamp (or epoch milliseconds, as IoT Hub annotations carry) as epoch seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000.0
     if not isinstance(value, str) or not value:
         return None
     try:
