@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asyncua import Client, ua
-from asyncua.common.subscription import DataChangeEvent, OverflowPolicy
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
+from edgeloop_opcua import create_batch_subscription, subscription_parameters
 from edgeloop_runtime import get_logger
 
 from .config import EndpointPlan, NodePlan, SubscriptionPlan
@@ -82,7 +82,6 @@ class EndpointSession:
         min_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         timeout_s: float = 5.0,
-        event_queue: int = 100_000,
         on_change: Callable[[EndpointState], None] | None = None,
     ) -> None:
         self.plan = plan
@@ -91,12 +90,8 @@ class EndpointSession:
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
         self.timeout_s = timeout_s
-        self.event_queue = event_queue
         self.status = EndpointState(plan.url)
         self._on_change = on_change or (lambda _s: None)
-        self._handles: dict[
-            tuple[int, int], tuple[str, str, str]
-        ] = {}  # (sub#, handle) -> writer, group, field
 
     def _set(self, state: str, error: str | None = None) -> None:
         self.status.state = state
@@ -147,21 +142,23 @@ class EndpointSession:
         await asyncio.wait_for(client.connect(auto_reconnect=False), self.timeout_s * 2)
         try:
             namespaces = await client.get_namespace_array()
-            subs = [
-                await self._subscribe(client, i, sp, namespaces)
+
+            def on_status(status: ua.StatusCode) -> None:
+                if status.is_bad():
+                    lost_reason.append(f"{self.plan.url}: subscription status {status.name}")
+                    lost.set()
+
+            counts = [
+                await self._subscribe(client, i, sp, namespaces, on_status)
                 for i, sp in enumerate(self.plan.subscriptions)
             ]
-            self.status.monitored_items = sum(n for _, n in subs)
+            self.status.monitored_items = sum(counts)
             self.status.connected_since = time.monotonic()
             self._set("connected", None)
             self.status.last_error = None
             _log.info("subscribed", endpoint=self.plan.url, items=self.status.monitored_items,
-                      subscriptions=len(subs), errors=len(self.status.node_errors))  # fmt: skip
-            async with asyncio.TaskGroup() as tg:
-                readers = [tg.create_task(self._read_events(i, sub)) for i, (sub, _) in enumerate(subs)]
-                await lost.wait()
-                for r in readers:
-                    r.cancel()
+                      subscriptions=len(counts), errors=len(self.status.node_errors))  # fmt: skip
+            await lost.wait()
             raise ConnectionError(lost_reason[0] if lost_reason else "connection lost")
         finally:
             with contextlib.suppress(Exception):
@@ -186,18 +183,16 @@ class EndpointSession:
         )
 
     async def _subscribe(
-        self, client: Client, index: int, sp: SubscriptionPlan, namespaces: list[str]
-    ) -> tuple[Any, int]:
-        params = ua.CreateSubscriptionParameters(
-            RequestedPublishingInterval=sp.publishing_ms,
-            RequestedLifetimeCount=10_000,
-            RequestedMaxKeepAliveCount=max(int(10_000 / max(sp.publishing_ms, 1)), 3),
-            MaxNotificationsPerPublish=0,
-            PublishingEnabled=True,
-            Priority=0,
-        )
-        sub = await client.create_subscription(
-            params, None, queue_maxsize=self.event_queue, overflow=OverflowPolicy.DROP_OLDEST
+        self,
+        client: Client,
+        index: int,
+        sp: SubscriptionPlan,
+        namespaces: list[str],
+        on_status: Callable[[ua.StatusCode], None],
+    ) -> int:
+        handles: dict[int, tuple[str, str, str]] = {}  # client handle -> writer, group, field
+        sub = await create_batch_subscription(
+            client, subscription_parameters(sp.publishing_ms), self._on_items(handles), on_status
         )
         requests, plans = [], []
         for handle, node in enumerate(sp.nodes, start=1):
@@ -209,7 +204,7 @@ class EndpointSession:
                 continue
             requests.append(self._item_request(nid, handle, node))
             plans.append((handle, node, nid))
-            self._handles[(index, handle)] = (sp.writer_id, sp.writer_group, node.field)
+            handles[handle] = (sp.writer_id, sp.writer_group, node.field)
         results = await sub.create_monitored_items(requests) if requests else []
         ok = 0
         for (_handle, node, nid), result in zip(plans, results, strict=True):
@@ -224,7 +219,7 @@ class EndpointSession:
             ok += 1
             span = await self._eu_span(client, nid) if node.deadband_type == "Percent" else None
             self.pipeline.filters.register(sp.writer_id, sp.writer_group, node, span)
-        return sub, ok
+        return ok
 
     @staticmethod
     def _item_request(nid: ua.NodeId, handle: int, node: NodePlan) -> ua.MonitoredItemCreateRequest:
@@ -255,23 +250,26 @@ class EndpointSession:
             _log.warning("no EURange; the Percent deadband is not applied", node=nid.to_string())
             return None
 
-    async def _read_events(self, index: int, sub: Any) -> None:
-        handles = self._handles
-        submit = self.pipeline.submit
-        async for ev in sub:
-            if not isinstance(ev, DataChangeEvent):
-                continue
-            item = ev.data.monitored_item
-            target = handles.get((index, item.ClientHandle))
-            if target is None:
-                continue
-            dv = item.Value
-            status = dv.StatusCode
-            code = status.value if status is not None else 0
-            value = dv.Value.Value if dv.Value is not None else None
-            submit(
-                Sample(
-                    target[0], target[1], target[2], value, dv.SourceTimestamp, dv.ServerTimestamp,
-                    code, status.name if code else "Good",
-                )
-            )  # fmt: skip
+    def _on_items(self, handles: dict[int, tuple[str, str, str]]) -> Callable[[list[Any]], None]:
+        """The publish-response callback of one subscription: its items as Samples, in one submit."""
+        submit = self.pipeline.submit_many
+
+        def on_items(items: list[Any]) -> None:
+            samples = []
+            for item in items:
+                target = handles.get(item.ClientHandle)
+                if target is None:
+                    continue
+                dv = item.Value
+                status = dv.StatusCode
+                code = status.value if status is not None else 0
+                variant = dv.Value
+                samples.append(
+                    Sample(
+                        target[0], target[1], target[2], variant.Value if variant is not None else None,
+                        dv.SourceTimestamp, dv.ServerTimestamp, code, status.name if code else "Good",
+                    )
+                )  # fmt: skip
+            submit(samples)
+
+        return on_items

@@ -148,6 +148,17 @@ class SampleQueue:
         self._items.append((s, message_type))
         self._event.set()
 
+    def put_many(self, samples: list[Sample]) -> None:
+        """Enqueue a publish response's value changes at once; overflow drops the oldest (counted)."""
+        self._items.extend((s, "ua-deltaframe") for s in samples)
+        excess = len(self._items) - self._maxlen
+        if excess > 0:
+            self._stats.dropped["queue_full"] += excess
+            for _ in range(excess):
+                self._items.popleft()
+        if samples:
+            self._event.set()
+
     async def wait(self, timeout: float) -> None:
         """Return when something is queued or after `timeout` seconds."""
         if not self._items:
@@ -190,6 +201,11 @@ class IngestPipeline:
         """A value change from the adapter (called on the event loop, never blocks)."""
         self.stats.values_in += 1
         self.queue.put(s)
+
+    def submit_many(self, samples: list[Sample]) -> None:
+        """A publish response's value changes from the adapter (on the event loop, never blocks)."""
+        self.stats.values_in += len(samples)
+        self.queue.put_many(samples)
 
     def submit_gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> int:
         """Mark a connection gap: every field of these writers goes out once with a Bad status."""
