@@ -20,7 +20,7 @@ from edgeloop_dev.hub.errors import MethodError as HubMethodError
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 
 ROUTER = "upstream_router"
-INPUTS = ("anomalies", "summaries", "audit", "drift")
+INPUTS = ("anomalies", "summaries", "audit", "drift", "deadletter")
 
 
 def manifest(router_desired: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -282,7 +282,19 @@ def test_bad_input_goes_to_deadletter_and_nothing_dies(
     assert bad["status"] == 400
     good = anomaly(window=False)
     send_all(src, [("anomalies", good)])
+    src.send(
+        "deadletter",
+        b"\x00\x01 raw",
+        properties={
+            "edgeloopError": "ContractError: bad",
+            "edgeloopInput": "scores",
+            "edgeloopOriginalMessageId": "m9",
+        },
+    )
     wait_for(lambda: good["id"] in ids(upstream_events(hub)), timeout=20)
+    [dead] = wait_for(lambda: [e for e in upstream_events(hub) if e["kind"] == "deadletter"], timeout=20)
+    assert dead["_class"] == "audit" and dead["data"]["error"] == "ContractError: bad"
+    assert dead["data"]["originalMessageId"] == "m9" and dead["data"]["from"] == "src"
 
 
 def test_blob_endpoint_hanging_event_goes_anyway_and_the_upload_is_retried(
