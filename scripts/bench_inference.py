@@ -1,34 +1,99 @@
-"""Benchmark, side by side in one run: (a) this module's batched engine over REST, (b) a one-request-one-run
-server in the style of the public samples (per-request PIL resize), (c) the in-memory batched ceiling."""
+"""Inference benchmark, side by side in one run on the same models, inputs and cores.
+
+Vision (the defect detector, JPEG frames of the labelled test set, over HTTP `POST /predict`):
+  (a) engine  this module's REST server: per-request OpenCV decode at reduced size + letterbox in a small
+              thread pool, dynamic micro-batching, up to two batches in `session.run` at once.
+  (b) sample  the public samples' shape (a threaded Flask-style server): per request a full PIL decode,
+              PIL resize + paste into the letterbox canvas, numpy conversion, one `session.run` at batch 1
+              (no lock: ORT sessions are thread-safe; ORT's default threads), same post-processing.
+  (c) ceiling the engine's own decode + letterbox (same pool), batched `session.run` and post-processing
+              in a tight in-memory loop with two batches in flight: no HTTP, queues or messaging.
+Sensor windows (the PCA model, OPC UA PubSub telemetry of the plant's three assets, in process):
+  (a) engine  `InferenceService.on_telemetry` (window assembly + the micro-batcher), concurrent feeders.
+  (b) single  the same window assembly, then one `session.run` per window at batch 1, inline.
+  (c) ceiling the same assembly and batched `session.run` + result building in a tight loop.
+Both: throughput and p50/p99 latency at 1, 4 and 16 concurrent clients, plus a per-item breakdown of
+decode/pre/run/post measured alone, so the ratios can be explained. Usage:
+  .venv/bin/python scripts/bench_inference.py --seconds 3 [--only vision|sensor]
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import multiprocessing as mp
+import os
 import statistics
-import threading
+import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = ROOT / "modules" / "inference" / "model_repository"
 TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
+VISION, SENSOR = "defect_detector", "sensor_anomaly"
 
 
+def _pct(lat: list[float]) -> tuple[float, float]:
+    if len(lat) < 2:
+        return (lat[0] * 1000, lat[0] * 1000) if lat else (0.0, 0.0)
+    q = statistics.quantiles(lat, n=100)
+    return q[49] * 1000, q[98] * 1000
+
+
+def _row(arm: str, clients: int, n: int, wall: float, lat: list[float]) -> dict[str, Any]:
+    p50, p99 = _pct(lat)
+    return {"arm": arm, "clients": clients, "per_s": round(n / wall, 1), "p50_ms": round(p50, 2),
+            "p99_ms": round(p99, 2)}  # fmt: skip
+
+
+def _run_image(runner: Any, x: np.ndarray, _i: int) -> object:
+    return runner.run({"image": x})
+
+
+def _run_window(sess: Any, x: np.ndarray, idx: np.ndarray, _i: int) -> object:
+    return sess.run(None, {"window": x, "asset": idx})
+
+
+def _ms(fn: Callable[[int], object], n: int) -> float:
+    fn(0)
+    t = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return (time.perf_counter() - t) / n * 1000
+
+
+# ------------------------------------------------------------------------------------------ vision
 def _images() -> list[bytes]:
     return [p.read_bytes() for p in sorted(TESTSET.glob("*.jpg"))]
 
 
-def _serve_engine(port: int, ready: mp.Event) -> None:  # type: ignore[valid-type]
+def _processor(threads: int | None = None) -> Any:
+    from inference.manager import EngineOptions
+    from inference.processors import FrameProcessor
+    from inference.repository import read_version
+    from inference.session import OrtRunner, create_session
+
+    files = read_version(REPO, VISION, "1")
+    opts = EngineOptions(root=REPO, providers=["cpu"])
+    sess, report = create_session(files.data, ["cpu"], threads or opts.session_threads())
+    return FrameProcessor(OrtRunner(sess, report, files.metadata), files.metadata, None)
+
+
+def _serve_engine(port: int, ready: Any) -> None:
     from aiohttp import web
 
     from edgeloop_runtime.metrics import Metrics
@@ -43,30 +108,63 @@ def _serve_engine(port: int, ready: mp.Event) -> None:  # type: ignore[valid-typ
         runner = web.AppRunner(make_app(svc), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        ready.set()  # type: ignore[attr-defined]
+        ready.set()
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-def _serve_sample(port: int, ready: mp.Event) -> None:  # type: ignore[valid-type]
-    """The public samples' shape: one image per request, PIL decode + resize, session.run at batch 1."""
-    import onnxruntime as ort
-    from PIL import Image
+class _Sample:
+    """The public samples' request path: PIL decode + resize, batch-1 run, the model's post-processing."""
 
-    from inference.repository import read_version
-    from inference.vision_post import PostParams, detections
-    from inference.vision_pre import Letterbox
+    def __init__(self) -> None:
+        import onnxruntime as ort
 
-    files = read_version(REPO, "defect_detector", "1")
-    meta = files.metadata
-    sess = ort.InferenceSession(files.data, providers=["CPUExecutionProvider"])
-    assert meta.postprocess is not None
-    pp = meta.postprocess
-    post = PostParams(
-        tuple(meta.labels), pp.stride, pp.pixel_threshold, pp.min_cells, 0.5, pp.nms_iou, pp.shrink
-    )
-    lock = threading.Lock()
+        from inference.repository import read_version
+        from inference.vision_post import PostParams
+
+        files = read_version(REPO, VISION, "1")
+        meta = files.metadata
+        assert meta.preprocess is not None and meta.postprocess is not None
+        self.size, self.pad, pp = meta.preprocess.size, meta.preprocess.pad_value, meta.postprocess
+        self.sess = ort.InferenceSession(files.data, providers=["CPUExecutionProvider"])
+        self.post = PostParams(tuple(meta.labels), pp.stride, pp.pixel_threshold, pp.min_cells,
+                               pp.confidence_threshold, pp.nms_iou, pp.shrink)  # fmt: skip
+
+    def decode(self, data: bytes) -> Any:
+        from PIL import Image
+
+        return Image.open(io.BytesIO(data)).convert("RGB")
+
+    def pre(self, img: Any) -> tuple[np.ndarray, Any]:
+        from PIL import Image
+
+        from inference.vision_pre import Letterbox
+
+        w, h = img.size
+        s = min(self.size / w, self.size / h)
+        nw, nh = round(w * s), round(h * s)
+        px, py = (self.size - nw) // 2, (self.size - nh) // 2
+        canvas = Image.new("RGB", (self.size, self.size), (self.pad,) * 3)
+        canvas.paste(img.resize((nw, nh), Image.Resampling.BILINEAR), (px, py))
+        x = np.asarray(canvas, np.float32)[:, :, ::-1].transpose(2, 0, 1)[None] / 255.0
+        return np.ascontiguousarray(x), Letterbox(w, h, nw / w, px, py)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.sess.run(None, {"image": x})[0][0])
+
+    def postprocess(self, probs: np.ndarray, box: Any) -> list[dict[str, object]]:
+        from inference.vision_post import detections
+
+        return detections(probs, box, self.post)
+
+    def __call__(self, data: bytes) -> list[dict[str, object]]:
+        x, box = self.pre(self.decode(data))
+        return self.postprocess(self.run(x), box)
+
+
+def _serve_sample(port: int, ready: Any) -> None:
+    sample = _Sample()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -75,17 +173,7 @@ def _serve_sample(port: int, ready: mp.Event) -> None:  # type: ignore[valid-typ
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             start = body.index(b"\r\n\r\n") + 4
-            end = body.rindex(b"\r\n--")
-            img = Image.open(io.BytesIO(body[start:end])).convert("RGB")
-            w, h = img.size
-            s = min(256 / w, 256 / h)
-            nw, nh = round(w * s), round(h * s)
-            canvas = Image.new("RGB", (256, 256), (114, 114, 114))
-            canvas.paste(img.resize((nw, nh), Image.BILINEAR), ((256 - nw) // 2, (256 - nh) // 2))
-            x = np.asarray(canvas, np.float32)[:, :, ::-1].transpose(2, 0, 1)[None] / 255.0
-            with lock:
-                probs = sess.run(None, {"image": np.ascontiguousarray(x)})[0][0]
-            dets = detections(probs, Letterbox(w, h, nw / w, (256 - nw) // 2, (256 - nh) // 2), post)
+            dets = sample(body[start : body.rindex(b"\r\n--")])
             out = json.dumps({"detections": dets, "total": len(dets)}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -94,28 +182,27 @@ def _serve_sample(port: int, ready: mp.Event) -> None:  # type: ignore[valid-typ
             self.wfile.write(out)
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    ready.set()  # type: ignore[attr-defined]
+    ready.set()
     server.serve_forever()
 
 
-def _post(url: str, data: bytes) -> float:
+def _post(url: str, data: bytes, field: str = "image") -> float:
     b = uuid.uuid4().hex
-    body = (
-        (
-            f'--{b}\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{b}--\r\n".encode()
-    )
+    head = f'--{b}\r\nContent-Disposition: form-data; name="{field}"; filename="f.jpg"\r\n'
+    body = (head + "Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{b}--\r\n".encode()
     req = urllib.request.Request(url, body, {"Content-Type": f"multipart/form-data; boundary={b}"})
     t = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        resp.read()
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            resp.read()
+    except urllib.error.HTTPError as err:
+        if field == "image":
+            raise
+        err.read()
     return time.perf_counter() - t
 
 
-def _load(url: str, images: list[bytes], clients: int, seconds: float) -> dict[str, float]:
+def _http_load(arm: str, url: str, images: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
     lat: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -128,65 +215,288 @@ def _load(url: str, images: list[bytes], clients: int, seconds: float) -> dict[s
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
-    wall = time.perf_counter() - t0
-    q = statistics.quantiles(lat, n=100)
-    return {"per_s": len(lat) / wall, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+    return _row(arm, clients, len(lat), time.perf_counter() - t0, lat)
 
 
-def _ceiling(images: list[bytes], batch: int, seconds: float) -> float:
-    import onnxruntime as ort
+def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -> None:
+    proc = _processor()
+    with ThreadPoolExecutor(2) as pre_pool, ThreadPoolExecutor(2) as run_pool:
 
-    from inference.repository import read_version
-    from inference.vision_pre import prepare, to_batch
+        def one(start: int) -> int:
+            chunk = [images[(start + k) % len(images)] for k in range(batch)]
+            proc(list(pre_pool.map(proc.prepare, chunk)))
+            return batch
 
-    files = read_version(REPO, "defect_detector", "1")
-    sess = ort.InferenceSession(files.data, providers=["CPUExecutionProvider"])
-    n, t0, i = 0, time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        chunk = [images[(i + k) % len(images)] for k in range(batch)]
-        i += batch
-        x = to_batch([prepare(c, 256)[0] for c in chunk])
-        sess.run(None, {"image": x})
-        n += batch
-    return n / (time.perf_counter() - t0)
+        one(0)
+        n, i, t0 = 0, 0, time.perf_counter()
+        pending = [run_pool.submit(one, 0), run_pool.submit(one, batch)]  # two batches in flight
+        while time.perf_counter() - t0 < seconds:
+            n += pending.pop(0).result()
+            i += batch
+            pending.append(run_pool.submit(one, i))
+        for p in pending:
+            n += p.result()
+        out.put(n / (time.perf_counter() - t0))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--clients", default="1,4,16")
-    args = ap.parse_args()
+def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
+    """Per image, single thread, servers idle: what each step costs in each arm."""
+    from inference.vision_post import detections
+    from inference.vision_pre import to_batch
+
+    proc = _processor()
+    pre = [proc.prepare(d) for d in images[:16]]
+    probs = proc.runner.run({"image": to_batch([p.canvas for p in pre])})[0]
+    s = _Sample()
+    pil = [s.decode(d) for d in images[:16]]
+    x1, box1 = s.pre(pil[0])
+    pb = s.run(x1)
+
+    def a_post(i: int) -> object:
+        return detections(probs[i % 16], pre[i % 16].box, proc.post)
+
+    n = len(images)
+    out = {
+        "a_decode_pre": _ms(lambda i: proc.prepare(images[i % n]), 200),
+        "a_stack_b16": _ms(lambda i: to_batch([p.canvas for p in pre]), 20) / 16,
+        "a_post": _ms(a_post, 200),
+        "b_pil_decode": _ms(lambda i: s.decode(images[i % n]), 100),
+        "b_pil_resize_numpy": _ms(lambda i: s.pre(pil[i % 16]), 100),
+        "b_run_b1_default_threads": _ms(lambda i: s.run(x1), 100),
+        "b_post": _ms(lambda i: s.postprocess(pb, box1), 200),
+    }  # fmt: skip
+    for b in (1, 4, 16):
+        xb = to_batch([pre[k % 16].canvas for k in range(b)])
+        out[f"a_run_b{b}"] = _ms(functools.partial(_run_image, proc.runner, xb), max(5, 80 // b)) / b
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def bench_vision(seconds: float, clients: list[int]) -> None:
     images = _images()
     ctx = mp.get_context("spawn")
     procs, urls = [], {}
-    for name, target, port in (("a_engine", _serve_engine, 18500), ("b_sample", _serve_sample, 18501)):
+    for arm, target, port in (("a_engine", _serve_engine, 18500), ("b_sample", _serve_sample, 18501)):
         ready = ctx.Event()
         p = ctx.Process(target=target, args=(port, ready), daemon=True)
         p.start()
-        ready.wait(60)
+        if not ready.wait(90):
+            raise SystemExit(f"{arm} server did not start")
         procs.append(p)
-        urls[name] = f"http://127.0.0.1:{port}/predict"
-    rows = []
+        urls[arm] = f"http://127.0.0.1:{port}/predict"
+    rows: list[dict[str, Any]] = []
     try:
         for url in urls.values():
-            _load(url, images, 2, 1.0)  # warm-up
-        for c in (int(x) for x in args.clients.split(",")):
-            for name, url in urls.items():
-                r = _load(url, images, c, args.seconds)
-                rows.append({"server": name, "clients": c, **{k: round(v, 1) for k, v in r.items()}})
-                print(json.dumps(rows[-1]))
-        ceiling = _ceiling(images, 16, args.seconds)
-        print(json.dumps({"server": "c_ceiling", "batch": 16, "per_s": round(ceiling, 1)}))
-        for c in (int(x) for x in args.clients.split(",")):
-            a = next(r for r in rows if r["server"] == "a_engine" and r["clients"] == c)
-            b = next(r for r in rows if r["server"] == "b_sample" and r["clients"] == c)
-            print(
-                f"clients {c:>2}: a/b throughput {a['per_s'] / b['per_s']:.2f}x, "
-                f"p99 a {a['p99_ms']} ms vs b {b['p99_ms']} ms, a/c {a['per_s'] / ceiling:.0%}"
-            )
+            _http_load("warm-up", url, images, 2, 1.0)
+        http_only = _ms(lambda i: _post(urls["a_engine"], images[0], field="other"), 100)
+        for c in clients:
+            for arm, url in urls.items():
+                rows.append(_http_load(arm, url, images, c, seconds))
+                print(json.dumps({"model": VISION, **rows[-1]}), flush=True)
     finally:
         for p in procs:
             p.terminate()
+            p.join()
+    ceilings = {}
+    for b in (1, 4, 16):
+        q = ctx.Queue()
+        p = ctx.Process(target=_vision_ceiling, args=(images, b, seconds, q), daemon=True)
+        p.start()
+        ceilings[b] = round(q.get(timeout=seconds + 120), 1)
+        p.join()
+        print(json.dumps({"model": VISION, "arm": "c_ceiling", "batch": b, "per_s": ceilings[b]}), flush=True)
+    breakdown = _vision_breakdown(images)
+    breakdown["a_http_multipart_roundtrip"] = round(http_only, 3)
+    print(json.dumps({"model": VISION, "breakdown_ms_per_image": breakdown}), flush=True)
+    _summary("images", rows, max(ceilings.values()), clients)
+
+
+def _summary(unit: str, rows: list[dict[str, Any]], ceiling: float, clients: list[int]) -> None:
+    arms = sorted({r["arm"] for r in rows})
+    print(f"| clients | {' | '.join(f'{a} {unit}/s (p50/p99 ms)' for a in arms)} | a/b | a/c |")
+    print("|---" * (len(arms) + 3) + "|")
+    for c in clients:
+        got = {r["arm"]: r for r in rows if r["clients"] == c}
+        cells = " | ".join(f"{got[a]['per_s']} ({got[a]['p50_ms']}/{got[a]['p99_ms']})" for a in arms)
+        a, b = got[arms[0]], got[arms[1]]
+        print(f"| {c} | {cells} | {a['per_s'] / b['per_s']:.2f}x | {a['per_s'] / ceiling:.0%} |")
+    print(f"(c) ceiling: {ceiling} {unit}/s", flush=True)
+
+
+# ------------------------------------------------------------------------------------------ sensor
+def _telemetry(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """`n` network messages at 10 Hz, one key frame per asset each, from the plant's process model."""
+    from edgeloop_dev.plant.faults import fault_schedule
+    from edgeloop_dev.plant.model import PlantModel
+
+    plant = PlantModel(fault_schedule(seed, "steady"), seed=seed)
+    t0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        ts = (t0 + timedelta(seconds=i / 10)).isoformat().replace("+00:00", "Z")
+        row = plant.step(i / 10)
+        msgs = []
+        for asset, prefix in (("pump", "Pump."), ("crusher", "Crusher."), ("conveyor", "Conveyor.")):
+            payload = {k[len(prefix) :]: {"Value": s.value, "SourceTimestamp": ts}
+                       for k, s in row.items() if k.startswith(prefix)}  # fmt: skip
+            msgs.append({"DataSetWriterId": asset, "SequenceNumber": i, "MessageType": "ua-keyframe",
+                         "Timestamp": ts, "Payload": payload})  # fmt: skip
+        out.append({"MessageId": f"m-{i}", "MessageType": "ua-data", "Messages": msgs})
+    return out
+
+
+class _Sink:
+    """Stands in for ctx.send: records when each score was handed over."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    async def send(
+        self, output: str, data: Any, *, kind: str | None = None, message_id: str | None = None
+    ) -> str:
+        self.times.append(time.perf_counter())
+        return message_id or ""
+
+
+Handler = Callable[[Any, dict[str, Any], str], Any]
+
+
+async def _feed(
+    clients: int, seconds: float, msgs: list[dict[str, Any]], handle: Handler
+) -> tuple[int, float, list[float]]:
+    lat: list[float] = []
+    stop = time.perf_counter() + seconds
+    nxt = iter(range(10**9))
+
+    async def client() -> None:
+        sink = _Sink()  # its own: latency = from handing the message in to each of its scores
+        while time.perf_counter() < stop:
+            i = next(nxt)
+            before, t = len(sink.times), time.perf_counter()
+            await handle(sink, msgs[i % len(msgs)], f"m-{i}")
+            lat.extend(x - t for x in sink.times[before:])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return len(lat), time.perf_counter() - t0, lat
+
+
+def _sensor_parts() -> tuple[Any, Any, Any]:
+    import onnxruntime as ort
+
+    from inference.repository import read_version
+    from inference.windows import WindowAssembler
+
+    files = read_version(REPO, SENSOR, "1")
+    meta = files.metadata
+    assert meta.window is not None
+    sess = ort.InferenceSession(files.data, providers=["CPUExecutionProvider"])
+
+    def assembler() -> WindowAssembler:
+        assert meta.window is not None
+        return WindowAssembler(meta.window, meta.assets, {})
+
+    return meta, sess, assembler
+
+
+def _window_body(meta: Any, w: Any, score: float, contrib: np.ndarray) -> dict[str, Any]:
+    fields = meta.assets[w.asset].fields
+    return {"type": "window", "asset": w.asset, "score": round(score, 5),
+            "contributions": {f: round(float(contrib[j]), 5) for j, f in enumerate(fields)},
+            "windowStart": w.window_start, "windowEnd": w.window_end,
+            "sourceMessageIds": list(w.message_ids)}  # fmt: skip
+
+
+async def _sensor_arms(
+    seconds: float, clients: list[int], msgs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    from edgeloop_runtime.metrics import Metrics
+    from inference.service import InferenceService
+    from inference.settings import Settings
+    from inference.telemetry_metrics import InferenceMetrics
+
+    meta, sess, assembler = _sensor_parts()
+    svc = InferenceService(Settings(providers=["cpu"], drift_enabled=False, rest_port=-1),
+                           InferenceMetrics(Metrics("inference", "bench")))  # fmt: skip
+    await svc.load_all(svc.settings)
+    asm = assembler()
+
+    async def single(out: _Sink, body: dict[str, Any], mid: str) -> None:
+        for w in asm.feed(body, mid):
+            score, contrib = sess.run(None, {"window": w.values[None], "asset": np.array([w.asset_index])})
+            await out.send("scores", _window_body(meta, w, float(score[0]), contrib[0]), kind="score")
+
+    rows = []
+    try:
+        for c in clients:
+            for arm, handle in (("a_engine", svc.on_telemetry), ("b_single", single)):
+                n, wall, lat = await _feed(c, seconds, msgs, handle)
+                rows.append(_row(arm, c, n, wall, lat))
+                print(json.dumps({"model": SENSOR, **rows[-1]}), flush=True)
+    finally:
+        await svc.manager.close()
+    return rows
+
+
+def _sensor_ceiling(seconds: float, batch: int, msgs: list[dict[str, Any]]) -> float:
+    meta, sess, assembler = _sensor_parts()
+    asm, pending, n, i = assembler(), [], 0, 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        pending.extend(asm.feed(msgs[i % len(msgs)], f"m-{i}"))
+        i += 1
+        if len(pending) >= batch:
+            x = np.stack([w.values for w in pending]).astype(np.float32, copy=False)
+            score, contrib = sess.run(
+                None, {"window": x, "asset": np.array([w.asset_index for w in pending])}
+            )
+            n += len([_window_body(meta, w, float(score[k]), contrib[k]) for k, w in enumerate(pending)])
+            pending = []
+    return n / (time.perf_counter() - t0)
+
+
+def _sensor_breakdown(msgs: list[dict[str, Any]]) -> dict[str, float]:
+    meta, sess, assembler = _sensor_parts()
+    asm = assembler()
+    t = time.perf_counter()
+    windows = [w for i, m in enumerate(msgs[:600]) for w in asm.feed(m, f"m-{i}")]
+    out = {"assemble_per_window": (time.perf_counter() - t) * 1000 / len(windows)}
+    w = windows[0]
+    score, contrib = sess.run(None, {"window": w.values[None], "asset": np.array([w.asset_index])})
+
+    def post(i: int) -> object:
+        return _window_body(meta, w, float(score[0]), contrib[0])
+
+    out["post_per_window"] = _ms(post, 500)
+    for b in (1, 4, 16):
+        x = np.stack([windows[k % len(windows)].values for k in range(b)])
+        idx = np.array([windows[k % len(windows)].asset_index for k in range(b)])
+        out[f"run_b{b}"] = _ms(functools.partial(_run_window, sess, x, idx), 300) / b
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def bench_sensor(seconds: float, clients: list[int]) -> None:
+    msgs = _telemetry(3000)
+    rows = asyncio.run(_sensor_arms(seconds, clients, msgs))
+    ceilings = {b: round(_sensor_ceiling(seconds, b, msgs), 1) for b in (1, 16)}
+    for b, v in ceilings.items():
+        print(json.dumps({"model": SENSOR, "arm": "c_ceiling", "batch": b, "per_s": v}), flush=True)
+    print(json.dumps({"model": SENSOR, "breakdown_ms": _sensor_breakdown(msgs)}), flush=True)
+    _summary("windows", rows, max(ceilings.values()), clients)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=3.0, help="per arm and client count")
+    ap.add_argument("--clients", default="1,4,16")
+    ap.add_argument("--only", choices=["vision", "sensor"])
+    args = ap.parse_args()
+    clients = [int(x) for x in args.clients.split(",")]
+    load = [round(x, 1) for x in os.getloadavg()]
+    print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count(), "loadavg": load}), flush=True)
+    if args.only in (None, "vision"):
+        bench_vision(args.seconds, clients)
+    if args.only in (None, "sensor"):
+        bench_sensor(args.seconds, clients)
     return 0
 
 

@@ -36,6 +36,7 @@ RIDGE_SIGMAS = (0.8, 1.4)
 BANK_STRIDE = 1  # 1: filter bank at input resolution, then 2x2 max; 2: bank evaluated on the cell grid
 CONTEXT = ("max", "avg")  # neighbourhood features appended to each cell
 PAD_VALUE = 114
+CPU_MAX_BATCH = 2  # measured on 2 cores: per-image run cost grows with the batch (intermediates leave cache)
 
 
 # ---------------------------------------------------------------- synthetic images
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "postprocess": {"type": "cellComponents", "stride": STRIDE, **post_cfg},
         "labels": list(LABELS),
         "threshold": 0.5,
-        "batching": {"maxBatchSize": 16, "maxQueueDelayMs": 4.0},
+        "batching": {"maxBatchSize": 16, "maxQueueDelayMs": 4.0, "cpuMaxBatchSize": CPU_MAX_BATCH},
         "evaluation": {"testImages": len(test), **quality},
         "training": {"seed": args.seed, "trainImages": len(train), "hidden": HIDDEN},
         "sha256": hashlib.sha256(data).hexdigest(),

@@ -32,6 +32,8 @@ class MicroBatcher(Generic[T, R]):
     `run_batch` returns one result or exception per item, in order: an error stays with its own request.
     Up to `max_in_flight` batches run at once (give `executor` as many threads), so the next batch is
     gathered and started while the previous one is still in `session.run` or its post-processing.
+    Unlike Triton, a batch waits for `max_queue_delay_s` only while another batch is running: when the
+    engine is idle, whatever is queued runs at once (no added latency at low load, full batches at high).
     `on_batch(size, queue_wait_s)` is called for every batch (metrics).
     """
 
@@ -96,7 +98,9 @@ class MicroBatcher(Generic[T, R]):
         if first is None:
             return [], True
         batch = [first]
-        deadline = first.queued_at + self.max_queue_delay_s
+        # busy (a batch is running): wait up to the delay so the batch fills meanwhile; idle: go at once
+        # with what is queued, so a lone request pays no queue delay
+        deadline = first.queued_at + self.max_queue_delay_s if self._running else 0.0
         while len(batch) < self.max_batch_size:
             try:
                 nxt = self._queue.get_nowait()

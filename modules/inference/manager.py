@@ -106,7 +106,8 @@ class ModelManager:
         check_contract(sess, files.metadata)
         meta = files.metadata
         override = self.options.batching.get(name, {})
-        batching = Batching.model_validate({**meta.batching.model_dump(by_alias=True), **override})
+        merged = Batching.model_validate({**meta.batching.model_dump(by_alias=True), **override})
+        batching = merged if "maxBatchSize" in override else merged.for_provider(report.on_gpu)
         meta = meta.model_copy(update={"batching": batching})
         runner = OrtRunner(sess, report, meta)
         runner.warm_up()

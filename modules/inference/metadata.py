@@ -45,8 +45,18 @@ class DriftSpec(_Meta):
 
 
 class Batching(_Meta):
+    """Dynamic batching; `cpuMaxBatchSize` replaces `maxBatchSize` when the session runs on the CPU
+    (memory-bound convolutions cost more per item in big batches there: caches, not launches, limit)."""
+
     max_batch_size: int = Field(16, alias="maxBatchSize", ge=1, le=1024)
     max_queue_delay_ms: float = Field(4.0, alias="maxQueueDelayMs", ge=0.0, le=1000.0)
+    cpu_max_batch_size: int | None = Field(None, alias="cpuMaxBatchSize", ge=1, le=1024)
+
+    def for_provider(self, on_gpu: bool) -> Batching:
+        """The batching that applies on this provider (`maxBatchSize` resolved)."""
+        if on_gpu or self.cpu_max_batch_size is None:
+            return self
+        return self.model_copy(update={"max_batch_size": self.cpu_max_batch_size})
 
 
 class Preprocess(_Meta):

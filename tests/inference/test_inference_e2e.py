@@ -158,6 +158,7 @@ def test_rest_predict_and_health(served: Served) -> None:
     with urllib.request.urlopen(served.rest + "/health", timeout=10) as resp:
         health = json.loads(resp.read())
     assert health["status"] == "healthy" and health["provider"] == "CPUExecutionProvider"
+    assert health["models"]["defect_detector"]["maxBatchSize"] == 2  # cpuMaxBatchSize on the CPU
     labels = json.loads((TESTSET / "labels.json").read_text())["images"]
     item = next(i for i in labels if i["objects"])
     status, body = _post_image(served.rest + "/predict", (TESTSET / item["file"]).read_bytes())

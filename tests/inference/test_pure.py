@@ -11,7 +11,7 @@ import pytest
 
 from inference.drift import DriftMonitor, psi
 from inference.errors import BadInput, ModelRejected
-from inference.metadata import FieldBaseline
+from inference.metadata import Batching, FieldBaseline
 from inference.repository import models, pick_version, read_version
 from inference.vision_post import nms
 from inference.vision_pre import decode, jpeg_size, letterbox
@@ -156,3 +156,10 @@ def test_repository_picks_the_highest_version_and_refuses_bad_ones(tmp_path: Pat
     assert err.value.reason == "bad_metadata"
     with pytest.raises(ModelRejected):
         pick_version(repo, "sensor_anomaly", "7")
+
+
+def test_the_cpu_batch_size_applies_only_off_the_gpu() -> None:
+    b = Batching.model_validate({"maxBatchSize": 16, "cpuMaxBatchSize": 2})
+    assert b.for_provider(on_gpu=False).max_batch_size == 2
+    assert b.for_provider(on_gpu=True).max_batch_size == 16
+    assert Batching.model_validate({"maxBatchSize": 8}).for_provider(on_gpu=False).max_batch_size == 8
