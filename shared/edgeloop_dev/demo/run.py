@@ -77,8 +77,8 @@ class Demo:
             {
                 "BLOB_CONNECTION_STRING": blob.connection_string,
                 "EDGELOOP_STATE_DIR": str(self.dir),
-                "PLANT_ENDPOINT": plant.endpoint,
             },
+            plant.endpoint,
         )
         config = SupervisorConfig(manifest=manifest, state_dir=self.dir, host=opts.host, repo_root=REPO_ROOT)
         started = time.monotonic()

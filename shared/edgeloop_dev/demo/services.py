@@ -50,13 +50,35 @@ def blob_target(state_dir: Path) -> tuple[BlobTarget, Any]:
     return BlobTarget(f"file://{folder}", f"local folder {folder} (Azurite unavailable: {reason})"), None
 
 
+DEFAULT_PLANT_ENDPOINT = "opc.tcp://127.0.0.1:4840"
+PUBLISHED_NODES = REPO_ROOT / "deployment" / "publishednodes.plant.json"
+
+
+def point_at_plant(manifest: dict[str, Any], state_dir: Path, endpoint: str) -> None:
+    """Make the OPC UA modules use this run's plant when it is not on the template's default address."""
+    if endpoint == DEFAULT_PLANT_ENDPOINT:
+        return
+    nodes = PUBLISHED_NODES.read_text(encoding="utf-8").replace(DEFAULT_PLANT_ENDPOINT, endpoint)
+    copy = state_dir / "publishednodes.json"
+    copy.write_text(nodes, encoding="utf-8")
+    modules = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    for module in modules.values():
+        for entry in module.get("env", {}).values():
+            value = entry.get("value")
+            if value == DEFAULT_PLANT_ENDPOINT:
+                entry["value"] = endpoint
+            elif isinstance(value, str) and value.endswith(PUBLISHED_NODES.name):
+                entry["value"] = str(copy)
+
+
 def render_debug_manifest(
-    state_dir: Path, variables: dict[str, str], template: Path = DEBUG_TEMPLATE
+    state_dir: Path, variables: dict[str, str], plant_endpoint: str, template: Path = DEBUG_TEMPLATE
 ) -> Path:
-    """Render the debug template with the demo's variables into DIR/deployment.json."""
+    """Render the debug template with the demo's variables and plant into DIR/deployment.json."""
     doc = json.loads(template.read_text(encoding="utf-8"))
     catalog = load_catalog(REPO_ROOT / "modules")
     rendered = render_manifest(doc, catalog, RenderOptions(platform="amd64", variables=variables))
+    point_at_plant(rendered, state_dir, plant_endpoint)
     out = state_dir / "deployment.json"
     out.write_text(json.dumps(rendered, indent=2), encoding="utf-8")
     return out
