@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from af_factories import T0, score, telemetry
-from conftest import FilterProcess
+from af_process import FilterProcess
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 

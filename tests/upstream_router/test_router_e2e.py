@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
-from conftest import ModuleProcess
 from ur_factories import anomaly, envelope, summary
+from ur_process import ModuleProcess
 
 from edgeloop_dev.azurite import Azurite
 from edgeloop_dev.hub.errors import MethodError as HubMethodError
