@@ -17,6 +17,8 @@ from edgeloop_dev.plant.faults import fault_schedule
 from edgeloop_dev.plant.model import PlantModel
 from edgeloop_dev.plant.tags import ASSETS as PLANT_ASSETS
 from edgeloop_dev.plant.tags import PROCESS_TAGS
+from inference.drift import psi
+from inference.metadata import FieldBaseline
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "modules" / "inference" / "model_repository"
@@ -30,6 +32,10 @@ COMPONENTS = 8
 SAMPLES_PER_ASSET = 24_000  # 40 minutes at 10 Hz
 BINS = 10
 SAMPLE_HZ = 10.0
+DRIFT_WINDOW = 600  # rows per asset between drift checks (one minute at 10 Hz)
+PSI_MIN = 0.25  # the usual "significant shift" PSI
+PSI_MARGIN = 1.25
+WARMUP_ROWS = 1800  # the plant's first three minutes (bearings cooling to steady state) are not calibration
 _PREFIX = {t.asset: t.name.split(".", 1)[0] for t in PROCESS_TAGS}
 
 
@@ -62,6 +68,18 @@ def _windows(x: np.ndarray) -> np.ndarray:
 def _q(a: np.ndarray, decimals: int = 5) -> np.ndarray:
     """Round to a fixed grid so that tiny float differences between machines do not change the file."""
     return np.round(a.astype(np.float64), decimals).astype(np.float32)
+
+
+def _psi_threshold(base: dict[str, Any], values: np.ndarray) -> float:
+    """Calibrated PSI threshold of one field: slow process signals (densities, pressures) wander, so a
+    drift window of normal operation does not cover the whole training distribution; the threshold is
+    the largest PSI of any drift window of the training data after the start-up transient, with a margin,
+    and at least PSI_MIN. (A threshold above ~8.3, PSI's ceiling with 10 bins, means the field cannot
+    drift-alarm at this window size: its normal wander already spans the scale.)"""
+    fb = FieldBaseline.model_validate(base)
+    starts = range(WARMUP_ROWS, len(values) - DRIFT_WINDOW + 1, DRIFT_WINDOW)
+    normal = max(psi(fb, values[s : s + DRIFT_WINDOW]) for s in starts)
+    return round(max(PSI_MIN, PSI_MARGIN * normal), 3)
 
 
 def train(seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -103,6 +121,7 @@ def train(seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 "mean": round(float(mu[f]), 4),
                 "std": round(float(sd[f]), 4),
             }
+            baseline[asset][field]["psiThreshold"] = _psi_threshold(baseline[asset][field], raw[:, f])
     meta: dict[str, Any] = {
         "name": MODEL_NAME,
         "version": VERSION,
@@ -120,7 +139,7 @@ def train(seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "assets": assets_meta,
         "threshold": 1.0,
         "batching": {"maxBatchSize": 64, "maxQueueDelayMs": 5.0},
-        "drift": {"metric": "psi", "threshold": 0.25, "windowSize": 600, "baseline": baseline},
+        "drift": {"metric": "psi", "threshold": PSI_MIN, "windowSize": DRIFT_WINDOW, "baseline": baseline},
         "training": {
             "seed": seed,
             "samplesPerAsset": SAMPLES_PER_ASSET,

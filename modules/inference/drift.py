@@ -43,6 +43,11 @@ class DriftMonitor:
         """True once a full window of new rows has arrived since the last check of this asset."""
         return self._since.get(asset, 0) >= self.size
 
+    def limit(self, asset: str, field: str) -> float:
+        """The PSI above which a field has drifted: its calibrated threshold, else the model's."""
+        base = self.baseline.get(asset, {}).get(field)
+        return base.psi_threshold if base is not None and base.psi_threshold else self.threshold
+
     def check(self, asset: str) -> dict[str, float]:
         """PSI per field of the asset (fields with a full window only); resets the asset's counter."""
         self._since[asset] = 0

@@ -31,10 +31,13 @@ class AssetSpec(_Meta):
 
 
 class FieldBaseline(_Meta):
+    """Training distribution of one field (PSI bins) and, where calibrated, its own PSI threshold."""
+
     edges: list[float]
     fractions: list[float]
     mean: float = 0.0
     std: float = 1.0
+    psi_threshold: float | None = Field(None, alias="psiThreshold", gt=0)
 
 
 class DriftSpec(_Meta):

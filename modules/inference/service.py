@@ -137,7 +137,8 @@ class InferenceService:
         psis = self.drift.check(w.asset)
         for f, v in psis.items():
             self.metrics.drift.labels(asset=w.asset, field=f).set(v)
-        drifted = [f for f, v in psis.items() if v > self.drift.threshold]
+        limits = {f: self.drift.limit(w.asset, f) for f in psis}
+        drifted = [f for f, v in psis.items() if v > limits[f]]
         if drifted:
             await out.send(
                 "drift",
@@ -146,6 +147,7 @@ class InferenceService:
                     "asset": w.asset,
                     "features": psis,
                     "threshold": self.drift.threshold,
+                    "thresholds": limits,
                     "drifted": drifted,
                     "windowSize": self.drift.size,
                     "at": utc_now_iso(),

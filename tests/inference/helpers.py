@@ -20,14 +20,19 @@ def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def plant_messages(n: int, seed: int = 42, assets: tuple[str, ...] = ("pump",)) -> list[dict[str, Any]]:
-    """`n` network messages at 10 Hz, each with one key frame per asset, from the plant's process model."""
+def plant_messages(
+    n: int, seed: int = 42, assets: tuple[str, ...] = ("pump",), start: int = 0
+) -> list[dict[str, Any]]:
+    """`n` network messages at 10 Hz, each with one key frame per asset, from the plant's process model
+    (from step `start`: the plant's first minutes are its warm-up)."""
     model = PlantModel(fault_schedule(seed, "steady"), seed=seed)
     prefix = {"conveyor": "Conveyor", "crusher": "Crusher", "pump": "Pump"}
     out = []
-    for i in range(n):
+    for i in range(start + n):
         t = T0 + timedelta(seconds=i / 10)
         row = model.step(i / 10)
+        if i < start:
+            continue
         msgs = []
         for asset in assets:
             payload = {
@@ -72,3 +77,13 @@ def add_version(repo: Path, model: str, src: str, dst: str, corrupt: bool = Fals
         data[len(data) // 2] ^= 0xFF
         (vdir / "model.onnx").write_bytes(bytes(data))
     return vdir
+
+
+def module_env(hub_env: dict[str, str], **extra: str) -> dict[str, str]:
+    """The test process's environment without its own IoT Edge variables, plus the hub's and `extra`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IOTEDGE_", "EdgeHub"))}
+    env.update(hub_env)
+    env.update(extra)
+    return env
