@@ -1,27 +1,39 @@
 #!/usr/bin/env python3
-"""Benchmark: OPC UA value changes → opcua_ingest → edgeHub → `telemetry` consumer, with CPU per process.
+"""Benchmark: OPC UA changes → opcua_ingest → edgeHub → `telemetry` consumer, beside bare asyncua clients.
 
-Runs the plant (`load` scenario, N tags at 10 Hz), the local hub, opcua_ingest as a module process and a
-real-SDK sink; counts values arriving at the sink and samples CPU with psutil.
+One plant (`load` scenario, N tags at 10 Hz) serves three runs in turn, each measured for --seconds:
+  1. a bare asyncua client with the stock `datachange_notification` handler (what most samples do),
+  2. a bare asyncua client taking whole publish responses (edgeloop_opcua.BatchSubscription): the ceiling,
+  3. opcua_ingest as a module process through the local hub to a real-SDK sink.
+Prints one side-by-side table: plant ticks and changes/s, values/s in and out, messages/s, drops, CPU per
+process, and the machine it ran on (other load on the machine is shown: it skews every figure).
 
-    .venv/bin/python scripts/bench_opcua.py --tags 1000 --seconds 20
+    .venv/bin/python scripts/bench_opcua.py --tags 1000 --seconds 15
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import queue
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, pick_hub_host, wait_for
 from edgeloop_dev.plant import PlantOptions, PlantProcess, free_port
+from edgeloop_dev.plant.stats import read_stats
 from edgeloop_dev.plant.testing import ModuleProcess, published_nodes
 
 ROUTE = (
@@ -30,24 +42,79 @@ ROUTE = (
 )
 
 
+@dataclass
+class Run:
+    """One column of the table."""
+
+    name: str
+    seconds: float = 0.0
+    plant: dict[str, float] = field(default_factory=dict)
+    received: float = 0.0
+    delivered: float | None = None
+    messages: float = 0.0
+    dropped: float | None = None
+    mean_bytes: float | None = None
+    max_bytes: float | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
+    rss_mib: float | None = None
+
+
 def metric(url: str, name: str) -> float:
+    """Sum of a Prometheus metric's samples (all labels)."""
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--tags", type=int, default=1000)
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--warmup", type=float, default=5.0)
-    ap.add_argument("--publishing-ms", type=float, default=100.0)
-    ap.add_argument("--sampling-ms", type=float, default=100.0)
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-opcua-"))
-    plant = PlantProcess(
-        PlantOptions(state_dir=tmp / "plant", port=free_port(), scenario="load", tags=args.tags)
-    )
-    plant.start()
+class PlantWindow:
+    """Plant counters and CPU between `__init__` and `close()`."""
+
+    def __init__(self, plant: PlantProcess) -> None:
+        self.plant = plant
+        self.proc = psutil.Process(plant.pid)
+        self.s0 = self._stats()
+        self.c0 = self.proc.cpu_times()
+
+    def _stats(self) -> dict[str, Any]:
+        time.sleep(1.1)  # the plant saves its counters once a second
+        stats = read_stats(self.plant.options.state_dir)
+        if stats is None:
+            raise RuntimeError("the plant wrote no plant-stats.json")
+        return stats
+
+    def close(self, tags: int) -> dict[str, float]:
+        """Ticks/s, load-tag changes/s, mean update pass (ms) and CPU (% of a core) in the window."""
+        c1 = self.proc.cpu_times()
+        s1 = self._stats()
+        dt = s1["monotonic"] - self.s0["monotonic"]
+        ticks = s1["ticks"] - self.s0["ticks"]
+        busy = s1["busy_s"] - self.s0["busy_s"]
+        cpu = (c1.user + c1.system - self.c0.user - self.c0.system) / dt * 100
+        return {"ticks": ticks / dt, "changes": ticks * tags / dt, "pass_ms": busy / max(ticks, 1) * 1000,
+                "cpu": cpu}  # fmt: skip
+
+
+def run_probe(plant: PlantProcess, mode: str, args: argparse.Namespace) -> Run:
+    """A bare asyncua client (a subprocess) against the plant."""
+    argv = [sys.executable, "-m", "edgeloop_dev.plant.probe", plant.endpoint, "--tags", str(args.tags),
+            "--mode", mode, "--seconds", str(args.seconds), "--warmup", str(args.warmup),
+            "--publishing-ms", str(args.publishing_ms), "--sampling-ms", str(args.sampling_ms),
+            "--queue-size", str(args.queue_size)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(args.warmup + 1.0)
+    window = PlantWindow(plant)
+    out, _ = proc.communicate(timeout=args.seconds + args.warmup + 60)
+    plant_figures = window.close(args.tags)
+    res = json.loads(out.strip().splitlines()[-1])
+    label = {"handler": "asyncua, datachange_notification", "batch": "asyncua, whole publish responses"}[mode]
+    run = Run(label, res["seconds"], plant_figures)
+    run.received = res["values"] / res["seconds"]
+    run.messages = res["publishes"] / res["seconds"] if mode == "batch" else 0.0
+    run.cpu = {"client": res["cpu_s"] / res["seconds"] * 100}
+    return run
+
+
+def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
+    """opcua_ingest through the local hub into a real-SDK sink."""
     hub = HubProcess(
         tmp / "hub", make_manifest({"t": ROUTE}, {"opcua_ingest": {}, "sink": {}}), pick_hub_host()
     )
@@ -72,66 +139,142 @@ def main() -> int:
     consumer.start()
     pn = tmp / "pn.json"
     doc = published_nodes(plant.endpoint, (), load_tags_count=args.tags, sampling_ms=args.sampling_ms,
-                          publishing_ms=args.publishing_ms)  # fmt: skip
+                          publishing_ms=args.publishing_ms, QueueSize=args.queue_size)  # fmt: skip
     pn.write_text(json.dumps(doc))
     mport = free_port()
     env = {**hub.env("opcua_ingest"), "PUBLISHED_NODES_FILE": str(pn), "METRICS_PORT": str(mport),
            "METRICS_HOST": "127.0.0.1", "PKI_DIR": str(tmp / "pki"), "LOG_LEVEL": "WARNING"}  # fmt: skip
     ingest = ModuleProcess("opcua_ingest", env, tmp / "ingest.log")
     murl = f"http://127.0.0.1:{mport}/metrics"
+    run = Run("opcua_ingest → hub → sink")
     try:
         wait_for(lambda: counts["values"] > 0, 30)
         time.sleep(args.warmup)
-        procs = {
-            "plant (asyncua server)": psutil.Process(plant.pid),
-            "opcua_ingest": psutil.Process(ingest.proc.pid),
-            "local hub": psutil.Process(hub.proc.pid) if hub.proc else None,
-        }
-        cpu0 = {k: p.cpu_times() for k, p in procs.items() if p}
+        procs = {"ingest": psutil.Process(ingest.proc.pid), "hub": psutil.Process(hub.proc.pid)}  # type: ignore[union-attr]
+        cpu0 = {k: p.cpu_times() for k, p in procs.items()}
+        window = PlantWindow(plant)
         c0, t0 = dict(counts), time.monotonic()
         in0 = metric(murl, "edgeloop_opcua_ingest_values_received_total")
         time.sleep(args.seconds)
         dt = time.monotonic() - t0
         c1 = dict(counts)
         in1 = metric(murl, "edgeloop_opcua_ingest_values_received_total")
-        dropped = metric(murl, "edgeloop_opcua_ingest_dropped_values_total")
-        rss = psutil.Process(ingest.proc.pid).memory_info().rss / 2**20
-        cpu = {}
-        for k, p in procs.items():
-            if p:
-                a, b = cpu0[k], p.cpu_times()
-                cpu[k] = (b.user + b.system - a.user - a.system) / dt * 100
+        cpu = {k: p.cpu_times() for k, p in procs.items()}
+        run.plant = window.close(args.tags)
+        run.dropped = metric(murl, "edgeloop_opcua_ingest_dropped_values_total")
+        run.rss_mib = procs["ingest"].memory_info().rss / 2**20
     finally:
         stop.set()
         ingest.stop()
         sink.shutdown()
         hub.kill()
-        plant.stop()
-    ideal = args.tags * 1000.0 / 100.0
-    print(
-        f"\nopcua_ingest benchmark: {args.tags} tags at 10 Hz, sampling {args.sampling_ms:g} ms, publishing "
-        f"{args.publishing_ms:g} ms, {dt:.1f} s measured after {args.warmup:g} s warm-up"
-        f" ({psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f})"
+    run.seconds = dt
+    run.received = (in1 - in0) / dt
+    run.delivered = (c1["values"] - c0["values"]) / dt
+    n = c1["messages"] - c0["messages"]
+    run.messages = n / dt
+    run.mean_bytes = (c1["bytes"] - c0["bytes"]) / max(n, 1)
+    run.max_bytes = c1["max_bytes"]
+    for k in procs:
+        a, b = cpu0[k], cpu[k]
+        run.cpu[k] = (b.user + b.system - a.user - a.system) / dt * 100
+    return run
+
+
+def machine() -> str:
+    """CPU model, cores, memory and the load average right now."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    la = os.getloadavg()
+    return (
+        f"{model}, {psutil.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
+        f"load average {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}; Python {platform.python_version()}, "
+        f"asyncua {version('asyncua')}"
     )
-    rows = [
-        ("ideal tag changes/s (tags x 10 Hz)", f"{ideal:,.0f}"),
-        ("values/s received by opcua_ingest", f"{(in1 - in0) / dt:,.0f}"),
-        ("values/s delivered on telemetry (sink)", f"{(c1['values'] - c0['values']) / dt:,.0f}"),
-        ("network messages/s", f"{(c1['messages'] - c0['messages']) / dt:,.1f}"),
+
+
+def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
+    """Print the side-by-side table."""
+
+    def num(v: float | None, fmt: str = ",.0f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    rows: list[tuple[str, list[str]]] = [
+        ("plant ticks/s (target 10)", [num(r.plant.get("ticks"), ".2f") for r in runs]),
+        ("plant load-tag changes/s", [num(r.plant.get("changes")) for r in runs]),
+        ("plant update pass, mean ms", [num(r.plant.get("pass_ms"), ".1f") for r in runs]),
+        ("values/s received from OPC UA", [num(r.received) for r in runs]),
+        ("values/s delivered on telemetry", [num(r.delivered) for r in runs]),
         (
-            "mean / max message size (bytes)",
-            f"{(c1['bytes'] - c0['bytes']) / max(c1['messages'] - c0['messages'], 1):,.0f}"
-            f" / {c1['max_bytes']:,}",
+            "received / plant changes",
+            [f"{r.received / r.plant['changes']:.1%}" if r.plant.get("changes") else "-" for r in runs],
         ),
-        ("dropped values (all reasons, whole run)", f"{dropped:,.0f}"),
-        ("opcua_ingest RSS (MiB)", f"{rss:,.0f}"),
-        *((f"CPU {k} (% of one core)", f"{v:,.0f}") for k, v in cpu.items()),
+        (
+            "messages/s (publishes | telemetry)",
+            [num(r.messages, ",.1f") if r.messages else "-" for r in runs],
+        ),
+        (
+            "mean / max message bytes",
+            [f"{num(r.mean_bytes)} / {num(r.max_bytes)}" if r.mean_bytes else "-" for r in runs],
+        ),
+        ("dropped by the module (whole run)", [num(r.dropped) for r in runs]),
+        ("CPU plant (% of one core)", [num(r.plant.get("cpu")) for r in runs]),
+        ("CPU client / opcua_ingest", [num(r.cpu.get("client", r.cpu.get("ingest"))) for r in runs]),
+        ("CPU local hub", [num(r.cpu.get("hub")) for r in runs]),
+        ("opcua_ingest RSS (MiB)", [num(r.rss_mib) for r in runs]),
     ]
+    print(
+        f"\nOPC UA ingest benchmark: {args.tags} tags at 10 Hz (goal {args.tags * 10:,} values/s), "
+        f"sampling {args.sampling_ms:g} ms, publishing {args.publishing_ms:g} ms, "
+        f"QueueSize {args.queue_size}, "
+        f"{args.seconds:g} s measured per run after {args.warmup:g} s warm-up"
+    )
+    print(f"machine at start: {before}")
+    print(f"machine at end:   {machine()}")
     width = max(len(r[0]) for r in rows)
-    print("-" * (width + 16))
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>12}")
-    print("-" * (width + 16))
+    colw = [max(len(r.name), 12) for r in runs]
+    print("-" * (width + sum(w + 3 for w in colw)))
+    print(" " * width + "".join(f" | {r.name:>{w}}" for r, w in zip(runs, colw, strict=True)))
+    print("-" * (width + sum(w + 3 for w in colw)))
+    for name, cells in rows:
+        print(f"{name:<{width}}" + "".join(f" | {c:>{w}}" for c, w in zip(cells, colw, strict=True)))
+    print("-" * (width + sum(w + 3 for w in colw)))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tags", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--publishing-ms", type=float, default=100.0)
+    ap.add_argument("--sampling-ms", type=float, default=100.0)
+    ap.add_argument("--queue-size", type=int, default=10,
+                    help="monitored-item QueueSize (OPC Publisher's default 1 loses changes whenever a "
+                         "publish round trip outlasts the publishing interval)")  # fmt: skip
+    ap.add_argument("--runs", default="handler,batch,module", help="which columns, comma-separated")
+    args = ap.parse_args()
+    before = machine()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-opcua-"))
+    plant = PlantProcess(
+        PlantOptions(state_dir=tmp / "plant", port=free_port(), scenario="load", tags=args.tags)
+    )
+    plant.start()
+    runs: list[Run] = []
+    try:
+        for which in args.runs.split(","):
+            if which == "module":
+                runs.append(run_module(plant, tmp, args))
+            else:
+                runs.append(run_probe(plant, which, args))
+    finally:
+        plant.stop()
+    table(runs, args, before)
     return 0
 
 

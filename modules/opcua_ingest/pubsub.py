@@ -6,6 +6,7 @@ import base64
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,13 +31,21 @@ class Sample:
     status_symbol: str = "Good"
 
 
+_iso_cache: dict[datetime, str] = {}  # the values of one publish response share their timestamps
+
+
 def iso(ts: datetime | None) -> str | None:
     """ISO 8601 UTC with milliseconds and a Z, or None."""
     if ts is None:
         return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    text = _iso_cache.get(ts)
+    if text is None:
+        aware = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+        text = aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if len(_iso_cache) >= 256:
+            _iso_cache.clear()
+        _iso_cache[ts] = text
+    return text
 
 
 def json_value(value: Any) -> Any:
@@ -55,6 +64,31 @@ def json_value(value: Any) -> Any:
     if isinstance(text, str):
         return text
     return str(value)
+
+
+_ENTRY_FRAME = len('{"Value":,"SourceTimestamp":,"ServerTimestamp":}')
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """Compact JSON length of a Payload entry (computed without encoding for the common Good scalar)."""
+    value, src, srv = entry["Value"], entry["SourceTimestamp"], entry["ServerTimestamp"]
+    kind = type(value)
+    if (
+        "StatusCode" in entry
+        or kind not in _SCALAR_JSON
+        or not isinstance(src, str)
+        or not isinstance(srv, str)
+    ):
+        return len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+    return _ENTRY_FRAME + _SCALAR_JSON[kind](value) + len(src) + len(srv) + 4
+
+
+_SCALAR_JSON: dict[type, Callable[[Any], int]] = {
+    float: lambda v: len(repr(v)),
+    int: lambda v: len(repr(v)),
+    bool: lambda v: 4 if v else 5,
+    type(None): lambda v: 4,
+}
 
 
 def field_entry(s: Sample) -> dict[str, Any]:
@@ -100,7 +134,7 @@ class NetworkMessageBatcher:
     def add(self, s: Sample, message_type: str = "ua-deltaframe") -> list[dict[str, Any]]:
         """Add one sample; return network messages completed by size."""
         entry = field_entry(s)
-        cost = len(json.dumps(entry, separators=(",", ":"))) + len(s.field) + 6
+        cost = entry_size(entry) + len(s.field) + 6
         if cost + _DATASET_OVERHEAD + _NETWORK_OVERHEAD > self.max_bytes:
             raise ValueError(f"one value of {s.writer_id}/{s.field} is larger than {self.max_bytes} bytes")
         ds = self._open.get(s.writer_id)

@@ -168,6 +168,10 @@ class SampleQueue:
             except TimeoutError:
                 pass
 
+    def pop(self) -> tuple[Sample, str]:
+        """Take the oldest item (IndexError when empty)."""
+        return self._items.popleft()
+
     def drain(self, limit: int = 5000) -> list[tuple[Sample, str]]:
         """Take up to `limit` items."""
         n = min(limit, len(self._items))
@@ -189,6 +193,7 @@ class IngestPipeline:
         flush_interval_s: float,
         queue_size: int,
         stats: IngestStats | None = None,
+        max_in_flight: int = 4,
     ) -> None:
         self.stats = stats or IngestStats()
         self.filters = FieldFilters()
@@ -196,6 +201,9 @@ class IngestPipeline:
         self.batcher = NetworkMessageBatcher(publisher_id, max_bytes)
         self.flush_interval_s = flush_interval_s
         self._send = send
+        self._slots = asyncio.Semaphore(max(max_in_flight, 1))
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._outbox: collections.deque[dict[str, Any]] = collections.deque()
 
     def submit(self, s: Sample) -> None:
         """A value change from the adapter (called on the event loop, never blocks)."""
@@ -222,7 +230,7 @@ class IngestPipeline:
         try:
             while True:
                 await self.queue.wait(max(next_flush - time.monotonic(), 0.0))
-                await self._process(self.queue.drain())
+                await self._process()
                 now = time.monotonic()
                 if now >= next_flush:
                     for hb in self.filters.heartbeats(now):
@@ -231,12 +239,18 @@ class IngestPipeline:
                     await self._emit(self.batcher.flush())
                     next_flush = now + self.flush_interval_s
         finally:
-            await self._process(self.queue.drain(len(self.queue)))
+            await self._process(len(self.queue))
             await self._emit(self.batcher.flush())
+            await self.drain_sends()
 
-    async def _process(self, items: list[tuple[Sample, str]]) -> None:
+    async def _process(self, limit: int = 5000) -> None:
+        """Filter and batch up to `limit` queued values; taken one by one, so a cancellation loses none."""
         now = time.monotonic()
-        for s, message_type in items:
+        queue = self.queue
+        for _ in range(limit):
+            if not queue:  # overflow may trim the queue while we await a send slot
+                break
+            s, message_type = queue.pop()
             if message_type == "ua-deltaframe":
                 ok, reason = self.filters.accept(s, now)
                 if not ok:
@@ -252,12 +266,28 @@ class IngestPipeline:
                 await self._emit(full)
 
     async def _emit(self, messages: list[dict[str, Any]]) -> None:
-        for msg in messages:
+        """Hand messages to `send`, up to `max_in_flight` at once (a send waits for edgeHub's ack, so one at a
+        time caps throughput at one message per round trip); the caller waits while every slot is taken."""
+        self._outbox.extend(messages)
+        while self._outbox:
+            await self._slots.acquire()  # a cancellation here leaves the message in the outbox
+            task = asyncio.create_task(self._deliver(self._outbox.popleft()))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _deliver(self, msg: dict[str, Any]) -> None:
+        try:
             values = sum(len(m["Payload"]) for m in msg["Messages"])
-            if not await self._send_with_retry(msg, values):
-                continue
-            self.stats.messages_out += 1
-            self.stats.values_out += values
+            if await self._send_with_retry(msg, values):
+                self.stats.messages_out += 1
+                self.stats.values_out += values
+        finally:
+            self._slots.release()
+
+    async def drain_sends(self) -> None:
+        """Wait for the messages in flight."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
     async def _send_with_retry(self, msg: dict[str, Any], values: int) -> bool:
         """Retry transient failures with capped back-off (the bounded queue absorbs the wait)."""

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 
 import pytest
 
-from opcua_ingest.pubsub import NetworkMessageBatcher, Sample, encode, json_value
+from opcua_ingest.pubsub import (
+    NetworkMessageBatcher,
+    Sample,
+    encode,
+    entry_size,
+    field_entry,
+    iso,
+    json_value,
+)
 
 TS = datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
 
@@ -73,3 +82,32 @@ def test_oversized_single_value_is_refused() -> None:
     b = NetworkMessageBatcher("p", max_bytes=2048)
     with pytest.raises(ValueError, match="larger than"):
         b.add(sample(value="x" * 5000))
+
+
+@pytest.mark.parametrize(
+    "value, code, server_ts",
+    [
+        pytest.param(1.5, 0, TS, id="float"),
+        pytest.param(-3.25e-7, 0, TS, id="small-float"),
+        pytest.param(1e22, 0, TS, id="large-float"),
+        pytest.param(12, 0, TS, id="int"),
+        pytest.param(True, 0, TS, id="true"),
+        pytest.param(False, 0, TS, id="false"),
+        pytest.param(None, 0, TS, id="null"),
+        pytest.param("grüße", 0, TS, id="string-falls-back-to-json"),
+        pytest.param(float("nan"), 0, TS, id="nan-is-null"),
+        pytest.param(None, 0x80310000, None, id="bad-status-no-server-ts"),
+    ],
+)
+def test_entry_size_equals_the_compact_json_length(
+    value: object, code: int, server_ts: datetime | None
+) -> None:
+    entry = field_entry(Sample("pump", "plant", "Flow", value, TS, server_ts, code, "BadNoCommunication"))
+    assert entry_size(entry) == len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+
+
+def test_iso_is_cached_but_exact_for_naive_and_aware_times() -> None:
+    naive = datetime(2026, 11, 22, 10, 0, 0, 123000)
+    assert iso(naive) == iso(TS) == "2026-11-22T10:00:00.123Z"
+    assert iso(naive) == "2026-11-22T10:00:00.123Z"
+    assert iso(None) is None

@@ -135,3 +135,36 @@ async def test_pipeline_cuts_by_size_under_load(n: int) -> None:
         p.submit(s(float(i), f"T{i % 1000}"))
     await run_pipeline(p, 1.0)
     assert p.stats.values_out == n and max(sizes) <= 64_000
+
+
+def test_put_many_keeps_the_newest_and_counts_the_rest() -> None:
+    stats = IngestStats()
+    q = SampleQueue(4, stats)
+    q.put_many([s(float(i)) for i in range(3)])
+    q.put_many([s(float(i)) for i in range(3, 9)])
+    assert [x[0].value for x in q.drain()] == [5.0, 6.0, 7.0, 8.0]
+    assert stats.dropped["queue_full"] == 5
+
+
+@pytest.mark.parametrize("in_flight", [pytest.param(1, id="one-at-a-time"), pytest.param(4, id="four")])
+async def test_sends_overlap_up_to_the_limit_and_finish_on_the_way_out(in_flight: int) -> None:
+    started: list[int] = []
+    active, peak = 0, 0
+
+    async def slow(msg: dict[str, Any]) -> None:
+        nonlocal active, peak
+        started.append(msg["Messages"][0]["SequenceNumber"])
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+
+    p = IngestPipeline(slow, publisher_id="p", max_bytes=4096, flush_interval_s=0.01, queue_size=10_000,
+                       max_in_flight=in_flight)  # fmt: skip
+    for i in range(300):
+        p.filters.register("pump", "plant", plan(f"T{i}"))
+    p.submit_many([s(float(i), f"T{i}") for i in range(300)])
+    await run_pipeline(p, 0.05)
+    assert peak == in_flight
+    assert p.stats.values_out == 300 and p.stats.messages_out == len(started) > in_flight
+    assert started == sorted(started), "messages start in order"

@@ -34,7 +34,7 @@ def published_nodes(
         entries.append(_entry(endpoint, asset, nodes, publishing_ms, security))
     if load_tags_count:
         nodes = [
-            {"Id": t.node_id, "DisplayName": t.display_name, "OpcSamplingInterval": sampling_ms}
+            {"Id": t.node_id, "DisplayName": t.display_name, "OpcSamplingInterval": sampling_ms, **node_extra}
             for t in load_tags(load_tags_count)
         ]
         entries.append(_entry(endpoint, "load", nodes, publishing_ms, security))
