@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import time
@@ -187,10 +188,10 @@ def test_killed_mid_drain_and_restarted_nothing_lost_duplicates_keep_their_id(
     assert not dup, f"a re-sent event must keep its message id: {list(dup.items())[:3]}"
 
 
-@pytest.mark.xfail(
-    reason="runtime gap: after a restart the hub redelivers the persistent session's messages before the "
-    "runtime sets its input handler, and azure-iot-device drops them ('No input message inbox'); "
-    "messages PUBACKed by the SDK but not yet persisted are also lost. Reported to the runtime owner.",
+@pytest.mark.xfail(  # remove once inputs are acknowledged only after the handler has persisted them
+    reason="SDK gap: azure-iot-device PUBACKs an input as soon as paho hands it over, before the runtime's "
+    "handler runs, so messages received but not yet persisted (about 60 of 100 here) die with a kill -9; "
+    "what the router has persisted survives (see the mid-drain test). Reported to the runtime owner.",
     strict=True,
 )
 def test_killed_mid_intake_burst_and_restarted_nothing_lost(
@@ -209,11 +210,10 @@ def test_killed_mid_intake_burst_and_restarted_nothing_lost(
     proc.kill9()
     send_all(src, [("anomalies", e) for e in sent[100:]])
     module_process(ROUTER, env)
-    try:
+    with contextlib.suppress(TimeoutError):
         wait_for(lambda: len(ids(upstream_events(hub))) >= 200, timeout=30)
-    finally:
-        missing = {e["id"] for e in sent} - ids(upstream_events(hub))
-        lost = sorted(i for i, e in enumerate(sent) if e["id"] in missing)
+    missing = {e["id"] for e in sent} - ids(upstream_events(hub))
+    lost = sorted(i for i, e in enumerate(sent) if e["id"] in missing)
     assert not lost, f"{len(lost)} lost: {lost[:20]}"
 
 
