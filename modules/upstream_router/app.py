@@ -13,6 +13,7 @@ from edgeloop_runtime import Context, ContractError, InputMessage, MethodError, 
 from .blob import BlobTarget
 from .budget import Budget
 from .config import Settings
+from .folder import FILE_SCHEME, FolderTarget
 from .frames import Frame, FrameBuffer
 from .router import Router
 from .service import RouterService
@@ -41,14 +42,15 @@ async def start(ctx: Context[Settings]) -> None:
     )
     store.open()
     ctx.exit_stack.callback(store.close)
-    blob: BlobTarget | None = None
+    blob: BlobTarget | FolderTarget | None = None
     if s.blob_connection_string is not None:
-        blob = BlobTarget(
-            s.blob_connection_string.get_secret_value(),
-            s.blob_container,
-            api_version=s.blob_api_version,
-            timeout=s.blob_timeout_seconds,
-        )
+        conn = s.blob_connection_string.get_secret_value()
+        if conn.startswith(FILE_SCHEME):  # local folder stand-in (the demo without Node/Azurite)
+            blob = FolderTarget(conn, s.blob_container)
+        else:
+            blob = BlobTarget(
+                conn, s.blob_container, api_version=s.blob_api_version, timeout=s.blob_timeout_seconds
+            )
         await ctx.exit_stack.enter_async_context(blob)
     budget = Budget(s.bandwidth_bytes_per_hour, burst_s=s.burst_seconds)
     router = Router(

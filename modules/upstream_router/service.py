@@ -12,6 +12,7 @@ from .blob import BlobRefusedError, BlobTarget
 from .budget import Budget
 from .classes import CLASSES
 from .config import Settings
+from .folder import FolderTarget
 from .link import Link
 from .router import Router
 
@@ -21,7 +22,9 @@ _log = get_logger(__name__)
 class RouterService:
     """Owns the router, the link, the Blob target and the metrics; the module's handlers call into it."""
 
-    def __init__(self, ctx: Context[Settings], router: Router, blob: BlobTarget | None) -> None:
+    def __init__(
+        self, ctx: Context[Settings], router: Router, blob: BlobTarget | FolderTarget | None
+    ) -> None:
         self.ctx = ctx
         self.router = router
         self.blob = blob
