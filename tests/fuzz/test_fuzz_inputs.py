@@ -8,29 +8,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import fuzz_settings, module_env
+from conftest import fuzz_settings
 from fuzz_harness import CASES, LiveModule, Outcome, json_outputs_are_valid
+from fuzz_modules import ALL, module_env
 from fuzz_strategies import bodies, jpeg_frames
 from hypothesis import given
 from hypothesis import strategies as st
 
-import anomaly_filter.app
-import camera_ingest.app
-import example_module.app
-import inference.app
-import opcua_ingest.app
-import opcua_writeback.app
-import upstream_router.app
-
-ALL = {
-    "example_module": example_module.app.module,
-    "opcua_ingest": opcua_ingest.app.module,
-    "opcua_writeback": opcua_writeback.app.module,
-    "camera_ingest": camera_ingest.app.module,
-    "inference": inference.app.module,
-    "anomaly_filter": anomaly_filter.app.module,
-    "upstream_router": upstream_router.app.module,
-}
 _running: dict[str, LiveModule] = {}
 
 
