@@ -181,7 +181,9 @@ async def set_bandwidth_budget(ctx: Context[Settings], payload: object) -> objec
     if not isinstance(payload, dict) or "bytesPerHour" not in payload:
         raise MethodError(400, 'payload must be {"bytesPerHour": number or null}')
     value = payload["bytesPerHour"]
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf")
+    ):
         raise MethodError(400, "bytesPerHour must be a positive number or null")
     svc = _svc(ctx)
     svc.set_budget(ctx.state["budget"], None if value is None else float(value))
