@@ -1,0 +1,228 @@
+"""The chaos scenarios: each breaks one part of the running pipeline and says what else to verify."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeloop_dev.chaos.checker import bad_gap, drain_order
+from edgeloop_dev.chaos.evidence import Evidence
+from edgeloop_dev.chaos.pipeline import ChaosPipeline
+from edgeloop_dev.supervisor.supervisor import HUB
+
+GAP_SYMBOLS = ("BadNoCommunication", "BadServerNotConnected")
+TELEMETRY_BACK_S = 5.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long each scenario breaks things: `short` for CI, `long` for scripts/chaos.py."""
+
+    kill_modules: tuple[str, ...] = ("opcua_ingest", "anomaly_filter", "upstream_router", "opcua_writeback")
+    kill_gap_s: float = 2.0
+    random_kill_s: float = 0.0  # 0: no random-kill storm
+    random_every_s: float = 5.0
+    baseline_s: float = 0.0
+    link_down_s: float = 20.0
+    plant_down_s: float = 8.0
+    blob_down_s: float = 12.0
+    blob_hang_s: float = 12.0
+    quota_fill_s: float = 60.0
+    settle_s: float = 45.0  # the longest a scenario waits for steady state and its faults' detection
+
+    @classmethod
+    def short(cls) -> Profile:
+        """CI: a few modules, ~20 s outages."""
+        return cls()
+
+    @classmethod
+    def long(cls, minutes: float) -> Profile:
+        """Every module, a minute of random kills, outages of `minutes` each."""
+        every = (
+            "opcua_ingest",
+            "camera_ingest",
+            "inference",
+            "anomaly_filter",
+            "opcua_writeback",
+            "upstream_router",
+        )
+        span = max(minutes, 0.5) * 60.0
+        return cls(
+            kill_modules=every,
+            kill_gap_s=10.0,
+            random_kill_s=60.0,
+            random_every_s=5.0,
+            baseline_s=60.0,
+            link_down_s=span,
+            plant_down_s=min(span, 60.0),
+            blob_down_s=span / 2,
+            blob_hang_s=span / 2,
+            quota_fill_s=max(60.0, span),
+            settle_s=120.0,
+        )
+
+
+@dataclass
+class Injection:
+    """What a scenario did: when its injection ended, what to verify once settled, and its figures."""
+
+    end: float
+    verify: Callable[[Evidence], list[str]] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+Scenario = Callable[[ChaosPipeline, Profile], Awaitable[Injection]]
+
+
+async def baseline(p: ChaosPipeline, prof: Profile) -> Injection:
+    """No fault injected: the pipeline's normal detection and flow, for reference."""
+    await asyncio.sleep(prof.baseline_s)
+    return Injection(time.time())
+
+
+async def kill_each(p: ChaosPipeline, prof: Profile) -> Injection:
+    """kill -9 each module in turn; the supervisor restarts it."""
+    back: dict[str, float] = {}
+    last = time.time()
+    for name in prof.kill_modules:
+        pid = p.pid(name)
+        last = p.kill(name)
+        again = await p.wait_running(name, 60.0, after_pid=pid)
+        back[name] = round(again - last, 2)
+        await asyncio.sleep(prof.kill_gap_s)
+    return Injection(last, info={"restartS": back})
+
+
+async def random_kills(p: ChaosPipeline, prof: Profile) -> Injection:
+    """kill -9 a random running module every few seconds."""
+    rng = random.Random(p.options.seed)
+    killed: list[str] = []
+    end = time.monotonic() + prof.random_kill_s
+    last = time.time()
+    while time.monotonic() < end:
+        running = [m.name for m in p.sup.status().modules if m.pid and m.name in p.modules]
+        if running:
+            name = rng.choice(running)
+            try:
+                last = p.kill(name)
+                killed.append(name)
+            except Exception:  # it died between the status and the kill
+                pass
+        await asyncio.sleep(prof.random_every_s)
+    return Injection(last, info={"killed": killed})
+
+
+async def hub_restart(p: ChaosPipeline, prof: Profile) -> Injection:
+    """kill -9 the local hub; the supervisor restarts it on the same on-disk store."""
+    pid = p.pid(HUB)
+    killed = p.kill(HUB)
+    back = await p.wait_running(HUB, 60.0, after_pid=pid)
+    return Injection(killed, info={"hubBackS": round(back - killed, 2)})
+
+
+async def link_cut(p: ChaosPipeline, prof: Profile) -> Injection:
+    """The upstream link is down (linkUp=false) for a while; afterwards the store drains by priority."""
+    await p.router_desired({"linkUp": False})
+    await asyncio.sleep(prof.link_down_s)
+    backlog = (await p.router_status()).get("queues", {})
+    up = time.time()
+    await p.router_desired({"linkUp": True})
+    waiting = {cls: int(q.get("messages", 0)) for cls, q in backlog.items() if q.get("messages")}
+
+    def verify(ev: Evidence) -> list[str]:
+        ok, order = drain_order(ev, up, up + 60.0)
+        problems = [] if ok else [f"backlog not drained in priority order: {order}"]
+        if not waiting:
+            problems.append("nothing was stored during the outage (the scenario tested nothing)")
+        return problems
+
+    return Injection(up, verify, {"backlog": waiting})
+
+
+async def plant_restart(p: ChaosPipeline, prof: Profile) -> Injection:
+    """The OPC UA server restarts, then refuses connections for a while; telemetry resumes, gaps are Bad."""
+    down1 = time.time()
+    await p.plant_down(0.0)
+    await asyncio.sleep(10.0)
+    down2 = time.time()
+    back = await p.plant_down(prof.plant_down_s)
+
+    def verify(ev: Evidence) -> list[str]:
+        problems = []
+        gap = [b for b in bad_gap(ev, down2, back + TELEMETRY_BACK_S) if b.endswith(GAP_SYMBOLS)]
+        if not gap:
+            problems.append("no telemetry marked the outage Bad (BadNoCommunication/BadServerNotConnected)")
+        good = [float(x["t"]) for x in ev.tap if x.get("in") == "telemetry" and not x.get("bad")]
+        first = min((t for t in good if t > back), default=None)
+        if first is None or first - back > TELEMETRY_BACK_S:
+            after = "never" if first is None else f"after {first - back:.1f} s"
+            problems.append(f"telemetry resumed {after} (expected within {TELEMETRY_BACK_S:g} s)")
+        return problems
+
+    return Injection(back, verify, {"restartAt": down1, "refusedS": prof.plant_down_s})
+
+
+async def blob_outage(p: ChaosPipeline, prof: Profile) -> Injection:
+    """Blob Storage refuses (Azurite stopped), then times out (Azurite frozen); uploads wait and land."""
+    peak = 0
+
+    async def watch(stop: asyncio.Event) -> None:
+        nonlocal peak
+        while not stop.is_set():
+            status = await p.router_call("getQueueStatus", timeout=2.0)
+            if isinstance(status, dict):
+                peak = max(peak, int(status.get("uploadsPending", 0)))
+            await asyncio.sleep(1.0)
+
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch(stop))
+    try:
+        await p.blob_refuse(prof.blob_down_s)
+        end = await p.blob_hang(prof.blob_hang_s)
+    finally:
+        stop.set()
+        await watcher
+    return Injection(end, None, {"uploadsPendingPeak": peak})
+
+
+async def store_quota(p: ChaosPipeline, prof: Profile) -> Injection:
+    """A small store quota while the link is down: the overflow policy drops the lowest classes first."""
+    quota = int(max(12_000, 350 * prof.quota_fill_s))
+    before = (await p.router_status()).get("drops", {})
+    await p.router_desired({"linkUp": False, "storeMaxBytes": quota})
+    end = time.monotonic() + prof.quota_fill_s
+    dropped: dict[str, int] = {}
+    while time.monotonic() < end:
+        await asyncio.sleep(2.0)
+        now = (await p.router_status(attempts=2)).get("drops", {})
+        dropped = {
+            k: int(v) - int(before.get(k, 0)) for k, v in now.items() if int(v) > int(before.get(k, 0))
+        }
+        if any(k.endswith("/store_full") for k in dropped) and prof.quota_fill_s <= 60:
+            break
+    await p.router_desired({"linkUp": True, "storeMaxBytes": p.original_store_max})
+    up = time.time()
+
+    def verify(ev: Evidence) -> list[str]:
+        full = {k: v for k, v in dropped.items() if k.endswith("/store_full")}
+        if not full:
+            return [f"the store never filled its {quota} B quota"]
+        return []
+
+    return Injection(up, verify, {"quotaBytes": quota, "dropsByClass": dropped})
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "baseline": baseline,
+    "kill_each": kill_each,
+    "random_kills": random_kills,
+    "hub_restart": hub_restart,
+    "link_cut": link_cut,
+    "plant_restart": plant_restart,
+    "blob_outage": blob_outage,
+    "store_quota": store_quota,
+}
