@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
         "--state-dir", type=Path, default=Path(".demo"), help="where everything is kept (wiped first)"
     )
     p.add_argument("--seed", type=int, default=7, help="the plant's fault schedule seed")
+    p.add_argument(
+        "--scenario", default="demo", help="the plant's scenario: demo, or dense (a fault every few s)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="loopback address for the hub (port 8883)")
     p.add_argument("--plant-port", type=int, default=4840)
     p.add_argument("--no-tui", action="store_true", help="plain progress lines instead of the live dashboard")
@@ -39,6 +42,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             host=args.host,
             plant_port=args.plant_port,
+            scenario=args.scenario,
             tui=not args.no_tui and sys.stdout.isatty(),
         )
     )

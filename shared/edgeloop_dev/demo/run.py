@@ -35,6 +35,7 @@ class DemoOptions:
     host: str = "127.0.0.1"
     plant_port: int = 4840
     tui: bool = True
+    scenario: str = "demo"
 
 
 class Demo:
@@ -47,7 +48,7 @@ class Demo:
         self.dir = options.state_dir.resolve()
         self.upstream = JsonlTail(self.dir / UPSTREAM_FILE)
         self.writes = JsonlTail(self.dir / "plant" / AUDIT_FILE)
-        self.schedule = fault_schedule(options.seed, "demo")
+        self.schedule = fault_schedule(options.seed, options.scenario)
         self.plant_start = time.time()
         self.router: dict[str, Any] = {}
         self.inference: dict[str, Any] = {}
@@ -64,7 +65,13 @@ class Demo:
         opts = self.options
         self.console.print(f"[bold]edgeloop demo[/] state in {self.dir}")
         plant = PlantProcess(
-            PlantOptions(state_dir=self.dir / "plant", host=opts.host, port=opts.plant_port, seed=opts.seed),
+            PlantOptions(
+                state_dir=self.dir / "plant",
+                host=opts.host,
+                port=opts.plant_port,
+                seed=opts.seed,
+                scenario=opts.scenario,
+            ),
             log_path=self.dir / "logs" / "plant.log",
         )
         (self.dir / "logs").mkdir(exist_ok=True)

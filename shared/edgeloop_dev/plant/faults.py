@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 FaultKind = Literal["bearing_wear", "cavitation", "spike", "dip", "stuck", "bad_status", "uncertain_status"]
-SCENARIOS = ("demo", "steady", "load")
+SCENARIOS = ("demo", "steady", "load", "dense")
 DEFAULT_HORIZON_S = 4 * 3600.0
 
 # Which tags each fault kind touches, per asset.
@@ -125,7 +125,8 @@ def fault_schedule(seed: int, scenario: str, horizon_s: float = DEFAULT_HORIZON_
     """The deterministic fault schedule for `seed` and `scenario`, up to `horizon_s` seconds.
 
     `demo`: the first fault 12-18 s after start (a bearing wear ramp or cavitation, easy to see), then one
-    every 30-50 s. `steady` and `load`: none.
+    every 30-50 s. `dense`: short, sharp faults (spikes and dips) every 6-9 s on a random asset,
+    so a latency benchmark collects many closed loops per minute. `steady` and `load`: none.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}")
@@ -143,4 +144,11 @@ def fault_schedule(seed: int, scenario: str, horizon_s: float = DEFAULT_HORIZON_
             if t >= horizon_s:
                 break
             faults.append(_make(rng, len(faults) + 1, rng.choices(kinds, weights)[0], t))
+    if scenario == "dense":
+        rng = random.Random(f"edgeloop-plant:{seed}:{scenario}")
+        t = rng.uniform(8.0, 10.0)
+        while t < horizon_s:
+            fault = _make(rng, len(faults) + 1, rng.choice(["spike", "spike", "dip"]), t)
+            faults.append(fault)
+            t = fault.end_s + rng.uniform(6.0, 9.0)
     return FaultSchedule(seed=seed, scenario=scenario, horizon_s=horizon_s, faults=tuple(faults))
