@@ -22,15 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import http.client
 import io
 import json
 import multiprocessing as mp
 import os
+import socket
 import statistics
 import sys
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -167,6 +168,9 @@ def _serve_sample(port: int, ready: Any) -> None:
     sample = _Sample()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as werkzeug's threaded server speaks
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
         def log_message(self, *args: object) -> None:
             return None
 
@@ -181,25 +185,36 @@ def _serve_sample(port: int, ready: Any) -> None:
             self.end_headers()
             self.wfile.write(out)
 
+    ThreadingHTTPServer.request_queue_size = 128  # werkzeug's listen backlog (the stdlib default is 5)
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     ready.set()
     server.serve_forever()
 
 
-def _post(url: str, data: bytes, field: str = "image") -> float:
-    b = uuid.uuid4().hex
-    head = f'--{b}\r\nContent-Disposition: form-data; name="{field}"; filename="f.jpg"\r\n'
-    body = (head + "Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{b}--\r\n".encode()
-    req = urllib.request.Request(url, body, {"Content-Type": f"multipart/form-data; boundary={b}"})
-    t = time.perf_counter()
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            resp.read()
-    except urllib.error.HTTPError as err:
-        if field == "image":
-            raise
-        err.read()
-    return time.perf_counter() - t
+class _Client:
+    """One load-generating client: a keep-alive HTTP/1.1 connection, multipart `image` uploads."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.path = parts.path
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        self.conn.connect()  # headers and a large body go out in two sends: no Nagle wait between them
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def post(self, data: bytes, field: str = "image") -> float:
+        b = uuid.uuid4().hex
+        head = f'--{b}\r\nContent-Disposition: form-data; name="{field}"; filename="f.jpg"\r\n'
+        body = (head + "Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{b}--\r\n".encode()
+        t = time.perf_counter()
+        self.conn.request("POST", self.path, body, {"Content-Type": f"multipart/form-data; boundary={b}"})
+        resp = self.conn.getresponse()
+        resp.read()
+        if resp.status != 200 and field == "image":
+            raise RuntimeError(f"POST {self.path}: {resp.status}")
+        return time.perf_counter() - t
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _http_load(arm: str, url: str, images: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
@@ -207,15 +222,52 @@ def _http_load(arm: str, url: str, images: list[bytes], clients: int, seconds: f
     stop = time.perf_counter() + seconds
 
     def client(k: int) -> None:
-        i = k
-        while time.perf_counter() < stop:
-            lat.append(_post(url, images[i % len(images)]))
-            i += clients
+        c, i = _Client(url), k
+        try:
+            while time.perf_counter() < stop:
+                lat.append(c.post(images[i % len(images)]))
+                i += clients
+        finally:
+            c.close()
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
     return _row(arm, clients, len(lat), time.perf_counter() - t0, lat)
+
+
+def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) -> None:
+    """The engine without HTTP: `clients` coroutines calling InferenceService.detect (queues + batcher)."""
+    from edgeloop_runtime.metrics import Metrics
+    from inference.service import InferenceService
+    from inference.settings import Settings
+    from inference.telemetry_metrics import InferenceMetrics
+
+    async def main() -> dict[str, Any]:
+        svc = InferenceService(
+            Settings(providers=["cpu"], rest_port=-1), InferenceMetrics(Metrics("inference", "bench"))
+        )
+        await svc.load_all(svc.settings)
+        lat: list[float] = []
+        stop = time.perf_counter() + seconds
+
+        async def client(k: int) -> None:
+            i = k
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                await svc.detect(images[i % len(images)], "bench")
+                lat.append(time.perf_counter() - t)
+                i += clients
+
+        await asyncio.gather(*(client(k) for k in range(min(clients, 2))))  # warm-up
+        t0, stop = time.perf_counter(), time.perf_counter() + seconds
+        lat.clear()
+        await asyncio.gather(*(client(k) for k in range(clients)))
+        row = _row("a_engine_inproc", clients, len(lat), time.perf_counter() - t0, lat)
+        await svc.manager.close()
+        return row
+
+    out.put(asyncio.run(main()))
 
 
 def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -> None:
@@ -263,6 +315,7 @@ def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
         "b_pil_decode": _ms(lambda i: s.decode(images[i % n]), 100),
         "b_pil_resize_numpy": _ms(lambda i: s.pre(pil[i % 16]), 100),
         "b_run_b1_default_threads": _ms(lambda i: s.run(x1), 100),
+        "b_run_b1_if_1_thread": _ms(lambda i: proc.runner.run({"image": x1}), 100),
         "b_post": _ms(lambda i: s.postprocess(pb, box1), 200),
     }  # fmt: skip
     for b in (1, 4, 16):
@@ -287,7 +340,9 @@ def bench_vision(seconds: float, clients: list[int]) -> None:
     try:
         for url in urls.values():
             _http_load("warm-up", url, images, 2, 1.0)
-        http_only = _ms(lambda i: _post(urls["a_engine"], images[0], field="other"), 100)
+        probe = _Client(urls["a_engine"])
+        http_only = _ms(lambda i: probe.post(images[0], field="other"), 200)
+        probe.close()
         for c in clients:
             for arm, url in urls.items():
                 rows.append(_http_load(arm, url, images, c, seconds))
@@ -296,8 +351,15 @@ def bench_vision(seconds: float, clients: list[int]) -> None:
         for p in procs:
             p.terminate()
             p.join()
+    for c in clients:
+        q = ctx.Queue()
+        p = ctx.Process(target=_engine_inproc, args=(images, c, seconds, q), daemon=True)
+        p.start()
+        rows.append(q.get(timeout=seconds * 2 + 120))
+        p.join()
+        print(json.dumps({"model": VISION, **rows[-1]}), flush=True)
     ceilings = {}
-    for b in (1, 4, 16):
+    for b in (1, 2, 16):
         q = ctx.Queue()
         p = ctx.Process(target=_vision_ceiling, args=(images, b, seconds, q), daemon=True)
         p.start()
@@ -307,19 +369,22 @@ def bench_vision(seconds: float, clients: list[int]) -> None:
     breakdown = _vision_breakdown(images)
     breakdown["a_http_multipart_roundtrip"] = round(http_only, 3)
     print(json.dumps({"model": VISION, "breakdown_ms_per_image": breakdown}), flush=True)
-    _summary("images", rows, max(ceilings.values()), clients)
+    _summary("images", rows, max(ceilings.values()), clients, "a_engine", "b_sample")
 
 
-def _summary(unit: str, rows: list[dict[str, Any]], ceiling: float, clients: list[int]) -> None:
+def _summary(
+    unit: str, rows: list[dict[str, Any]], ceiling: float, clients: list[int], a: str, b: str
+) -> None:
+    """A markdown table: every arm's throughput (p50/p99), then a/b and a/c for the named a and b."""
     arms = sorted({r["arm"] for r in rows})
-    print(f"| clients | {' | '.join(f'{a} {unit}/s (p50/p99 ms)' for a in arms)} | a/b | a/c |")
+    print(f"| clients | {' | '.join(f'{x} {unit}/s (p50/p99 ms)' for x in arms)} | a/b | a/c |")
     print("|---" * (len(arms) + 3) + "|")
     for c in clients:
         got = {r["arm"]: r for r in rows if r["clients"] == c}
-        cells = " | ".join(f"{got[a]['per_s']} ({got[a]['p50_ms']}/{got[a]['p99_ms']})" for a in arms)
-        a, b = got[arms[0]], got[arms[1]]
-        print(f"| {c} | {cells} | {a['per_s'] / b['per_s']:.2f}x | {a['per_s'] / ceiling:.0%} |")
-    print(f"(c) ceiling: {ceiling} {unit}/s", flush=True)
+        cells = " | ".join(f"{got[x]['per_s']} ({got[x]['p50_ms']}/{got[x]['p99_ms']})" for x in arms)
+        ra, rb = got[a], got[b]
+        print(f"| {c} | {cells} | {ra['per_s'] / rb['per_s']:.2f}x | {ra['per_s'] / ceiling:.0%} |")
+    print(f"(c) ceiling: {ceiling} {unit}/s (best batch size)", flush=True)
 
 
 # ------------------------------------------------------------------------------------------ sensor
@@ -481,7 +546,7 @@ def bench_sensor(seconds: float, clients: list[int]) -> None:
     for b, v in ceilings.items():
         print(json.dumps({"model": SENSOR, "arm": "c_ceiling", "batch": b, "per_s": v}), flush=True)
     print(json.dumps({"model": SENSOR, "breakdown_ms": _sensor_breakdown(msgs)}), flush=True)
-    _summary("windows", rows, max(ceilings.values()), clients)
+    _summary("windows", rows, max(ceilings.values()), clients, "a_engine", "b_single")
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import BadInput, ModelRejected
+from .multipart import boundary_of, form_field
 from .service import InferenceService
 
 MAX_BODY = 10 * 1024 * 1024
@@ -19,15 +20,13 @@ def make_app(service: InferenceService) -> web.Application:
     async def predict(request: web.Request) -> web.Response:
         image: bytes | None = None
         try:
+            body = await request.read()
             if request.content_type.startswith("multipart/"):
-                reader = await request.multipart()
-                async for part in reader:
-                    if getattr(part, "name", None) == "image":
-                        image = await part.read(decode=False)  # type: ignore[union-attr]
-                        break
+                image = form_field(body, boundary_of(request.headers.get("Content-Type", "")), "image")
             else:
-                image = await request.read()
+                image = body
         except ValueError as exc:
+            service.metrics.rejected.labels(input="rest", reason="bad_request").inc()
             return _error(400, "bad_request", f"malformed request: {exc}")
         if image is None:
             service.metrics.rejected.labels(input="rest", reason="no_image").inc()
