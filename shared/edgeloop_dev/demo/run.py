@@ -7,7 +7,8 @@ import contextlib
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ class DemoOptions:
     plant_port: int = 4840
     tui: bool = True
     scenario: str = "demo"
+    load_tags: int | None = None  # extra plant tags (the `load` scenario's default is 1000)
+    env: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> env overrides
 
 
 class Demo:
@@ -52,6 +55,8 @@ class Demo:
         self.plant_start = time.time()
         self.router: dict[str, Any] = {}
         self.inference: dict[str, Any] = {}
+        self.on_tick: Callable[[Supervisor], None] | None = None  # benchmarks sample processes here
+        self.plant: PlantProcess | None = None
 
     def _prepare(self) -> None:
         if self.dir.exists():
@@ -71,10 +76,12 @@ class Demo:
                 port=opts.plant_port,
                 seed=opts.seed,
                 scenario=opts.scenario,
+                tags=opts.load_tags,
             ),
             log_path=self.dir / "logs" / "plant.log",
         )
         (self.dir / "logs").mkdir(exist_ok=True)
+        self.plant = plant
         plant.start()
         blob, azurite = blob_target(self.dir)
         self.console.print(f"plant: {plant.endpoint}   blob storage: {blob.description}")
@@ -86,6 +93,8 @@ class Demo:
                 "EDGELOOP_STATE_DIR": str(self.dir),
             },
             plant.endpoint,
+            opts.env,
+            load_tags=opts.load_tags or 0,
         )
         config = SupervisorConfig(manifest=manifest, state_dir=self.dir, host=opts.host, repo_root=REPO_ROOT)
         started = time.monotonic()
@@ -161,6 +170,8 @@ class Demo:
                 while duration is None or time.monotonic() - started < duration:
                     await asyncio.sleep(0.5)
                     self._collect()
+                    if self.on_tick is not None:
+                        self.on_tick(supervisor)
                     if live is not None:
                         live.update(screen())
                     elif time.monotonic() - last_line >= 10:

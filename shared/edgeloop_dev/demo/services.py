@@ -54,11 +54,16 @@ DEFAULT_PLANT_ENDPOINT = "opc.tcp://127.0.0.1:4840"
 PUBLISHED_NODES = REPO_ROOT / "deployment" / "publishednodes.plant.json"
 
 
-def point_at_plant(manifest: dict[str, Any], state_dir: Path, endpoint: str) -> None:
-    """Make the OPC UA modules use this run's plant when it is not on the template's default address."""
-    if endpoint == DEFAULT_PLANT_ENDPOINT:
+def point_at_plant(manifest: dict[str, Any], state_dir: Path, endpoint: str, load_tags: int = 0) -> None:
+    """Make the OPC UA modules use this run's plant (its address, and its extra load tags if any)."""
+    if endpoint == DEFAULT_PLANT_ENDPOINT and not load_tags:
         return
-    nodes = PUBLISHED_NODES.read_text(encoding="utf-8").replace(DEFAULT_PLANT_ENDPOINT, endpoint)
+    if load_tags:
+        from edgeloop_dev.plant.testing import published_nodes
+
+        nodes = json.dumps(published_nodes(endpoint, load_tags_count=load_tags), indent=1)
+    else:
+        nodes = PUBLISHED_NODES.read_text(encoding="utf-8").replace(DEFAULT_PLANT_ENDPOINT, endpoint)
     copy = state_dir / "publishednodes.json"
     copy.write_text(nodes, encoding="utf-8")
     modules = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
@@ -72,13 +77,22 @@ def point_at_plant(manifest: dict[str, Any], state_dir: Path, endpoint: str) -> 
 
 
 def render_debug_manifest(
-    state_dir: Path, variables: dict[str, str], plant_endpoint: str, template: Path = DEBUG_TEMPLATE
+    state_dir: Path,
+    variables: dict[str, str],
+    plant_endpoint: str,
+    env: dict[str, dict[str, str]] | None = None,
+    *,
+    load_tags: int = 0,
+    template: Path = DEBUG_TEMPLATE,
 ) -> Path:
-    """Render the debug template with the demo's variables and plant into DIR/deployment.json."""
+    """Render the debug template with the demo's variables, plant and env overrides into DIR."""
     doc = json.loads(template.read_text(encoding="utf-8"))
     catalog = load_catalog(REPO_ROOT / "modules")
     rendered = render_manifest(doc, catalog, RenderOptions(platform="amd64", variables=variables))
-    point_at_plant(rendered, state_dir, plant_endpoint)
+    point_at_plant(rendered, state_dir, plant_endpoint, load_tags)
+    modules = rendered["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    for name, overrides in (env or {}).items():
+        modules[name].setdefault("env", {}).update({k: {"value": v} for k, v in overrides.items()})
     out = state_dir / "deployment.json"
     out.write_text(json.dumps(rendered, indent=2), encoding="utf-8")
     return out
