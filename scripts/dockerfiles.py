@@ -31,11 +31,12 @@ class ModuleImage:
     volumes: tuple[str, ...] = ()
     gpu: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    shared: tuple[str, ...] = ()  # shared/ packages besides the runtime that the module imports
 
 
 MODULES = (
-    ModuleImage("opcua_ingest", volumes=("/var/lib/edgeloop/pki",)),
-    ModuleImage("opcua_writeback", volumes=("/var/lib/edgeloop/pki",)),
+    ModuleImage("opcua_ingest", volumes=("/var/lib/edgeloop/pki",), shared=("edgeloop_opcua",)),
+    ModuleImage("opcua_writeback", volumes=("/var/lib/edgeloop/pki",), shared=("edgeloop_opcua",)),
     ModuleImage("camera_ingest"),
     ModuleImage("inference", ports=(9600, 5000), volumes=("/models",), gpu=True),
     ModuleImage("anomaly_filter"),
@@ -56,7 +57,7 @@ WORKDIR /src
 RUN python3 -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
-COPY modules/{name} modules/{name}
+{shared_copies}COPY modules/{name} modules/{name}
 # Only the runtime and this module are in the context copied above, so only they are installed,
 # with this module's extra: no other module's dependencies reach the image.
 RUN /opt/venv/bin/pip install --no-cache-dir ".[{extra}]"{debug_pip}
@@ -91,7 +92,7 @@ WORKDIR /src
 RUN python3 -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
-COPY modules/{name} modules/{name}
+{shared_copies}COPY modules/{name} modules/{name}
 # onnxruntime-gpu (CUDA 13) instead of onnxruntime: never both in one environment.
 RUN /opt/venv/bin/pip install --no-cache-dir ".[{extra}-gpu]"
 
@@ -115,6 +116,7 @@ def render(module: ModuleImage, variant: str) -> str:
     env = "".join(f" \\\n    {k}={v}" for k, v in module.extra_env.items())
     volumes = "".join(f"VOLUME {v}\n" for v in module.volumes)
     ports = list(module.ports) + ([5678] if debug else [])
+    shared_copies = "".join(f"COPY shared/{pkg} shared/{pkg}\n" for pkg in module.shared)
     if debug:
         entry = '"python3", "-m", "debugpy", "--listen", "0.0.0.0:5678", "-m", "' + module.name + '"'
     else:
@@ -129,13 +131,16 @@ def render(module: ModuleImage, variant: str) -> str:
         entrypoint=entry,
     )
     if variant == "amd64.gpu":
-        build = GPU_BUILD_STAGE.format(base=CUDA_BASE, name=module.name, extra=module.name)
+        build = GPU_BUILD_STAGE.format(
+            base=CUDA_BASE, name=module.name, extra=module.name, shared_copies=shared_copies
+        )
         run_stage = run_stage.replace("FROM ${BASE_IMAGE}\n", "", 1)
     else:
         build = BUILD_STAGE.format(
             base=BASES[platform],
             name=module.name,
             extra=module.name,
+            shared_copies=shared_copies,
             debug_pip=" \\\n    && /opt/venv/bin/pip install --no-cache-dir debugpy==1.8.*" if debug else "",
         )
     return HEADER.format(variant=variant) + build + run_stage

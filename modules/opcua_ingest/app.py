@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import Field
 
+from edgeloop_opcua import Pki
 from edgeloop_runtime import Context, Module, ModuleSettings, get_logger
 from edgeloop_runtime.errors import ConfigError
 
 from .config import EndpointPlan, IngestPlan, load_published_nodes_file, parse_published_nodes
 from .opcua import EndpointSession, EndpointState
-from .pki import Pki
 from .service import IngestPipeline, IngestStats
 
 _log = get_logger(__name__)
@@ -31,6 +31,7 @@ class Settings(ModuleSettings):
     batch_interval_ms: float = Field(default=0.0, ge=0)  # 0 = the shortest publishing interval
     batch_max_bytes: int = Field(default=250_000, ge=4096, le=255_000)
     queue_size: int = Field(default=200_000, ge=100)
+    send_max_in_flight: int = Field(default=4, ge=1, le=64)  # telemetry messages awaiting edgeHub's ack
     pki_dir: str = "/pki"
     auto_accept_untrusted: bool = False
     reconnect_min_backoff_s: float = Field(default=0.5, gt=0)
@@ -80,6 +81,9 @@ async def start(ctx: Context[Settings]) -> None:
         m_conn=ctx.metrics.gauge("connected", "1 while the endpoint's session is up.", ["endpoint"]),
         m_reconn=ctx.metrics.counter("reconnects_total", "Reconnect attempts.", ["endpoint"]),
         m_heartbeats=ctx.metrics.counter("heartbeats_total", "Heartbeat (last known value) resends.", []),
+        m_rejected=ctx.metrics.counter(
+            "certificates_rejected_total", "Server certificates refused and saved to rejected/.", []
+        ),
     )
 
 
@@ -112,6 +116,7 @@ async def ingest(ctx: Context[Settings]) -> None:
     pipeline = IngestPipeline(
         st["send"], publisher_id=st["publisher"], max_bytes=s.batch_max_bytes,
         flush_interval_s=min(max(flush, 0.02), 10.0), queue_size=s.queue_size, stats=st["stats"],
+        max_in_flight=s.send_max_in_flight,
     )  # fmt: skip
     st["pipeline"] = pipeline
     sessions: dict[EndpointPlan, asyncio.Task[None]] = {}
@@ -150,7 +155,9 @@ def _reconcile(
             for writer, fields in ep.writers().items():
                 for name in fields:
                     pipeline.filters.forget(writer, name)
-    pki = Pki(Path(s.pki_dir), "opcua_ingest", s.auto_accept_untrusted)
+    pki: Pki | None = ctx.state.get("pki")
+    if pki is None or (pki.root, pki.auto_accept) != (Path(s.pki_dir), s.auto_accept_untrusted):
+        pki = ctx.state["pki"] = Pki(Path(s.pki_dir), "opcua_ingest", s.auto_accept_untrusted)
     for ep in plan.endpoints:
         if ep in sessions:
             continue
@@ -176,6 +183,7 @@ async def _export(ctx: Context[Settings]) -> None:
     last_reconnects: dict[str, int] = {}
     last_t = time.monotonic()
     last_report = 0.0
+    last_rejections = 0
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(st["dirty"].wait(), 1.0)
@@ -193,6 +201,11 @@ async def _export(ctx: Context[Settings]) -> None:
             last_dropped[reason] = n
         last = IngestStats(stats.values_in, stats.values_out, stats.messages_out, 0, stats.heartbeats)
         last_t = now
+        pki: Pki | None = st.get("pki")
+        if pki is not None and pki.rejections != last_rejections:
+            st["m_rejected"].inc(max(pki.rejections - last_rejections, 0))
+            last_rejections = pki.rejections
+            st["dirty"].set()
         pipeline: IngestPipeline | None = st.get("pipeline")
         st["m_queue"].set(len(pipeline.queue) if pipeline else 0)
         for url, es in list(st["sessions"].items()):
@@ -220,4 +233,5 @@ def _reported(st: dict[str, Any], vps: float, mps: float) -> dict[str, Any]:
         "valuesPerSecond": round(vps, 1),
         "messagesPerSecond": round(mps, 2),
         "dropped": dict(stats.dropped),
+        "pki": st["pki"].report() if st.get("pki") else None,
     }

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from asyncua import Client, ua
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from edgeloop_opcua import create_batch_subscription, subscription_parameters
+from edgeloop_opcua import (
+    Pki,
+    SecurityRejectedError,
+    create_batch_subscription,
+    map_error,
+    resolve_node_id,
+    secure_client,
+    subscription_parameters,
+)
 from edgeloop_runtime import get_logger
 
 from .config import EndpointPlan, NodePlan, SubscriptionPlan
-from .errors import SecurityRejectedError, map_error
-from .pki import Pki
 from .pubsub import Sample
 from .service import BAD_NO_COMMUNICATION, IngestPipeline
 
 _log = get_logger(__name__)
-_NSU = re.compile(r"^nsu=([^;]+);(.+)$")
 _TRIGGERS = {
     "Status": ua.DataChangeTrigger.Status,
     "StatusValue": ua.DataChangeTrigger.StatusValue,
@@ -52,17 +55,6 @@ class EndpointState:
             "monitoredItems": self.monitored_items,
             "nodeErrors": dict(list(self.node_errors.items())[:50]),
         }
-
-
-def resolve_node_id(text: str, namespaces: list[str]) -> ua.NodeId:
-    """A NodeId from `ns=N;...`, `i=..`, or `nsu=URI;...` (resolved against the server's namespace array)."""
-    m = _NSU.match(text)
-    if m:
-        uri, rest = m.groups()
-        if uri not in namespaces:
-            raise ValueError(f"namespace {uri!r} is not on the server")
-        text = f"ns={namespaces.index(uri)};{rest}"
-    return ua.NodeId.from_string(text)
 
 
 class EndpointSession:
@@ -118,8 +110,9 @@ class EndpointSession:
                     self.status.connected_since = None
                     self.pipeline.submit_gap(writers, BAD_NO_COMMUNICATION)
                     self.status.reconnects += 1
-                    self._set("reconnecting", str(err))
-                    wait = max(delay, 5.0) if isinstance(err, SecurityRejectedError) else delay
+                    rejected = isinstance(err, SecurityRejectedError)
+                    self._set("securityRejected" if rejected else "reconnecting", str(err))
+                    wait = max(delay, 5.0) if rejected else delay
                     await asyncio.sleep(wait)
                     delay = min(delay * 2, self.max_backoff_s)
                     continue
@@ -165,22 +158,8 @@ class EndpointSession:
                 await asyncio.wait_for(client.disconnect(), 2.0)
 
     async def _secure(self, client: Client) -> None:
-        client.application_uri = self.pki.app_uri
-        if self.plan.auth_mode == "UsernamePassword":
-            client.set_user(self.plan.username or "")
-            client.set_password(self.plan.password or "")
-        if self.plan.security_mode == "None":
-            return
-        await self.pki.ensure()
-        client.certificate_validator = await self.pki.validator()
-        mode = (
-            ua.MessageSecurityMode.SignAndEncrypt
-            if self.plan.security_mode == "SignAndEncrypt"
-            else ua.MessageSecurityMode.Sign
-        )
-        await client.set_security(
-            SecurityPolicyBasic256Sha256, str(self.pki.cert), str(self.pki.key), mode=mode
-        )
+        user = self.plan.username if self.plan.auth_mode == "UsernamePassword" else None
+        await secure_client(client, self.pki, self.plan.security_mode, user, self.plan.password)
 
     async def _subscribe(
         self,

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import re
-import socket
 from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
-from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
-from asyncua.crypto.truststore import TrustStore
-from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
-from asyncua.ua.uaerrors import UaError, UaStatusCodeError
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from asyncua.ua.uaerrors import UaStatusCodeError
 
-from edgeloop_runtime import get_logger
+from edgeloop_opcua import Pki, needs_namespaces, resolve_node_id, secure_client, status_name
+from edgeloop_opcua import map_error as map_connection_error
 from edgeloop_runtime.errors import TransientError
 
 from .config import Settings
 from .service import WriteRefusedError
 
-_log = get_logger(__name__)
-_NSU = re.compile(r"^nsu=([^;]+);(.+)$")
 _NOT_TRANSIENT = {
     "BadNodeIdUnknown", "BadNodeIdInvalid", "BadTypeMismatch", "BadUserAccessDenied", "BadNotWritable",
     "BadWriteNotSupported", "BadOutOfRange", "BadAttributeIdInvalid", "BadIndexRangeInvalid",
@@ -35,17 +24,13 @@ _NOT_TRANSIENT = {
 
 
 def map_error(exc: BaseException, where: str) -> Exception:
-    """WriteRefusedError for a definitive Bad status, TransientError for everything worth retrying."""
-    if isinstance(exc, UaStatusCodeError):
-        name = str(ua.StatusCode(exc.code).name)
-        if name in _NOT_TRANSIENT:
-            return WriteRefusedError(name)
-        return TransientError(f"{where}: {name}")
-    if isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError | TimeoutError | UaError):
-        return TransientError(f"{where}: {type(exc).__name__}: {exc or 'timeout'}")
+    """WriteRefusedError for a definitive Bad status of a write, else the shared connection mapping
+    (SecurityRejectedError / TransientError, both retried)."""
+    if isinstance(exc, UaStatusCodeError) and status_name(exc) in _NOT_TRANSIENT:
+        return WriteRefusedError(status_name(exc))
     if isinstance(exc, ValueError):
         return WriteRefusedError(f"invalid: {exc}")
-    return TransientError(f"{where}: {type(exc).__name__}: {exc}")
+    return map_connection_error(exc, where)
 
 
 _VTYPES = {
@@ -64,6 +49,7 @@ class OpcUaAccess:
         self._clients: dict[str, Client] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._namespaces: dict[str, list[str]] = {}
+        self.pki: Pki | None = None
 
     async def __aenter__(self) -> OpcUaAccess:
         return self
@@ -102,56 +88,23 @@ class OpcUaAccess:
 
     async def _secure(self, client: Client) -> None:
         s = self.settings
-        pki = Path(s.pki_dir)
-        app_uri = f"urn:edgeloop:opcua_writeback:{socket.gethostname()}"
-        client.application_uri = app_uri
-        if s.username:
-            client.set_user(s.username)
-            client.set_password(s.password or "")
-        if s.security_mode == "None":
-            return
-        own, trusted, rejected = pki / "own", pki / "trusted", pki / "rejected"
-        for d in (own, trusted, rejected):
-            d.mkdir(parents=True, exist_ok=True)
-        cert, key = own / "cert.der", own / "key.pem"
-        await setup_self_signed_certificate(
-            key, cert, app_uri, socket.gethostname(), [ExtendedKeyUsageOID.CLIENT_AUTH],
-            {"commonName": "edgeloop opcua_writeback", "organizationName": "edgeloop"},
-        )  # fmt: skip
-        store = TrustStore([trusted], [])
-        await store.load()
-        strict = CertificateValidator(
-            CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER, store
-        )
-
-        async def validate(server_cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
-            try:
-                await strict.validate(server_cert, app)
-            except Exception:
-                if s.auto_accept_untrusted:
-                    return
-                der = server_cert.public_bytes(Encoding.DER)
-                (rejected / f"{hashlib.sha1(der).hexdigest()}.der").write_bytes(der)
-                _log.error("server certificate rejected; move it into trusted/ to trust it", pki=str(pki))
-                raise
-
-        client.certificate_validator = validate
-        await client.set_security(
-            SecurityPolicyBasic256Sha256, str(cert), str(key), mode=ua.MessageSecurityMode.SignAndEncrypt
-        )
+        pki = self.pki
+        if pki is None or (pki.root, pki.auto_accept) != (Path(s.pki_dir), s.auto_accept_untrusted):
+            pki = self.pki = Pki(Path(s.pki_dir), "opcua_writeback", s.auto_accept_untrusted)
+        await secure_client(client, pki, s.security_mode, s.username, s.password)
 
     async def _node(self, client: Client, endpoint: str, node_id: str) -> Any:
         """A Node; `nsu=URI;...` is resolved against the server's namespace array (fetched once)."""
-        m = _NSU.match(node_id)
-        if m:
-            namespaces = self._namespaces.get(endpoint)
-            if namespaces is None:
-                namespaces = self._namespaces[endpoint] = list(await client.get_namespace_array())
-            uri, rest = m.groups()
-            if uri not in namespaces:
-                raise WriteRefusedError(f"BadNodeIdUnknown (namespace {uri} is not on the server)")
-            node_id = f"ns={namespaces.index(uri)};{rest}"
-        return client.get_node(node_id)
+        namespaces: list[str] = []
+        if needs_namespaces(node_id):
+            cached = self._namespaces.get(endpoint)
+            if cached is None:
+                cached = self._namespaces[endpoint] = list(await client.get_namespace_array())
+            namespaces = cached
+        try:
+            return client.get_node(resolve_node_id(node_id, namespaces))
+        except ValueError as exc:
+            raise WriteRefusedError(f"BadNodeIdUnknown ({exc})") from exc
 
     async def read(self, endpoint: str, node_id: str) -> Any:
         """The node's current value."""

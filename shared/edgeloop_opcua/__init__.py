@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from .errors import SECURITY_STATUSES, SecurityRejectedError, map_error, status_name
+from .nodeid import needs_namespaces, resolve_node_id
+from .pki import Pki
+from .security import SecurityMode, secure_client, security_string
 from .subscription import BatchSubscription, create_batch_subscription, subscription_parameters
 
-__all__ = ["BatchSubscription", "create_batch_subscription", "subscription_parameters"]
+__all__ = [
+    "SECURITY_STATUSES",
+    "BatchSubscription",
+    "Pki",
+    "SecurityMode",
+    "SecurityRejectedError",
+    "create_batch_subscription",
+    "map_error",
+    "needs_namespaces",
+    "resolve_node_id",
+    "secure_client",
+    "security_string",
+    "status_name",
+    "subscription_parameters",
+]

@@ -52,6 +52,13 @@ def bodies(sink: SdkModule, seconds: float) -> list[dict[str, Any]]:
     return out
 
 
+def started(sink: SdkModule, seconds: float, wait: float = 30.0) -> list[dict[str, Any]]:
+    """The first message (the module process may take seconds to import and connect on a busy machine),
+    then everything that arrives in the next `seconds`."""
+    msg = sink.next_input(timeout=wait)
+    return [json.loads(msg.data), *bodies(sink, seconds)]
+
+
 def fields(messages: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (d["DataSetWriterId"], k, v) for m in messages for d in m["Messages"] for k, v in d["Payload"].items()
@@ -70,7 +77,7 @@ def test_file_then_twin_reconfiguration_then_refused_patch(
     pn.write_text(json.dumps(published_nodes(plant.endpoint, ("pump",))))
     hub, module, sink = start_ingest(tmp_path, hub_factory, sdk_module, {"PUBLISHED_NODES_FILE": str(pn)})
     try:
-        first = bodies(sink, 3.0)
+        first = started(sink, 3.0)
         assert first, module.log.read_text()[-2000:]
         m = first[-1]
         assert m["MessageType"] == "ua-data" and m["PublisherId"] and m["MessageId"]
@@ -138,7 +145,7 @@ def test_server_restart_marks_the_gap_and_data_resumes(
         pn.write_text(json.dumps(published_nodes(plant.endpoint, ("pump",))))
         hub, module, sink = start_ingest(tmp_path, hub_factory, sdk_module, {"PUBLISHED_NODES_FILE": str(pn)})
         try:
-            assert fields(bodies(sink, 3.0))
+            assert fields(started(sink, 3.0))
             plant.kill()
             down = bodies(sink, 3.0)
             bad = [(f, v) for _, f, v in fields(down) if v.get("StatusCode")]
