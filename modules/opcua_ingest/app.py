@@ -36,6 +36,7 @@ class Settings(ModuleSettings):
     auto_accept_untrusted: bool = False
     reconnect_min_backoff_s: float = Field(default=0.5, gt=0)
     reconnect_max_backoff_s: float = Field(default=30.0, gt=0)
+    reconnect_security_backoff_s: float = Field(default=5.0, gt=0)  # after a refused certificate/identity
     report_interval_s: float = Field(default=5.0, gt=0)
 
 
@@ -167,6 +168,7 @@ def _reconcile(
             pki,
             min_backoff_s=s.reconnect_min_backoff_s,
             max_backoff_s=s.reconnect_max_backoff_s,
+            security_backoff_s=s.reconnect_security_backoff_s,
             on_change=lambda _st: ctx.state["dirty"].set(),
         )
         states[ep.url] = session.status

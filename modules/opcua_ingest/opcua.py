@@ -61,8 +61,9 @@ class EndpointSession:
     """Keeps one endpoint's session and subscriptions alive and feeds value changes to the pipeline.
 
     A lost connection marks the gap (every field of the endpoint's writers once with BadNoCommunication),
-    then reconnects with back-off from `min_backoff_s` doubling to `max_backoff_s`; subscriptions are
-    created afresh on every new session.
+    then reconnects with back-off from `min_backoff_s` doubling to `max_backoff_s` (at least
+    `security_backoff_s` after a refused certificate or identity); subscriptions are created afresh on every
+    new session, and the trust list is read again on every attempt.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class EndpointSession:
         *,
         min_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        security_backoff_s: float = 5.0,
         timeout_s: float = 5.0,
         on_change: Callable[[EndpointState], None] | None = None,
     ) -> None:
@@ -81,6 +83,7 @@ class EndpointSession:
         self.pki = pki
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
+        self.security_backoff_s = security_backoff_s
         self.timeout_s = timeout_s
         self.status = EndpointState(plan.url)
         self._on_change = on_change or (lambda _s: None)
@@ -112,7 +115,7 @@ class EndpointSession:
                     self.status.reconnects += 1
                     rejected = isinstance(err, SecurityRejectedError)
                     self._set("securityRejected" if rejected else "reconnecting", str(err))
-                    wait = max(delay, 5.0) if rejected else delay
+                    wait = max(delay, self.security_backoff_s) if rejected else delay
                     await asyncio.sleep(wait)
                     delay = min(delay * 2, self.max_backoff_s)
                     continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.ua.uaerrors import BadCertificateUntrusted
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -42,13 +44,26 @@ async def ensure_server_certificate(state_dir: Path, host: str) -> tuple[Path, P
     return cert, key
 
 
-async def trust_validator(trusted_dir: Path) -> CertificateValidator:
-    """A validator that accepts only client certificates in `trusted_dir` (TRUSTED_VALIDATION, not BASIC)."""
-    store = TrustStore([trusted_dir], [])
-    await store.load()
-    return CertificateValidator(
-        CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT, store
-    )
+async def trust_validator(trusted_dir: Path) -> Callable[[x509.Certificate, Any], Awaitable[None]]:
+    """A validator that accepts only client certificates in `trusted_dir` (TRUSTED_VALIDATION, not BASIC).
+
+    The folder is read again on every connection attempt, as a DCS's trust list is: a client certificate
+    copied in is trusted from the next attempt on, without restarting the plant. An empty folder trusts
+    nobody (asyncua cannot build an empty store, so that case is answered here).
+    """
+
+    async def validate(cert: x509.Certificate, app: Any) -> None:
+        store = TrustStore([trusted_dir], [])
+        try:
+            await store.load()
+        except ValueError:
+            raise BadCertificateUntrusted() from None
+        checker = CertificateValidator(
+            CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT, store
+        )
+        await checker.validate(cert, app)
+
+    return validate
 
 
 def cert_identity(der: bytes | None) -> str | None:
