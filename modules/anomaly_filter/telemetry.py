@@ -52,7 +52,7 @@ def _status(entry: dict[str, Any]) -> tuple[bool, str]:
         return not symbol.startswith("Bad"), symbol
     try:
         bad = (int(num) & 0x80000000) != 0 if num is not None else False
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         bad = True
     return not bad, "Bad" if bad else "Good"
 
