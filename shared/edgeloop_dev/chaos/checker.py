@@ -1,7 +1,8 @@
 """Per-scenario verdict from a run's evidence: faults delivered, messages lost, duplicates, recovery (pure).
 
 Definitions (a window is [t0, t1]; `drain_s` leaves the last seconds to the next window):
-- injected: faults of the ground truth that started in [t0, t1) and ended `grace_s` before t1;
+- injected: faults of the ground truth that started in [t0, t1) and were delivered by t1 or ended
+  `grace_s` before it (a fault that may still be detected is left to the next window);
 - delivered: an anomaly opened upstream for the fault's asset (source time in the fault, up to
   DETECTION_SLACK_S after its end) and, for kinds that trigger a write-back, a Good write on that asset's
   nodes in the plant in the same span;
@@ -12,7 +13,8 @@ Definitions (a window is [t0, t1]; `drain_s` leaves the last seconds to the next
 - duplicates: envelope ids already seen upstream; a duplicate is "bad" unless it came in an upstream
   message with the same message id as the first copy (a re-send of the same message);
 - recovery: from the end of the injection to the first Good telemetry, the first score and the first
-  upstream message after it (the largest of the three).
+  upstream message after it, and to steady state (every process running, telemetry and scores flowing,
+  the router's link up and its safety/audit/anomaly queues empty): the largest of these.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class ScenarioResult:
     telemetry_s: float | None = None
     scores_s: float | None = None
     upstream_s: float | None = None
+    steady_s: float | None = None
     undelivered: list[str] = field(default_factory=list)
     lost_detail: list[str] = field(default_factory=list)
     drops: dict[str, int] = field(default_factory=dict)
@@ -181,13 +184,16 @@ def check(
 ) -> ScenarioResult:
     """The scenario's figures; `drops` is the router's drop count per "class/reason" during the window."""
     res = ScenarioResult(window.name)
-    mine = [f for f in faults if window.t0 <= f.start < window.t1 and f.end + grace_s <= window.t1]
-    res.faults_injected = len(mine)
-    for fault in mine:
+    for fault in faults:
+        if not window.t0 <= fault.start < window.t1:
+            continue
+        why = fault_delivered(fault, ev.upstream, ev)
+        if why is not None and fault.end + grace_s > window.t1:
+            continue  # may still be detected: the next window (or the whole run's) counts it
+        res.faults_injected += 1
         if EXPECTED.get(fault.kind, (True, True)) == (False, False):
             continue
         res.faults_expected += 1
-        why = fault_delivered(fault, ev.upstream, ev)
         if why is None:
             res.faults_delivered += 1
         else:

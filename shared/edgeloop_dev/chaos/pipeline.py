@@ -80,6 +80,7 @@ class Steady:
 
     ok: bool
     why: list[str] = field(default_factory=list)
+    since: float | None = None  # when it first held during the wait (epoch s)
 
 
 class ChaosPipeline:
@@ -297,10 +298,14 @@ class ChaosPipeline:
     async def wait_steady(self, timeout_s: float, not_before: float = 0.0) -> Steady:
         """Poll `steady()` until it holds (and `not_before` has passed) or `timeout_s` ends."""
         deadline = time.monotonic() + timeout_s
+        since: float | None = None
         while True:
             state = await self.steady()
+            if state.ok and since is None:
+                since = time.time()
+            state.since = since
             if state.ok and time.time() >= not_before:
                 return state
             if time.monotonic() >= deadline:
                 return state
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)

@@ -18,14 +18,14 @@ def table(results: Sequence[ScenarioResult], title: str = "edgeloop chaos") -> T
     """A rich table, one row per scenario."""
     t = Table(title=title)
     for column in ("scenario", "faults injected", "expected", "delivered", "lost", "duplicates (bad)",
-                   "recovery s", "telemetry s", "upstream s", "verdict"):  # fmt: skip
+                   "recovery s", "telemetry s", "upstream s", "steady s", "verdict"):  # fmt: skip
         t.add_column(column, justify="left" if column in ("scenario", "verdict") else "right")
     for r in results:
         verdict = "[green]ok[/]" if not r.failures else f"[red]{len(r.failures)} failure(s)[/]"
         t.add_row(
             r.name, str(r.faults_injected), str(r.faults_expected), str(r.faults_delivered), str(r.lost),
             f"{r.duplicates} ({r.bad_duplicates})", _s(r.recovery_s), _s(r.telemetry_s), _s(r.upstream_s),
-            verdict,
+            _s(r.steady_s), verdict,
         )  # fmt: skip
     return t
 

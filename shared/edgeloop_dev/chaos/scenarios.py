@@ -12,10 +12,12 @@ from typing import Any
 from edgeloop_dev.chaos.checker import bad_gap, drain_order
 from edgeloop_dev.chaos.evidence import Evidence
 from edgeloop_dev.chaos.pipeline import ChaosPipeline
+from edgeloop_dev.chaos.truth import injected_faults
 from edgeloop_dev.supervisor.supervisor import HUB
 
 GAP_SYMBOLS = ("BadNoCommunication", "BadServerNotConnected")
 TELEMETRY_BACK_S = 5.0
+TELEMETRY_LATE = "telemetry resumed"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Profile:
     blob_hang_s: float = 12.0
     quota_fill_s: float = 60.0
     settle_s: float = 45.0  # the longest a scenario waits for steady state and its faults' detection
+    align_s: float = 15.0  # wait up to this long to start an outage just before a scheduled fault
 
     @classmethod
     def short(cls) -> Profile:
@@ -63,6 +66,7 @@ class Profile:
             blob_hang_s=span / 2,
             quota_fill_s=max(60.0, span),
             settle_s=120.0,
+            align_s=50.0,
         )
 
 
@@ -78,6 +82,17 @@ class Injection:
 Scenario = Callable[[ChaosPipeline, Profile], Awaitable[Injection]]
 
 
+async def align(p: ChaosPipeline, prof: Profile, lead_s: float = 3.0) -> float:
+    """Sleep until `lead_s` before the next scheduled fault if it comes within `align_s`; returns the wait."""
+    now = time.time()
+    upcoming = [f.start - lead_s - now for f in injected_faults(p.options.seed, p.runs, 1e12)]
+    wait = min((w for w in upcoming if w >= 0), default=None)
+    if wait is None or wait > prof.align_s:
+        return 0.0
+    await asyncio.sleep(wait)
+    return wait
+
+
 async def baseline(p: ChaosPipeline, prof: Profile) -> Injection:
     """No fault injected: the pipeline's normal detection and flow, for reference."""
     await asyncio.sleep(prof.baseline_s)
@@ -87,6 +102,7 @@ async def baseline(p: ChaosPipeline, prof: Profile) -> Injection:
 async def kill_each(p: ChaosPipeline, prof: Profile) -> Injection:
     """kill -9 each module in turn; the supervisor restarts it."""
     back: dict[str, float] = {}
+    await align(p, prof)
     last = time.time()
     for name in prof.kill_modules:
         pid = p.pid(name)
@@ -118,6 +134,7 @@ async def random_kills(p: ChaosPipeline, prof: Profile) -> Injection:
 
 async def hub_restart(p: ChaosPipeline, prof: Profile) -> Injection:
     """kill -9 the local hub; the supervisor restarts it on the same on-disk store."""
+    await align(p, prof, lead_s=-2.0)
     pid = p.pid(HUB)
     killed = p.kill(HUB)
     back = await p.wait_running(HUB, 60.0, after_pid=pid)
@@ -126,6 +143,7 @@ async def hub_restart(p: ChaosPipeline, prof: Profile) -> Injection:
 
 async def link_cut(p: ChaosPipeline, prof: Profile) -> Injection:
     """The upstream link is down (linkUp=false) for a while; afterwards the store drains by priority."""
+    await align(p, prof)
     await p.router_desired({"linkUp": False})
     await asyncio.sleep(prof.link_down_s)
     backlog = (await p.router_status()).get("queues", {})
@@ -160,7 +178,7 @@ async def plant_restart(p: ChaosPipeline, prof: Profile) -> Injection:
         first = min((t for t in good if t > back), default=None)
         if first is None or first - back > TELEMETRY_BACK_S:
             after = "never" if first is None else f"after {first - back:.1f} s"
-            problems.append(f"telemetry resumed {after} (expected within {TELEMETRY_BACK_S:g} s)")
+            problems.append(f"{TELEMETRY_LATE} {after} (expected within {TELEMETRY_BACK_S:g} s)")
         return problems
 
     return Injection(back, verify, {"restartAt": down1, "refusedS": prof.plant_down_s})
@@ -178,6 +196,7 @@ async def blob_outage(p: ChaosPipeline, prof: Profile) -> Injection:
                 peak = max(peak, int(status.get("uploadsPending", 0)))
             await asyncio.sleep(1.0)
 
+    await align(p, prof)
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(stop))
     try:
@@ -192,6 +211,7 @@ async def blob_outage(p: ChaosPipeline, prof: Profile) -> Injection:
 async def store_quota(p: ChaosPipeline, prof: Profile) -> Injection:
     """A small store quota while the link is down: the overflow policy drops the lowest classes first."""
     quota = int(max(12_000, 350 * prof.quota_fill_s))
+    await align(p, prof)
     before = (await p.router_status()).get("drops", {})
     await p.router_desired({"linkUp": False, "storeMaxBytes": quota})
     end = time.monotonic() + prof.quota_fill_s

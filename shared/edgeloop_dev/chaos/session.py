@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeloop_dev.chaos.checker import DETECTION_SLACK_S, ScenarioResult, Window, check
+from edgeloop_dev.chaos.checker import DETECTION_SLACK_S, ScenarioResult, Window, check, fault_delivered
 from edgeloop_dev.chaos.evidence import Evidence, load_evidence
 from edgeloop_dev.chaos.pipeline import ChaosPipeline
 from edgeloop_dev.chaos.scenarios import SCENARIOS, Profile
@@ -64,20 +64,17 @@ class ChaosSession:
         t0 = time.time()
         drops0 = await self._drops()
         inj = await SCENARIOS[name](p, prof)
-        pending = [
-            f.end + DETECTION_SLACK_S
-            for f in injected_faults(p.options.seed, p.runs, 1e12)
-            if t0 <= f.start <= inj.end
-        ]
-        not_before = min(max(pending, default=0.0), inj.end + prof.settle_s)
-        not_before = max(not_before, inj.end + 5.0)
-        steady = await p.wait_steady(max(prof.settle_s, not_before - time.time() + 10.0), not_before)
+        steady = await p.wait_steady(prof.settle_s, inj.end + 5.0)
+        await self._await_faults(t0, inj.end, inj.end + prof.settle_s)
         status = await p.router_status()
         t1 = time.time()
         ev = load_evidence(p.dir)
         faults = injected_faults(p.options.seed, p.runs, t1)
         res = check(ev, Window(name, t0, inj.end, t1), faults, _delta(status.get("drops", {}), drops0))
         res.extra.update(inj.info)
+        if steady.since is not None:
+            res.steady_s = round(max(steady.since - inj.end, 0.0), 2)
+            res.recovery_s = max(res.recovery_s or 0.0, res.steady_s)
         res.extra["uploadsPending"] = status.get("uploadsPending")
         self._verdict(res, steady.ok, steady.why, ev)
         if inj.verify is not None:
@@ -94,6 +91,22 @@ class ChaosSession:
         self.results.append(res)
         self.save()
         return res
+
+    async def _await_faults(self, t0: float, inject_end: float, deadline: float) -> None:
+        """Wait until the faults that started during the injection were delivered or had their slack."""
+        p = self.p
+        while time.time() < deadline:
+            pending = [
+                f
+                for f in injected_faults(p.options.seed, p.runs, 1e12)
+                if t0 <= f.start <= inject_end and time.time() < f.end + DETECTION_SLACK_S
+            ]
+            if not pending:
+                return
+            ev = await asyncio.to_thread(load_evidence, p.dir)
+            if all(fault_delivered(f, ev.upstream, ev) is None for f in pending):
+                return
+            await asyncio.sleep(1.0)
 
     def _verdict(self, res: ScenarioResult, steady: bool, why: list[str], ev: Evidence) -> None:
         if not steady:
@@ -124,7 +137,7 @@ class ChaosSession:
             faults,
             _delta(status.get("drops", {}), self._drops0 or {}),
         )
-        res.recovery_s = res.telemetry_s = res.scores_s = res.upstream_s = None
+        res.recovery_s = res.telemetry_s = res.scores_s = res.upstream_s = res.steady_s = None
         self._verdict(res, steady.ok, steady.why, ev)
         self.results.append(res)
         self.save()
