@@ -79,10 +79,10 @@ def test_window_assembler_raises_only_bad_input_and_keeps_state(docs: list[Any])
 
 
 def test_a_value_beyond_float32_never_reaches_a_window() -> None:
-    """A Double the model's float32 input cannot hold is refused, not turned into Inf in every window."""
+    """A number the model's float32 input cannot hold is refused (BadInput), not Inf in every window."""
     asm = _assembler()
-    ts = "2027-01-15T08:00:0{}.000Z"
-    for i, v in enumerate([1.0, 1e308, 2.0, 3.0, 4.0, 5.0]):
+    ts = "2027-01-15T08:00:{:02d}.000Z"
+    for i, v in enumerate([1.0, 1e308, 10**400, -1e39, 2.0, 3.0, 4.0, 5.0]):
         payload = {f: {"Value": v, "SourceTimestamp": ts.format(i)} for f in ("Flow", "Speed", "Vibration")}
         doc = {"Messages": [{"DataSetWriterId": "pump", "Payload": payload}]}
         try:
