@@ -13,6 +13,7 @@ import numpy as np
 from .errors import BadInput
 from .metadata import AssetSpec, WindowSpec
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 QUALITY_ORDER = {"good": 0, "uncertain": 1, "bad": 2}
 
 
@@ -80,9 +81,9 @@ def _number(field_name: str, value: Any) -> float:
         raise BadInput(
             "bad_value", f"field {field_name!r}: Value must be a number, got {type(value).__name__}"
         )
-    v = float(value)
+    v = float(value) if abs(value) <= FLOAT32_MAX else math.inf  # the model's input is float32
     if not math.isfinite(v):
-        raise BadInput("bad_value", f"field {field_name!r}: Value is {value!r} (not finite)")
+        raise BadInput("bad_value", f"field {field_name!r}: Value is {value!r} (not finite in float32)")
     return v
 
 
