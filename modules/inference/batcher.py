@@ -30,6 +30,7 @@ class MicroBatcher(Generic[T, R]):
     """Requests are queued (bounded; `submit` waits for room), batched and run by `run_batch` in `executor`.
 
     `run_batch` returns one result or exception per item, in order: an error stays with its own request.
+    `inline` runs the batch function on the event loop (no thread hop) for sub-millisecond models.
     Up to `max_in_flight` batches run at once (give `executor` as many threads), so the next batch is
     gathered and started while the previous one is still in `session.run` or its post-processing.
     Unlike Triton, a batch waits for `max_queue_delay_s` only while another batch is running: when the
@@ -46,6 +47,7 @@ class MicroBatcher(Generic[T, R]):
         executor: Executor | None = None,
         queue_size: int = 1024,
         max_in_flight: int = 1,
+        inline: bool = False,
         on_batch: Callable[[int, list[float]], None] | None = None,
     ) -> None:
         if max_in_flight < 1:
@@ -58,6 +60,7 @@ class MicroBatcher(Generic[T, R]):
         self._slots = asyncio.Semaphore(queue_size)
         self._queue: asyncio.Queue[_Pending[T, R] | None] = asyncio.Queue()
         self._on_batch = on_batch
+        self._inline = inline  # run on the loop itself: for models so fast that a thread hop costs more
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._running: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -144,9 +147,12 @@ class MicroBatcher(Generic[T, R]):
                 self._on_batch(len(batch), [started - p.queued_at for p in batch])
             items = [p.item for p in batch]
             try:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._run_batch, items
-                )
+                if self._inline:
+                    results = self._run_batch(items)
+                else:
+                    results = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, self._run_batch, items
+                    )
                 if len(results) != len(batch):
                     raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)}")
             except Exception as exc:  # the whole batch failed: every request gets the error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +18,14 @@ from .errors import ModelRejected, ProviderError
 from .metadata import Batching
 from .processors import FrameProcessor, StageObserver, WindowProcessor
 from .repository import ModelFiles, pick_version, read_version
-from .session import OrtRunner, ProviderReport, check_contract, check_providers, create_session
+from .session import (
+    OrtRunner,
+    ProviderReport,
+    check_contract,
+    check_providers,
+    create_session,
+    example_feeds,
+)
 
 _log = get_logger(__name__)
 
@@ -33,6 +41,7 @@ class LoadedModel:
     batcher: MicroBatcher[Any, Any]
     executor: ThreadPoolExecutor
     batching: Batching
+    inline: bool = False
     loaded_at: str = field(default_factory=utc_now_iso)
 
     @property
@@ -52,6 +61,7 @@ class LoadedModel:
             "providers": list(self.report.active),
             "maxBatchSize": self.batching.max_batch_size,
             "maxQueueDelayMs": self.batching.max_queue_delay_ms,
+            "inline": self.inline,
             "loadedAt": self.loaded_at,
         }
 
@@ -69,6 +79,7 @@ class EngineOptions:
     queue_size: int = 1024
     pre_threads: int = 2  # decode/letterbox pool, shared by all versions (OpenCV releases the GIL)
     max_in_flight: int = 2  # batches running at once per model version
+    inline_below_ms: float = 0.5  # a model whose full batch runs faster than this runs on the event loop
 
     def session_threads(self) -> int:
         """ORT intra-op threads: as configured, or (0 = auto) the cores shared by the batches in flight."""
@@ -111,6 +122,9 @@ class ModelManager:
         meta = meta.model_copy(update={"batching": batching})
         runner = OrtRunner(sess, report, meta)
         runner.warm_up()
+        started = time.perf_counter()
+        runner.run(example_feeds(meta, batching.max_batch_size))
+        inline = (time.perf_counter() - started) * 1000 < self.options.inline_below_ms
         observer = self._observe_stage(name) if self._observe_stage else None
         processor: Any
         if meta.kind == "window":
@@ -132,9 +146,10 @@ class ModelManager:
             executor=executor,
             queue_size=self.options.queue_size,
             max_in_flight=in_flight,
+            inline=inline,
             on_batch=on_batch,
         )
-        return LoadedModel(files, report, runner, processor, batcher, executor, batching)
+        return LoadedModel(files, report, runner, processor, batcher, executor, batching, inline=inline)
 
     async def load(self, name: str, version: str | None = None, *, force: bool = False) -> LoadedModel:
         """Load `version` (default: highest) and swap it in; on any failure the old version keeps serving."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,14 +94,27 @@ class InferenceService:
         except BadInput as exc:
             self.metrics.rejected.labels(input="telemetry", reason=exc.reason).inc()
             raise
+        name = self.settings.sensor_model
+        if len(windows) == 1:  # the common case: no task per window
+            results: list[Any] = [await self.manager.submit(name, windows[0])]
+        else:  # a message that completes several assets' windows: one batch, answered in order
+            results = await asyncio.gather(
+                *(self.manager.submit(name, w) for w in windows), return_exceptions=True
+            )
         sent = 0
-        for w in windows:
-            loaded, result = await self.manager.submit(self.settings.sensor_model, w)
+        error: BaseException | None = None
+        for w, r in zip(windows, results, strict=True):
+            if isinstance(r, BaseException):
+                error = error or r
+                continue
+            loaded, result = r
             await out.send(
                 "scores", self.window_score(loaded, w, result), kind="score", message_id=self._id(w)
             )
             sent += 1
             await self._drift(out, loaded, w)
+        if error is not None:
+            raise error  # the windows that were scored are sent; the message is dead-lettered
         return sent
 
     @staticmethod

@@ -74,3 +74,23 @@ async def test_close_finishes_every_queued_request_and_refuses_new_ones() -> Non
     assert [p.result() for p in pending] == list(range(10))
     with pytest.raises(BatcherClosed):
         await b.submit(99)
+
+
+@pytest.mark.parametrize(
+    ("inline", "on_loop_thread"),
+    [pytest.param(True, True, id="inline"), pytest.param(False, False, id="executor")],
+)
+async def test_an_inline_batcher_runs_on_the_loop_thread_and_a_normal_one_does_not(
+    inline: bool, on_loop_thread: bool
+) -> None:
+    threads: list[int] = []
+
+    def run(items: list[int]) -> list[int | BaseException]:
+        threads.append(threading.get_ident())
+        return list(items)
+
+    b: MicroBatcher[int, int] = MicroBatcher(run, max_batch_size=4, max_queue_delay_s=0.0, inline=inline)
+    b.start()
+    assert await b.submit(7) == 7
+    await b.close()
+    assert (threads == [threading.get_ident()]) is on_loop_thread
