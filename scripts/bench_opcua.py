@@ -71,20 +71,24 @@ class PlantWindow:
     def __init__(self, plant: PlantProcess) -> None:
         self.plant = plant
         self.proc = psutil.Process(plant.pid)
-        self.s0 = self._stats()
+        self.s0 = self.fresh()
         self.c0 = self.proc.cpu_times()
 
-    def _stats(self) -> dict[str, Any]:
-        time.sleep(1.1)  # the plant saves its counters once a second
-        stats = read_stats(self.plant.options.state_dir)
-        if stats is None:
-            raise RuntimeError("the plant wrote no plant-stats.json")
-        return stats
+    def fresh(self) -> dict[str, Any]:
+        """The plant's counters right after its next save (once a second), so windows line up."""
+        before = read_stats(self.plant.options.state_dir) or {}
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            stats = read_stats(self.plant.options.state_dir)
+            if stats is not None and stats.get("monotonic") != before.get("monotonic"):
+                return stats
+            time.sleep(0.005)
+        raise RuntimeError("the plant did not save plant-stats.json (is its update loop stuck?)")
 
-    def close(self, tags: int) -> dict[str, float]:
+    def close(self, tags: int, s1: dict[str, Any] | None = None) -> dict[str, float]:
         """Ticks/s, load-tag changes/s, mean update pass (ms) and CPU (% of a core) in the window."""
+        s1 = s1 or self.fresh()
         c1 = self.proc.cpu_times()
-        s1 = self._stats()
         dt = s1["monotonic"] - self.s0["monotonic"]
         ticks = s1["ticks"] - self.s0["ticks"]
         busy = s1["busy_s"] - self.s0["busy_s"]
@@ -151,16 +155,17 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
         wait_for(lambda: counts["values"] > 0, 30)
         time.sleep(args.warmup)
         procs = {"ingest": psutil.Process(ingest.proc.pid), "hub": psutil.Process(hub.proc.pid)}  # type: ignore[union-attr]
-        cpu0 = {k: p.cpu_times() for k, p in procs.items()}
         window = PlantWindow(plant)
+        cpu0 = {k: p.cpu_times() for k, p in procs.items()}
         c0, t0 = dict(counts), time.monotonic()
         in0 = metric(murl, "edgeloop_opcua_ingest_values_received_total")
-        time.sleep(args.seconds)
+        time.sleep(args.seconds - 0.5)
+        s1 = window.fresh()  # then our counters at once: the same window as the plant's
         dt = time.monotonic() - t0
         c1 = dict(counts)
         in1 = metric(murl, "edgeloop_opcua_ingest_values_received_total")
         cpu = {k: p.cpu_times() for k, p in procs.items()}
-        run.plant = window.close(args.tags)
+        run.plant = window.close(args.tags, s1)
         run.dropped = metric(murl, "edgeloop_opcua_ingest_dropped_values_total")
         run.rss_mib = procs["ingest"].memory_info().rss / 2**20
     finally:

@@ -31,7 +31,8 @@ class Sample:
     status_symbol: str = "Good"
 
 
-_iso_cache: dict[datetime, str] = {}  # the values of one publish response share their timestamps
+_iso_cache: dict[datetime, str] = {}  # the values of one publish response mostly share their timestamps
+_ISO_CACHE_MAX = 4096
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -40,9 +41,9 @@ def iso(ts: datetime | None) -> str | None:
         return None
     text = _iso_cache.get(ts)
     if text is None:
-        aware = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-        text = aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        if len(_iso_cache) >= 256:
+        utc = ts.astimezone(UTC) if ts.tzinfo is not None and ts.utcoffset() else ts
+        text = utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+        if len(_iso_cache) >= _ISO_CACHE_MAX:
             _iso_cache.clear()
         _iso_cache[ts] = text
     return text

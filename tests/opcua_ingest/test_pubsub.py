@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -110,4 +110,6 @@ def test_iso_is_cached_but_exact_for_naive_and_aware_times() -> None:
     naive = datetime(2026, 11, 22, 10, 0, 0, 123000)
     assert iso(naive) == iso(TS) == "2026-11-22T10:00:00.123Z"
     assert iso(naive) == "2026-11-22T10:00:00.123Z"
+    plus_two = datetime(2026, 11, 22, 12, 0, 0, 123999, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(plus_two) == "2026-11-22T10:00:00.123Z"
     assert iso(None) is None
