@@ -103,7 +103,9 @@ class MicroBatcher(Generic[T, R]):
         batch = [first]
         # busy (a batch is running): wait up to the delay so the batch fills meanwhile; idle: go at once
         # with what is queued, so a lone request pays no queue delay
-        deadline = first.queued_at + self.max_queue_delay_s if self._running else 0.0
+        # (an inline batcher is never busy in that sense: nothing runs beside the loop)
+        busy = bool(self._running) and not self._inline
+        deadline = first.queued_at + self.max_queue_delay_s if busy else 0.0
         while len(batch) < self.max_batch_size:
             try:
                 nxt = self._queue.get_nowait()
