@@ -1,20 +1,22 @@
 """Inference benchmark, side by side in one run on the same models, inputs and cores.
 
-Vision (the defect detector, JPEG frames of the labelled test set, over HTTP `POST /predict`):
+Vision (the defect detector, the labelled test set's JPEG frames, `POST /predict` over keep-alive HTTP):
   (a) engine  this module's REST server: per-request OpenCV decode at reduced size + letterbox in a small
-              thread pool, dynamic micro-batching, up to two batches in `session.run` at once.
-  (b) sample  the public samples' shape (a threaded Flask-style server): per request a full PIL decode,
-              PIL resize + paste into the letterbox canvas, numpy conversion, one `session.run` at batch 1
-              (no lock: ORT sessions are thread-safe; ORT's default threads), same post-processing.
+              thread pool, dynamic micro-batching, up to two batches in `session.run` at once (ORT
+              intra-op threads = cores / 2). a_engine_inproc: the same engine called in process (no HTTP).
+  (b) sample  the public samples' shape, a threaded Flask-style (werkzeug-like HTTP/1.1) server: per
+              request a full PIL decode, PIL resize + paste into the letterbox canvas, numpy conversion,
+              one `session.run` at batch 1 with ORT's default session options (no lock: sessions are
+              thread-safe), the same post-processing.
   (c) ceiling the engine's own decode + letterbox (same pool), batched `session.run` and post-processing
               in a tight in-memory loop with two batches in flight: no HTTP, queues or messaging.
-Sensor windows (the PCA model, OPC UA PubSub telemetry of the plant's three assets, in process):
-  (a) engine  `InferenceService.on_telemetry` (window assembly + the micro-batcher), concurrent feeders.
+Sensor windows (the PCA model; OPC UA PubSub telemetry of the plant's three assets, in process):
+  (a) engine  `InferenceService.on_telemetry`: window assembly + the micro-batcher, concurrent feeders.
   (b) single  the same window assembly, then one `session.run` per window at batch 1, inline.
-  (c) ceiling the same assembly and batched `session.run` + result building in a tight loop.
-Both: throughput and p50/p99 latency at 1, 4 and 16 concurrent clients, plus a per-item breakdown of
-decode/pre/run/post measured alone, so the ratios can be explained. Usage:
-  .venv/bin/python scripts/bench_inference.py --seconds 3 [--only vision|sensor]
+  (c) ceiling the same assembly, batched `session.run` and result building in a tight loop.
+Clients are closed-loop (1, 4, 16); throughput and p50/p99 latency per arm, then a per-item breakdown of
+each step measured alone (decode/pre/run/post), so the ratios can be explained. Usage:
+  .venv/bin/python scripts/bench_inference.py --seconds 4 [--only vision|sensor]
 """
 
 from __future__ import annotations
