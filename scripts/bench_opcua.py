@@ -57,6 +57,7 @@ class Run:
     max_bytes: float | None = None
     cpu: dict[str, float] = field(default_factory=dict)
     rss_mib: float | None = None
+    queue_end: float | None = None
 
 
 def metric(url: str, name: str) -> float:
@@ -147,7 +148,8 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
     pn.write_text(json.dumps(doc))
     mport = free_port()
     env = {**hub.env("opcua_ingest"), "PUBLISHED_NODES_FILE": str(pn), "METRICS_PORT": str(mport),
-           "METRICS_HOST": "127.0.0.1", "PKI_DIR": str(tmp / "pki"), "LOG_LEVEL": "WARNING"}  # fmt: skip
+           "METRICS_HOST": "127.0.0.1", "PKI_DIR": str(tmp / "pki"), "LOG_LEVEL": "WARNING",
+           "SEND_MAX_IN_FLIGHT": str(args.in_flight)}  # fmt: skip
     ingest = ModuleProcess("opcua_ingest", env, tmp / "ingest.log")
     murl = f"http://127.0.0.1:{mport}/metrics"
     run = Run("opcua_ingest → hub → sink")
@@ -167,6 +169,7 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
         cpu = {k: p.cpu_times() for k, p in procs.items()}
         run.plant = window.close(args.tags, s1)
         run.dropped = metric(murl, "edgeloop_opcua_ingest_dropped_values_total")
+        run.queue_end = metric(murl, "edgeloop_opcua_ingest_queue_length")
         run.rss_mib = procs["ingest"].memory_info().rss / 2**20
     finally:
         stop.set()
@@ -229,6 +232,7 @@ def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
             [f"{num(r.mean_bytes)} / {num(r.max_bytes)}" if r.mean_bytes else "-" for r in runs],
         ),
         ("dropped by the module (whole run)", [num(r.dropped) for r in runs]),
+        ("module queue length at the end", [num(r.queue_end) for r in runs]),
         ("CPU plant (% of one core)", [num(r.plant.get("cpu")) for r in runs]),
         ("CPU client / opcua_ingest", [num(r.cpu.get("client", r.cpu.get("ingest"))) for r in runs]),
         ("CPU local hub", [num(r.cpu.get("hub")) for r in runs]),
@@ -237,7 +241,7 @@ def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
     print(
         f"\nOPC UA ingest benchmark: {args.tags} tags at 10 Hz (goal {args.tags * 10:,} values/s), "
         f"sampling {args.sampling_ms:g} ms, publishing {args.publishing_ms:g} ms, "
-        f"QueueSize {args.queue_size}, "
+        f"QueueSize {args.queue_size}, {args.in_flight} sends in flight, "
         f"{args.seconds:g} s measured per run after {args.warmup:g} s warm-up"
     )
     print(f"machine at start: {before}")
@@ -262,6 +266,7 @@ def main() -> int:
     ap.add_argument("--queue-size", type=int, default=10,
                     help="monitored-item QueueSize (OPC Publisher's default 1 loses changes whenever a "
                          "publish round trip outlasts the publishing interval)")  # fmt: skip
+    ap.add_argument("--in-flight", type=int, default=4, help="opcua_ingest SEND_MAX_IN_FLIGHT")
     ap.add_argument("--runs", default="handler,batch,module", help="which columns, comma-separated")
     args = ap.parse_args()
     before = machine()
