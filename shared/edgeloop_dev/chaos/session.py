@@ -80,6 +80,9 @@ class ChaosSession:
         if inj.verify is not None:
             res.failures += inj.verify(ev)
         if name == "blob_outage":
+            status, drained = await self._await_uploads(status, inj.end, inj.end + prof.settle_s)
+            res.extra["uploadsPending"] = status.get("uploadsPending")
+            res.extra["uploadsDrainedS"] = drained
             if status.get("uploadsPending"):
                 res.failures.append(f"{status.get('uploadsPending')} blob uploads still pending")
             if p.azurite is not None:
@@ -107,6 +110,17 @@ class ChaosSession:
             if all(fault_delivered(f, ev.upstream, ev) is None for f in pending):
                 return
             await asyncio.sleep(1.0)
+
+    async def _await_uploads(
+        self, status: dict[str, Any], since: float, deadline: float
+    ) -> tuple[dict[str, Any], float | None]:
+        """Poll the router until no blob upload waits (or the deadline): the last status, and when it
+        drained (seconds after `since`, None if it did not)."""
+        while status.get("uploadsPending") and time.time() < deadline:
+            await asyncio.sleep(1.0)
+            status = await self.p.router_status() or status
+        drained = None if status.get("uploadsPending") else round(time.time() - since, 1)
+        return status, drained
 
     def _verdict(self, res: ScenarioResult, steady: bool, why: list[str], ev: Evidence) -> None:
         if not steady:
