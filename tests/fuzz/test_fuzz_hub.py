@@ -19,7 +19,7 @@ from edgeloop_dev.hub.harness import HubProcess, make_manifest, pick_hub_host
 from edgeloop_dev.hub.mqtt import codec
 from edgeloop_dev.hub.rawclient import RawClient
 
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
 topic = text.filter(lambda t: t and "+" not in t and "#" not in t)
 pid = st.integers(1, 65535)
 packets = st.one_of(
