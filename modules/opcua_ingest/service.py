@@ -18,6 +18,7 @@ from edgeloop_runtime.errors import TransientError
 from .config import NodePlan
 from .pubsub import NetworkMessageBatcher, Sample
 
+_YIELD_EVERY = 250  # values processed between yields to the event loop (about 2 ms)
 BAD_NO_COMMUNICATION = 0x80310000
 BAD_NOT_CONNECTED = 0x808A0000  # BadServerNotConnected
 _GAP_SYMBOLS = {BAD_NO_COMMUNICATION: "BadNoCommunication", BAD_NOT_CONNECTED: "BadServerNotConnected"}
@@ -247,9 +248,11 @@ class IngestPipeline:
         """Filter and batch up to `limit` queued values; taken one by one, so a cancellation loses none."""
         now = time.monotonic()
         queue = self.queue
-        for _ in range(limit):
+        for n in range(limit):
             if not queue:  # overflow may trim the queue while we await a send slot
                 break
+            if n and not n % _YIELD_EVERY:
+                await asyncio.sleep(0)  # let the OPC UA publish loop send its next request meanwhile
             s, message_type = queue.pop()
             if message_type == "ua-deltaframe":
                 ok, reason = self.filters.accept(s, now)
