@@ -35,7 +35,7 @@ class Profile:
     blob_hang_s: float = 12.0
     quota_fill_s: float = 60.0
     settle_s: float = 45.0  # the longest a scenario waits for steady state and its faults' detection
-    align_s: float = 15.0  # wait up to this long to start an outage just before a scheduled fault
+    align_s: float = 25.0  # wait up to this long to start an outage just before a scheduled fault
 
     @classmethod
     def short(cls) -> Profile:
