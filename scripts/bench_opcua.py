@@ -156,7 +156,8 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
     try:
         wait_for(lambda: counts["values"] > 0, 30)
         time.sleep(args.warmup)
-        procs = {"ingest": psutil.Process(ingest.proc.pid), "hub": psutil.Process(hub.proc.pid)}  # type: ignore[union-attr]
+        procs = {"ingest": psutil.Process(ingest.proc.pid), "hub": psutil.Process(hub.proc.pid),  # type: ignore[union-attr]
+                 "sink": psutil.Process()}  # the SDK sink runs in this process  # fmt: skip
         window = PlantWindow(plant)
         cpu0 = {k: p.cpu_times() for k, p in procs.items()}
         c0, t0 = dict(counts), time.monotonic()
@@ -236,6 +237,7 @@ def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
         ("CPU plant (% of one core)", [num(r.plant.get("cpu")) for r in runs]),
         ("CPU client / opcua_ingest", [num(r.cpu.get("client", r.cpu.get("ingest"))) for r in runs]),
         ("CPU local hub", [num(r.cpu.get("hub")) for r in runs]),
+        ("CPU SDK sink + JSON parse (bench)", [num(r.cpu.get("sink")) for r in runs]),
         ("opcua_ingest RSS (MiB)", [num(r.rss_mib) for r in runs]),
     ]
     print(

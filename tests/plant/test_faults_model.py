@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 
 import pytest
 
@@ -73,7 +74,10 @@ def test_signals_are_correlated_pump_flow_follows_speed_setpoint() -> None:
     before = run(model, 0, 30)
     model.setpoints["Pump.SpeedSetpoint"] = 1400.0
     after = run(model, 30, 60)
-    mean = lambda rows, k: statistics.mean(r[k] for r in rows[-50:])  # noqa: E731
+
+    def mean(rows: list[dict[str, float]], k: str) -> float:
+        return statistics.mean(r[k] for r in rows[-50:])
+
     assert mean(after, "Pump.Flow") > mean(before, "Pump.Flow") * 1.15
     assert mean(after, "Pump.MotorCurrent") > mean(before, "Pump.MotorCurrent")
     assert mean(after, "Pump.DischargePressure") > mean(before, "Pump.DischargePressure")
@@ -104,7 +108,11 @@ def test_cavitation_drops_suction_pressure_and_flow() -> None:
 
 
 def test_spike_is_ten_times_and_dip_minus_ten_times() -> None:
-    for kind, check in (("spike", lambda v, base: v > 8 * base), ("dip", lambda v, base: v < -8 * base)):
+    checks: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
+        ("spike", lambda v, base: v > 8 * base),
+        ("dip", lambda v, base: v < -8 * base),
+    )
+    for kind, check in checks:
         model = PlantModel(one_fault(kind, ("Pump.Flow",)))
         base = run(model, 0, 9.9)[-1]["Pump.Flow"]
         v = model.step(10.0)["Pump.Flow"].value
