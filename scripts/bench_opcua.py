@@ -134,8 +134,8 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
                 msg = sink.next_input(timeout=0.5)
             except queue.Empty:
                 continue
-            body = json.loads(msg.data)
-            counts["values"] += sum(len(d["Payload"]) for d in body["Messages"])
+            # one "SourceTimestamp" per Payload field: counting bytes keeps the sink's share of the CPU small
+            counts["values"] += msg.data.count(b'"SourceTimestamp"')
             counts["messages"] += 1
             counts["bytes"] += len(msg.data)
             counts["max_bytes"] = max(counts["max_bytes"], len(msg.data))
