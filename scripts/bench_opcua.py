@@ -237,7 +237,7 @@ def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
         ("CPU plant (% of one core)", [num(r.plant.get("cpu")) for r in runs]),
         ("CPU client / opcua_ingest", [num(r.cpu.get("client", r.cpu.get("ingest"))) for r in runs]),
         ("CPU local hub", [num(r.cpu.get("hub")) for r in runs]),
-        ("CPU SDK sink + JSON parse (bench)", [num(r.cpu.get("sink")) for r in runs]),
+        ("CPU SDK sink (the bench process)", [num(r.cpu.get("sink")) for r in runs]),
         ("opcua_ingest RSS (MiB)", [num(r.rss_mib) for r in runs]),
     ]
     print(
