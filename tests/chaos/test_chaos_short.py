@@ -93,8 +93,8 @@ def test_opcua_server_restart_and_refusal_mark_the_gap_bad(chaos: Chaos) -> None
 @pytest.mark.xfail(
     reason="opcua_ingest reconnects with a back-off that is never reset after a good session and caps "
     "at 30 s (modules/opcua_ingest/opcua.py EndpointSession.run), so telemetry can resume up to 30 s "
-    "after the server returns",
-    strict=True,
+    "after the server returns (how late depends on how many reconnects came before: not strict)",
+    strict=False,
 )
 def test_telemetry_resumes_within_5_s_of_the_server_return(chaos: Chaos) -> None:
     res = chaos.done.get("plant_restart") or chaos.run("plant_restart")

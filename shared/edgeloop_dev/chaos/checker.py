@@ -184,6 +184,16 @@ def check(
 ) -> ScenarioResult:
     """The scenario's figures; `drops` is the router's drop count per "class/reason" during the window."""
     res = ScenarioResult(window.name)
+    res.extra["window"] = {
+        "t0": round(window.t0, 1),
+        "injectEnd": round(window.inject_end, 1),
+        "t1": round(window.t1, 1),
+    }
+    res.extra["faults"] = [
+        f"{f.id} {f.kind} {f.asset} {f.start:.1f}-{f.end:.1f}"
+        for f in faults
+        if window.t0 - 60 <= f.start < window.t1
+    ]
     for fault in faults:
         if not window.t0 <= fault.start < window.t1:
             continue
