@@ -28,7 +28,7 @@ class Settings(ModuleSettings):
     published_nodes: list[Any] | None = None
     published_nodes_file: str | None = None
     publisher_id: str | None = None
-    batch_interval_ms: float = Field(default=0.0, ge=0)  # 0 = the shortest publishing interval
+    batch_interval_ms: float = Field(default=0.0, ge=0)  # 0 = flush each publish response as it arrives
     batch_max_bytes: int = Field(default=250_000, ge=4096, le=255_000)
     queue_size: int = Field(default=200_000, ge=100)
     send_max_in_flight: int = Field(default=4, ge=1, le=64)  # telemetry messages awaiting edgeHub's ack
@@ -117,7 +117,7 @@ async def ingest(ctx: Context[Settings]) -> None:
     pipeline = IngestPipeline(
         st["send"], publisher_id=st["publisher"], max_bytes=s.batch_max_bytes,
         flush_interval_s=min(max(flush, 0.02), 10.0), queue_size=s.queue_size, stats=st["stats"],
-        max_in_flight=s.send_max_in_flight,
+        max_in_flight=s.send_max_in_flight, flush_on_response=not s.batch_interval_ms,
     )  # fmt: skip
     st["pipeline"] = pipeline
     sessions: dict[EndpointPlan, asyncio.Task[None]] = {}
@@ -131,6 +131,7 @@ async def ingest(ctx: Context[Settings]) -> None:
                 st["reconfigure"].clear()
                 s = st.get("settings_for_plan") or ctx.settings
                 plan: IngestPlan = st["plan"] or IngestPlan()
+                pipeline.flush_on_response = not s.batch_interval_ms
                 if not s.batch_interval_ms:
                     pipeline.flush_interval_s = min(max(plan.min_publishing_ms() / 1000.0, 0.02), 10.0)
                 _reconcile(ctx, s, plan, pipeline, sessions, states, tg)

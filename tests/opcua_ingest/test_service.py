@@ -168,3 +168,40 @@ async def test_sends_overlap_up_to_the_limit_and_finish_on_the_way_out(in_flight
     assert peak == in_flight
     assert p.stats.values_out == 300 and p.stats.messages_out == len(started) > in_flight
     assert started == sorted(started), "messages start in order"
+
+
+async def test_each_publish_response_is_flushed_at_once_when_asked() -> None:
+    sent: list[tuple[float, dict[str, Any]]] = []
+    loop = asyncio.get_running_loop()
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append((loop.time(), msg))
+
+    # a 10 s timer: only the end of a publish response can explain a prompt message
+    p = IngestPipeline(
+        send,
+        publisher_id="p",
+        max_bytes=250_000,
+        flush_interval_s=10.0,
+        queue_size=100,
+        flush_on_response=True,
+    )
+    p.filters.register("pump", "plant", plan())
+    task = asyncio.create_task(p.run())
+    try:
+        started = loop.time()
+        p.submit_many([s(1.0), s(2.0)])
+        async with asyncio.timeout(2):
+            while not sent:
+                await asyncio.sleep(0.005)
+        p.submit_many([s(3.0)])
+        async with asyncio.timeout(2):
+            while len(sent) < 2:
+                await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert sent[0][0] - started < 1.0
+    values = [[f["Value"] for d in m["Messages"] for f in d["Payload"].values()] for _, m in sent]
+    assert values == [[1.0, 2.0], [3.0]] or values == [[2.0], [3.0]]
