@@ -28,9 +28,9 @@ _BASE = settings(
     print_blob=True,
 )
 # `ci`: derandomized (the same cases every run), sized so tests/fuzz stays within ~3 minutes on 2 cores.
-settings.register_profile("ci", _BASE, max_examples=400, derandomize=True, database=None)
-# `long`: random, 25 times as many cases per target; failures are saved in .hypothesis/ to replay.
-settings.register_profile("long", _BASE, max_examples=10_000)
+settings.register_profile("ci", _BASE, max_examples=300, derandomize=True, database=None)
+# `long`: random, ~33 times as many cases per target; failures are saved in .hypothesis/ to replay.
+settings.register_profile("long", _BASE, max_examples=10_000)  # ~33x ci
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 if PROFILE not in ("ci", "long"):
     PROFILE = "ci"

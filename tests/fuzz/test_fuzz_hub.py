@@ -61,7 +61,7 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@fuzz_settings(5)
+@fuzz_settings(4)
 @given(data=mutated_stream(), chunk=st.integers(1, 64), server=st.booleans())
 def test_codec_raises_only_codec_error_on_mutated_streams(data: bytes, chunk: int, server: bool) -> None:
     CASES["hub MQTT codec (mutated streams)"] += 1

@@ -91,7 +91,7 @@ def _run_target(m: LiveModule, input_name: str, body: bytes, check: Any, **kwarg
 
 def _make_test(name: str, input_name: str, contract: str, check: Any, scale: float) -> Any:
     @fuzz_settings(scale)
-    @given(batch=st.lists(bodies(contract), min_size=1, max_size=8))
+    @given(batch=st.lists(bodies(contract), min_size=1, max_size=12))
     def run(running: Callable[[str], LiveModule], batch: list[bytes]) -> None:
         m = running(name)
         for body in batch:
@@ -125,7 +125,7 @@ def frame_scored_or_deadlettered(outcome: Outcome, body: bytes) -> None:
 
 
 @fuzz_settings(1.0)
-@given(frames=st.lists(st.tuples(jpeg_frames(), props), min_size=1, max_size=3))
+@given(frames=st.lists(st.tuples(jpeg_frames(), props), min_size=1, max_size=8))
 def test_inference_frames_survive_bad_jpegs(
     running: Callable[[str], LiveModule], frames: list[tuple[bytes, dict[str, str]]]
 ) -> None:
@@ -139,7 +139,7 @@ def test_inference_frames_survive_bad_jpegs(
 
 
 @fuzz_settings(1.0)
-@given(frames=st.lists(st.tuples(jpeg_frames(), props), min_size=1, max_size=3))
+@given(frames=st.lists(st.tuples(jpeg_frames(), props), min_size=1, max_size=8))
 def test_upstream_router_frames_survive_bad_jpegs(
     running: Callable[[str], LiveModule], frames: list[tuple[bytes, dict[str, str]]]
 ) -> None:
@@ -175,7 +175,7 @@ dead_letter_props = st.fixed_dictionaries(
             st.sampled_from([None, "utf-8", "utf-16", "gzip", "no-such-codec"]),
         ),
         min_size=1,
-        max_size=3,
+        max_size=8,
     )
 )
 def test_upstream_router_deadletter_keeps_anything(

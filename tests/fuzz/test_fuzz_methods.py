@@ -72,7 +72,7 @@ SCALES = {"reloadModels": 0.1, "getStatus": 0.25, "ping": 0.25}
 
 def _make_test(name: str, method: str) -> Any:
     @fuzz_settings(SCALES.get(method, 1.0))
-    @given(batch=st.lists(payloads(method), min_size=1, max_size=4))
+    @given(batch=st.lists(payloads(method), min_size=1, max_size=8))
     def run(running: Callable[[str], LiveModule], batch: list[Any]) -> None:
         m = running(name)
         for payload in batch:

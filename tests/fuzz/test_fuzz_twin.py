@@ -185,7 +185,7 @@ SCALES = {"inference": 1.0, "opcua_ingest": 1.5}
 def _make_test(name: str) -> Any:
     cls = ALL[name].settings_cls
 
-    @fuzz_settings(SCALES.get(name, 2.5))
+    @fuzz_settings(SCALES.get(name, 3.0))
     @given(patch=patches(cls, seed_for(name)))
     def run(fresh: Callable[[str], LiveModule], patch: dict[str, Any]) -> None:
         m = fresh(name)
