@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -131,7 +132,14 @@ class Module(Generic[S]):
         configure_logging(
             self.name, level if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
         )
+        # A stop requested before the loop installs its own handlers is still a clean stop.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         sys.exit(asyncio.run(self.run()))
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    _log.info("stopping before start-up finished", signal=signum)
+    sys.exit(0)
 
 
 def _caller_package_dir() -> Path | None:
