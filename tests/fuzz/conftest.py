@@ -71,3 +71,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.filterwarnings("ignore:Generating overly large repr"))
+            if PROFILE == "long":
+                item.add_marker(pytest.mark.timeout(0))  # the long form runs as long as it needs

@@ -262,13 +262,16 @@ CONTRACTS: dict[str, st.SearchStrategy[Any]] = {
 ACTIONS = ("replace", "delete", "wrong_type", "special", "huge", "wrap", "dup_key_case")
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def _paths(doc: Any, prefix: tuple[Any, ...] = (), limit: int = 20) -> list[tuple[Any, ...]]:
+    """Paths to mutate: every container and leaf, descending into the first `limit` items of each."""
     out: list[tuple[Any, ...]] = [prefix]
+    if len(prefix) > 30:
+        return out
     if isinstance(doc, dict):
-        for k, v in doc.items():
+        for k, v in list(doc.items())[:limit]:
             out += _paths(v, (*prefix, k))
     elif isinstance(doc, list):
-        for i, v in enumerate(doc):
+        for i, v in enumerate(doc[:limit]):
             out += _paths(v, (*prefix, i))
     return out
 
