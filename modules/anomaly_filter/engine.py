@@ -204,8 +204,10 @@ class FilterEngine:
                 continue
             if s.method == "stuck":
                 run = buf.max_flat_run(s.field, sc.start, sc.end)
+                secs = buf.flat_seconds(s.field, sc.end)
                 zs[f"{s.field}.flatSamples"] = float(run)
-                sig = max(sig, run / s.min_samples)
+                zs[f"{s.field}.flatSeconds"] = round(secs, 3)
+                sig = max(sig, run / s.min_samples, secs / s.flat_seconds)
             else:
                 z = buf.max_abs_z(s.field, sc.start, sc.end)
                 zs[s.field] = z

@@ -43,9 +43,17 @@ class SignalCheck(_Model):
     field: str
     method: Literal["zscore", "stuck"] = "zscore"
     min_samples: int = Field(20, alias="minSamples", ge=2)
+    # A stuck check also fires when the value has not changed for this long while the asset kept
+    # reporting (subscriptions send changes only); default: minSamples at 10 Hz.
+    min_seconds: float | None = Field(None, alias="minSeconds", gt=0)
     z_above: float = Field(3.0, alias="zAbove", gt=0)
     alpha: float = Field(0.05, gt=0, le=1)
     warmup: int = Field(20, ge=1)
+
+    @property
+    def flat_seconds(self) -> float:
+        """The unchanged time that makes a stuck check fire."""
+        return self.min_seconds if self.min_seconds is not None else self.min_samples / 10.0
 
 
 class ActionTemplate(_Model):

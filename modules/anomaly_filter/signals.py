@@ -98,6 +98,32 @@ class AssetBuffer:
             best = max(best, run)
         return best
 
+    def flat_seconds(self, fld: str, end: float) -> float:
+        """How long `fld` has held one Good value up to `end` while its asset kept reporting.
+
+        OPC UA subscriptions report changes only, so a frozen sensor sends nothing at all: its run
+        lasts from the first sample of its current value to the asset's newest sample.
+        """
+        newest: float | None = None
+        value: float | None = None
+        run_start = 0.0
+        for ts, f, v, good, _z in reversed(self.rows):
+            if ts > end:
+                continue
+            if newest is None:
+                newest = ts
+            if f != fld:
+                continue
+            if not good or v is None or (ts, f) in self.uncertain:
+                break
+            if value is None or v == value:
+                value, run_start = v, ts
+            else:
+                break
+        if value is None or newest is None:
+            return 0.0
+        return newest - run_start
+
     def has_bad(self, start: float, end: float) -> list[str]:
         """The fields with a Bad-status sample in [start, end]."""
         return sorted({f for _ts, f, _v, good, _z in self._since(start, end) if not good})

@@ -234,3 +234,27 @@ def test_stuck_sensor_check_raises_on_a_flat_line_only() -> None:
         eng.on_telemetry(telemetry("pump", T0 + 1 + i, {"Flow": 100.0}))
     out = eng.on_score(score("pump", T0 + 13, 0.1, length=13))
     assert states(out) == ["open"] and out[0].data["evidence"]["signals"]["Flow.flatSamples"] == 12
+
+
+def test_stuck_sensor_that_stops_reporting_is_caught_by_time() -> None:
+    # A subscription sends changes only: a frozen Flow sends nothing while Speed keeps reporting.
+    eng = engine(
+        combine="or", signals=[{"field": "Flow", "method": "stuck", "minSamples": 20, "minSeconds": 2.0}]
+    )
+    for i in range(10):
+        eng.on_telemetry(telemetry("pump", T0 + i * 0.1, {"Flow": 100.0 + i, "Speed": 1000.0 + i}))
+    assert states(eng.on_score(score("pump", T0 + 1, 0.1, length=1))) == []
+    for i in range(10, 40):
+        eng.on_telemetry(telemetry("pump", T0 + i * 0.1, {"Speed": 1000.0 + i}))
+    out = eng.on_score(score("pump", T0 + 4, 0.1, length=1))
+    assert states(out) == ["open"]
+    assert out[0].data["evidence"]["signals"]["Flow.flatSeconds"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_an_asset_that_stops_reporting_is_not_a_stuck_sensor() -> None:
+    eng = engine(
+        combine="or", signals=[{"field": "Flow", "method": "stuck", "minSamples": 20, "minSeconds": 2.0}]
+    )
+    for i in range(10):
+        eng.on_telemetry(telemetry("pump", T0 + i * 0.1, {"Flow": 100.0 + i}))
+    assert states(eng.on_score(score("pump", T0 + 5, 0.1, length=5))) == []
