@@ -35,7 +35,8 @@ class Settings(ModuleSettings):
     pki_dir: str = "/pki"
     auto_accept_untrusted: bool = False
     reconnect_min_backoff_s: float = Field(default=0.5, gt=0)
-    reconnect_max_backoff_s: float = Field(default=30.0, gt=0)
+    # Kept short so data resumes within seconds of the server's return, however long it was away.
+    reconnect_max_backoff_s: float = Field(default=4.0, gt=0)
     reconnect_security_backoff_s: float = Field(default=5.0, gt=0)  # after a refused certificate/identity
     report_interval_s: float = Field(default=5.0, gt=0)
 

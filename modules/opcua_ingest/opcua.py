@@ -106,6 +106,8 @@ class EndpointSession:
                     raise
                 except Exception as exc:
                     err = map_error(exc, self.plan.url)
+                    if self.status.connected_since is not None:
+                        delay = self.min_backoff_s  # it was up: the back-off starts over
                     if self.status.state == "connected":
                         _log.warning("connection lost", endpoint=self.plan.url, error=str(err))
                     else:

@@ -33,9 +33,7 @@ DETECTION_SLACK_S = 30.0
 EXPECTED: dict[str, tuple[bool, bool]] = {
     "bearing_wear": (True, True),
     "cavitation": (True, True),
-    # Not detected even without chaos (seed 35, F0003: 16 s stuck Crusher.BearingTemp, no anomaly, no write):
-    # reported, not expected, until the filter's flat-line check catches the plant's stuck sensors.
-    "stuck": (False, False),
+    "stuck": (True, True),
     "bad_status": (True, False),
     "spike": (False, False),
     "dip": (False, False),
