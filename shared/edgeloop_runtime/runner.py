@@ -25,6 +25,8 @@ _log = get_logger(__name__)
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 _CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 _TASK_BACKOFF_MAX_S = 30.0
+# edgeHub is on the same device: after it restarts, reconnect within seconds, not the SDK's default 10 s.
+_HUB_RETRY_INTERVAL_S = 2
 
 
 class ModuleRunner:
@@ -68,7 +70,9 @@ class ModuleRunner:
             client: HubClient = (
                 self.client
                 if self.client is not None
-                else await asyncio.to_thread(SdkHubClient.from_edge_environment)
+                else await asyncio.to_thread(
+                    SdkHubClient.from_edge_environment, connection_retry_interval=_HUB_RETRY_INTERVAL_S
+                )
             )
         except FatalError as exc:
             _log.error("cannot create the edgeHub client", error=str(exc))
