@@ -111,7 +111,7 @@ props = st.fixed_dictionaries(
     {},
     optional={
         "cameraId": st.sampled_from(["camera-1", "", "c" * 300]) | st.text(max_size=10),
-        "seq": st.sampled_from(["1", "-1", "x", "99999999999999999999", "١٢"]) | st.text(max_size=5),
+        "seq": st.sampled_from(["1", "-1", "x", "99999999999999999999", "١٢", "²"]) | st.text(max_size=5),
         "captureTs": st.sampled_from(["2027-01-15T08:00:00.000Z", "garbage"]),
         "width": st.text(max_size=5),
         "height": st.text(max_size=5),
