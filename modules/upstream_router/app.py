@@ -142,7 +142,7 @@ async def on_frame(ctx: Context[Settings], msg: InputMessage) -> None:
     if not camera:
         raise ContractError("frame without a cameraId property")
     seq_text = msg.properties.get("seq")
-    seq = int(seq_text) if seq_text and seq_text.isdigit() else None
+    seq = int(seq_text) if seq_text and seq_text.isdecimal() else None
     _svc(ctx).router.frames.add(Frame(camera, seq, msg.properties.get("captureTs"), msg.data))
 
 
