@@ -64,6 +64,11 @@ RUN /opt/venv/bin/pip install --no-cache-dir ".[{extra}]"{debug_pip}
 
 """
 
+HEALTHCHECK = (
+    '["python3", "-c", "import os, urllib.request; urllib.request.urlopen('
+    "'http://127.0.0.1:' + os.environ.get('METRICS_PORT', '9600') + '/healthz', timeout=4)\"]"
+)
+
 RUN_STAGE = """\
 FROM ${{BASE_IMAGE}}
 LABEL org.opencontainers.image.title="edgeloop {name}" \\
@@ -77,14 +82,15 @@ ENV PATH=/opt/venv/bin:$PATH \\
 {volumes}USER {uid}:{uid}
 EXPOSE {ports}
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \\
-  CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('METRICS_PORT', '9600') + '/healthz', timeout=4)"]
+  CMD {healthcheck}
 ENTRYPOINT [{entrypoint}]
 """
 
 GPU_BUILD_STAGE = """\
 ARG BASE_IMAGE={base}
 FROM ${{BASE_IMAGE}} AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 DEBIAN_FRONTEND=noninteractive
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 \\
+    DEBIAN_FRONTEND=noninteractive
 # hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \\
     && rm -rf /var/lib/apt/lists/*
@@ -129,6 +135,7 @@ def render(module: ModuleImage, variant: str) -> str:
         uid=UID,
         ports=" ".join(str(p) for p in ports),
         entrypoint=entry,
+        healthcheck=HEALTHCHECK,
     )
     if variant == "amd64.gpu":
         build = GPU_BUILD_STAGE.format(

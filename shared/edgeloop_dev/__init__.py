@@ -1,1 +1,1 @@
-"""Developer tooling for edgeloop: local hub, supervisor, plant simulator, manifests, demo; never in a module image."""
+"""Developer tooling: local hub, supervisor, plant simulator, manifests, demo; never in a module image."""
