@@ -75,7 +75,9 @@ def encode_within(items: list[Item], *, compress: bool, source: dict[str, str], 
 def decode(payload: bytes, content_encoding: str | None) -> list[dict[str, Any]]:
     """The events in an upstream message (for tests, the benchmark and cloud-side readers)."""
     raw = gzip.decompress(payload) if content_encoding == "gzip" else payload
-    env: dict[str, Any] = json.loads(raw)
+    env = json.loads(raw)
+    if not isinstance(env, dict):
+        raise ValueError(f"an upstream message is a JSON object, not {type(env).__name__}")
     if env.get("kind") == "batch":
         events: list[dict[str, Any]] = env["data"]["events"]
         return events

@@ -17,7 +17,7 @@ from .budget import Budget
 from .classes import CLASSES, classify
 from .frames import FrameBuffer
 from .store import PutResult, Store, Upload
-from .thinning import merge_summaries
+from .thinning import check_summary, merge_summaries
 
 DEFAULT_INTERVALS: dict[str, float] = {
     "safety": 0.0,
@@ -79,6 +79,8 @@ class Router:
         if not isinstance(envelope, dict) or not isinstance(envelope.get("id"), str):
             raise ContractError("input must be an enveloped JSON object with a string `id`")
         cls = classify(input_name, envelope)
+        if input_name == "summaries":
+            check_summary(envelope.get("data"))
         uploads: list[Upload] = []
         hold = 0.0
         if input_name == "anomalies" and isinstance(envelope.get("data"), dict):
