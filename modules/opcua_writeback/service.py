@@ -58,14 +58,25 @@ def audit_record(
         "requestId": request.request_id if request else src.get("requestId"),
         "target": request.target if request else src.get("target"),
         "nodeId": spec.node_id if spec else None,
-        "value": request.value if request else src.get("value"),
+        "value": json_safe(request.value if request else src.get("value")),
         "result": result,
         "reason": reason,
-        "readBack": read_back,
+        "readBack": json_safe(read_back),
         "attempts": attempts,
         "sourceTimestamp": request.source_timestamp if request else src.get("sourceTimestamp"),
         "appliedAt": utc_now_iso() if result == "applied" else None,
     }
+
+
+def json_safe(value: Any) -> Any:
+    """The value as strict JSON can carry it: NaN and infinities become their names as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # 'nan', 'inf', '-inf'
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
 
 
 def _same(a: Any, b: Any, tol: float) -> bool:

@@ -206,12 +206,6 @@ def test_unknown_input_is_deadlettered_and_counted(running: Callable[[str], Live
     assert m.alive()
 
 
-@pytest.mark.xfail(
-    reason="BUG (reported; opcua_writeback is under active work): a request whose value is NaN/Infinity is "
-    "refused, but its audit event carries the value and cannot be sent as JSON, so the request ends in the "
-    "dead letter instead of the audit trail ('every request gets exactly one audit event')",
-    strict=True,
-)
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
 def test_a_non_finite_write_request_is_audited(running: Callable[[str], LiveModule], value: str) -> None:
     m = running("opcua_writeback")
