@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import signal
 import time
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .client import HubClient, SdkHubClient
 from .context import Context
 from .envelope import utc_now_iso
-from .errors import ConfigError, EdgeloopError, FatalError, TransientError
+from .errors import ConfigError, EdgeloopError, FatalError, MessageTooLargeError, TransientError
 from .inputs import InputQueue
 from .logs import get_logger
 from .messages import InputMessage, MethodRequest
@@ -326,15 +327,31 @@ class ModuleRunner:
             "edgeloopInput": message.input_name,
             "edgeloopOriginalMessageId": message.message_id or "",
         }
+        body, encoding = message.data, message.content_encoding
         try:
-            await self.ctx.send_bytes(
-                "deadletter",
-                message.data,
-                content_type=message.content_type or "application/octet-stream",
-                content_encoding=message.content_encoding,
-                correlation_id=message.correlation_id,
-                properties=props,
-            )
+            for attempt in ("as-is", "gzip", "truncated"):
+                try:
+                    await self.ctx.send_bytes(
+                        "deadletter",
+                        body,
+                        content_type=message.content_type or "application/octet-stream",
+                        content_encoding=encoding,
+                        correlation_id=message.correlation_id,
+                        properties=props,
+                    )
+                    break
+                except MessageTooLargeError as exc:
+                    # The dead letter's own properties can push a message that arrived just under
+                    # the limit over it: compress it, and only if that is not enough, cut it.
+                    if attempt == "as-is":
+                        body, encoding = gzip.compress(message.data, mtime=0), "gzip"
+                        props["edgeloopOriginalContentEncoding"] = message.content_encoding or ""
+                    elif attempt == "gzip":
+                        keep = max(len(body) - (exc.size - exc.limit) - 1024, 0)
+                        body = body[:keep]
+                        props["edgeloopTruncatedFrom"] = str(len(message.data))
+                    else:
+                        raise
             self.metrics.deadletters.labels(input=message.input_name).inc()
         except EdgeloopError as exc:
             _log.error("dead-letter send failed", message_id=message.message_id, error=str(exc))

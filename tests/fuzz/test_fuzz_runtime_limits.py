@@ -21,12 +21,6 @@ def test_a_bad_message_well_under_the_limit_is_dead_lettered(
     assert outcome.deadlettered and m.alive()
 
 
-@pytest.mark.xfail(
-    reason="BUG (reported, runtime): a bad input close to 256 KB cannot be dead-lettered: the dead letter adds "
-    "its properties (edgeloopError up to 512 chars), edgeHub's limit refuses it, and the message is only "
-    "logged ('dead-letter send failed'): lost",
-    strict=True,
-)
 def test_a_bad_message_at_the_limit_is_still_dead_lettered(live: Callable[..., LiveModule]) -> None:
     m = live(ALL["example_module"], module_env("example_module", live.tmp))  # type: ignore[attr-defined]
     # edgeHub accepts it from the sender (body + its few system properties + 512 overhead < 256 KB)

@@ -234,3 +234,18 @@ async def test_oversize_policies() -> None:
     assert len(parts) >= 2
     assert all(len(p.message.data) < 262144 for p in parts)
     assert [x for p in parts for x in p.json()["data"]] == big
+
+
+async def test_dead_letter_of_a_message_at_the_size_limit_is_compressed_or_cut_never_lost() -> None:
+    import os
+
+    text = b'{"value": "' + b"a" * 261_500 + b'"'  # compressible, fails to parse
+    noise = os.urandom(261_500)  # incompressible, not JSON either
+    async with run_module(example) as running:
+        await running.client.deliver("values", text, message_id="big-text")
+        await running.client.deliver("values", noise, message_id="big-noise")
+        await wait_for(lambda: len(running.client.outputs("deadletter")) == 2)
+    compressed, cut = (m.message for m in running.client.outputs("deadletter"))
+    assert compressed.content_encoding == "gzip" and gzip.decompress(compressed.data) == text
+    assert cut.properties["edgeloopTruncatedFrom"] == str(len(noise))
+    assert noise.startswith(cut.data[:1000]) and len(cut.data) < len(noise)
