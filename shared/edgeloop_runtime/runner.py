@@ -328,6 +328,7 @@ class ModuleRunner:
             "edgeloopOriginalMessageId": message.message_id or "",
         }
         body, encoding = message.data, message.content_encoding
+        over = 0
         try:
             for attempt in ("as-is", "gzip", "truncated"):
                 try:
@@ -344,11 +345,15 @@ class ModuleRunner:
                     # The dead letter's own properties can push a message that arrived just under
                     # the limit over it: compress it, and only if that is not enough, cut it.
                     if attempt == "as-is":
+                        over = exc.size - exc.limit
                         body, encoding = gzip.compress(message.data, mtime=0), "gzip"
                         props["edgeloopOriginalContentEncoding"] = message.content_encoding or ""
                     elif attempt == "gzip":
-                        keep = max(len(body) - (exc.size - exc.limit) - 1024, 0)
-                        body = body[:keep]
+                        body, encoding = (
+                            message.data[: max(len(message.data) - over - 1024, 0)],
+                            message.content_encoding,
+                        )
+                        del props["edgeloopOriginalContentEncoding"]
                         props["edgeloopTruncatedFrom"] = str(len(message.data))
                     else:
                         raise
