@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import fuzz_settings
 from fuzz_harness import CASES
+from fuzz_profiles import fuzz_settings
 from fuzz_strategies import CONTRACTS, any_json, bodies, jpeg_frames, mutated
 from hypothesis import given
 from hypothesis import strategies as st

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import fuzz_settings
 from fuzz_harness import CASES
+from fuzz_profiles import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import fuzz_settings
 from fuzz_harness import CASES, LiveModule
 from fuzz_modules import ALL, module_env
+from fuzz_profiles import fuzz_settings
 from fuzz_strategies import any_json, mutated, wrong_values
 from hypothesis import given
 from hypothesis import strategies as st

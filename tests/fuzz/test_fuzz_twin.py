@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fuzz_settings
 from fuzz_harness import CASES, LiveModule
 from fuzz_modules import ALL, module_env
+from fuzz_profiles import fuzz_settings
 from fuzz_strategies import SPECIAL_FLOATS, any_json, mutated, scalars
 from hypothesis import given
 from hypothesis import strategies as st

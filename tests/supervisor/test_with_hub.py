@@ -97,13 +97,13 @@ async def test_messages_flow_between_two_real_modules_through_the_hub(
         "doubler": example(2.0, startupOrder=1),
         "tripler": example(3.0, startupOrder=2),
     }
-    # example_module emits enveloped messages, which its own `values` input refuses: the tripler
-    # dead-letters what the doubler sends it, so both hops are visible upstream.
+    # example_module reads the envelopes it emits, so the chain is feeder -> doubler -> tripler,
+    # and both hops are visible upstream.
     routes = {
         "feed": route("feeder", "values", "doubler", "values"),
         "chain": route("doubler", "scaled", "tripler", "values"),
         "up": "FROM /messages/modules/doubler/outputs/scaled INTO $upstream",
-        "dead": "FROM /messages/modules/tripler/outputs/deadletter INTO $upstream",
+        "up3": "FROM /messages/modules/tripler/outputs/scaled INTO $upstream",
     }
     manifest_path = tmp_path / "m.json"
     manifest_path.write_text(
@@ -132,9 +132,8 @@ async def test_messages_flow_between_two_real_modules_through_the_hub(
         events = [event["event"] for event in read_events(config.state_dir)]
         scaled = [e["payload"]["data"]["value"] for e in events if e["module"] == "doubler"]
         assert scaled == [2.0, 4.0, 6.0]
-        dead = [e for e in events if e["module"] == "tripler"]
-        assert [e["payload"]["data"]["value"] for e in dead] == [2.0, 4.0, 6.0]  # the doubler's messages
-        assert all("value" in e["properties"]["application"]["edgeloopError"] for e in dead)
+        tripled = [e["payload"]["data"]["value"] for e in events if e["module"] == "tripler"]
+        assert tripled == [6.0, 12.0, 18.0]
         doubler = await sup.wait_for("doubler", lambda s: (s.messages_in, s.messages_out) == (3, 3))
         tripler = await sup.wait_for("tripler", lambda s: (s.messages_in, s.messages_out) == (3, 3))
         assert (doubler.restarts, tripler.restarts) == (0, 0)
