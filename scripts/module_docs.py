@@ -47,7 +47,7 @@ def _default(field: Any) -> str:
         value = value.model_dump(by_alias=True)
     if value is None or value == {} or value == []:
         return f"`{json.dumps(value)}`"
-    text = json.dumps(value, default=str)
+    text = json.dumps(value, default=str).replace(f"{ROOT}/", "")  # paths inside the checkout: relative
     return f"`{text}`" if len(text) <= 60 else "(see code)"
 
 
