@@ -15,6 +15,7 @@ from .errors import ConfigError
 from .inputs import InputSpec, Overflow
 from .logs import configure_logging, get_logger
 from .settings import ModuleSettings, load_env_settings
+from .standalone import StandaloneClient, standalone_requested
 
 if TYPE_CHECKING:
     from .client import HubClient
@@ -123,6 +124,8 @@ class Module(Generic[S]):
         except ConfigError as exc:
             _log.error("invalid configuration", error=str(exc), field=exc.field, origin=exc.origin)
             return EXIT_CONFIG
+        if client is None and standalone_requested(env):
+            client = StandaloneClient()
         runner = ModuleRunner(self, settings, env, client=client, stop=stop)
         return await runner.run()
 

@@ -249,3 +249,19 @@ async def test_dead_letter_of_a_message_at_the_size_limit_is_compressed_or_cut_n
     assert compressed.content_encoding == "gzip" and gzip.decompress(compressed.data) == text
     assert cut.properties["edgeloopTruncatedFrom"] == str(len(noise))
     assert noise.startswith(cut.data[:1000]) and len(cut.data) < len(noise)
+
+
+async def test_standalone_runs_without_edgehub_on_environment_settings() -> None:
+    # STANDALONE=true (e.g. the inference REST API on Kubernetes): no IoT Edge variables are needed
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        example.run(env={"STANDALONE": "true", "GAIN": "2", "METRICS_PORT": "-1"}, stop=stop)
+    )
+    await asyncio.sleep(0.5)
+    assert not task.done()
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_without_standalone_a_missing_edge_environment_is_fatal() -> None:
+    assert await example.run(env={"METRICS_PORT": "-1"}) == 1
