@@ -199,6 +199,9 @@ class ModuleRunner:
         try:
             for hook in self.module.start_hooks:
                 await hook(ctx)
+            # Listen for desired patches before reading the twin: a patch pushed in between would
+            # otherwise be missed. Patches wait in the queue; those the twin already holds are skipped.
+            await self.client.set_desired_handler(self._on_desired)
             if not await self._initial_config():
                 return EXIT_CONFIG
             port = ctx.settings.metrics_port
@@ -209,7 +212,6 @@ class ModuleRunner:
             ctx.set_health(True)
             await ctx.report(self._reported())
             await self.client.set_method_handler(self._on_method)
-            await self.client.set_desired_handler(self._on_desired)
             async with asyncio.TaskGroup() as group:
                 workers = [
                     group.create_task(self._input_worker(queue), name=f"input:{queue.name}")
@@ -387,9 +389,12 @@ class ModuleRunner:
     async def _config_worker(self) -> None:
         while True:
             patch = await self.config_queue.get()
-            version = patch.get("$version")
             if not isinstance(patch, dict):
                 continue
+            version = patch.get("$version")
+            known = self.desired_version
+            if isinstance(version, int) and isinstance(known, int) and version <= known:
+                continue  # already part of the twin read at start (or an earlier patch)
             candidate = merge_patch(self.desired, patch)
             if await self._try_apply(candidate, version if isinstance(version, int) else None):
                 self.desired = candidate

@@ -43,14 +43,14 @@ def test_scores_become_anomalies_actions_and_bad_input_is_deadlettered(
     sink = sdk_module(hub.env("sink"))
     src = sdk_module(hub.env("src"), inputs=False)
     filter_process(hub.env(F))
-    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=20)
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=60)
     for i in range(20):
         src.send_json("telemetry", telemetry("pump", T0 - 20 + i, {"Vibration": 3.0, "Speed": 1000.0}))
     src.send("scores", b"{not json", content_type="application/json", content_encoding="utf-8")
     src.send_json("scores", score("boiler", T0, 5.0))  # unknown asset
     hot = score("pump", T0, 2.0)
     src.send_json("scores", hot, message_id=hot["id"])
-    msgs = sink.collect(5, timeout=20)
+    msgs = sink.collect(5, timeout=60)
     outs = [json.loads(m.data) for m in msgs if "edgeloopError" not in m.custom_properties]
     anomaly = next(b for b in outs if b.get("kind") == "anomaly")
     action = next(b for b in outs if b.get("kind") == "writeRequest")
@@ -74,13 +74,13 @@ def test_an_invalid_rule_set_is_refused_and_the_old_rules_stay(
     sink = sdk_module(hub.env("sink"))
     src = sdk_module(hub.env("src"), inputs=False)
     filter_process(hub.env(F))
-    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=20)
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=60)
     hub.push_desired(F, {"rules": {"rules": [{"name": "x", "raise": 0.5, "clear": 0.9}]}})
     config = wait_for(
         lambda: (c := hub.twin(F)["reported"].get("config", {})).get("status") == "refused" and c,
-        timeout=20,
+        timeout=60,
     )
     assert "clear" in config["error"]
     src.send_json("scores", score("pump", T0, 1.2))  # the old rule (raise 1.0) still applies
-    msg = sink.next_input(timeout=20)
+    msg = sink.next_input(timeout=60)
     assert json.loads(msg.data)["data"]["anomalyKind"] == "vib"
