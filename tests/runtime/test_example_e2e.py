@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +10,7 @@ from typing import Any
 import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from edgeloop_dev.plant.testing import ModuleProcess
 
 ROUTES = {
     "toExample": "FROM /messages/modules/feeder/outputs/values INTO BrokeredEndpoint('/modules/example_module/inputs/values')",
@@ -22,31 +19,9 @@ ROUTES = {
 }
 
 
-class ExampleProcess:
+def ExampleProcess(hub: HubProcess, env: dict[str, str], log: Path) -> ModuleProcess:
     """`python -m example_module` with the hub's credentials and the manifest's env."""
-
-    def __init__(self, hub: HubProcess, env: dict[str, str], log: Path) -> None:
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("IOTEDGE_", "EdgeHub"))}
-        full.update(hub.env("example_module"))
-        full.update(env)
-        self.log = log
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "example_module"], env=full, stdout=out, stderr=out
-            )
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for raw in self.log.read_text().splitlines():
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-        return lines
-
-    def terminate(self, timeout: float = 20) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+    return ModuleProcess("example_module", {**hub.env("example_module"), **env}, log)
 
 
 @pytest.fixture
@@ -130,7 +105,7 @@ def test_methods_metrics_and_graceful_shutdown(
         text = resp.read().decode()
     assert 'edgeloop_method_calls_total{method="ping",module="example_module",status="200"} 1.0' in text
 
-    assert module.terminate() == 0
+    assert module.stop() == 0
     events = [line["event"] for line in module.log_lines()]
     assert "stopping" in events and "drained" in events
     assert _reported(hub)["status"] == "stopped"
@@ -153,6 +128,6 @@ def test_messages_stored_while_killed_are_all_handled_after_restart(
     try:
         got = feeder.collect(20, 30)
     finally:
-        again.terminate()
+        again.stop()
     ids = sorted(json.loads(m.data)["correlationId"] for m in got)
     assert ids == sorted(f"while-down-{i}" for i in range(20))
