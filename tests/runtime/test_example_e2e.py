@@ -27,7 +27,7 @@ def ExampleProcess(hub: HubProcess, env: dict[str, str], log: Path) -> ModulePro
 @pytest.fixture
 def example(
     tmp_path: Path, hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
-) -> Iterator[tuple[HubProcess, ExampleProcess, SdkModule]]:
+) -> Iterator[tuple[HubProcess, ModuleProcess, SdkModule]]:
     manifest = make_manifest(ROUTES, {"example_module": {"gain": 3}, "feeder": {}})
     hub = hub_factory(manifest)
     feeder = sdk_module(hub.env("feeder"))
@@ -49,7 +49,7 @@ def _reported(hub: HubProcess) -> dict[str, Any]:
 
 
 def test_twin_overrides_env_and_messages_flow_through_routes(
-    example: tuple[HubProcess, ExampleProcess, SdkModule],
+    example: tuple[HubProcess, ModuleProcess, SdkModule],
 ) -> None:
     hub, _module, feeder = example
     reported = _reported(hub)
@@ -65,7 +65,7 @@ def test_twin_overrides_env_and_messages_flow_through_routes(
 
 
 def test_patch_applies_and_bad_input_is_dead_lettered(
-    example: tuple[HubProcess, ExampleProcess, SdkModule],
+    example: tuple[HubProcess, ModuleProcess, SdkModule],
 ) -> None:
     hub, _module, feeder = example
     hub.push_desired("example_module", {"gain": 10})
@@ -87,7 +87,7 @@ def test_patch_applies_and_bad_input_is_dead_lettered(
 
 
 def test_methods_metrics_and_graceful_shutdown(
-    example: tuple[HubProcess, ExampleProcess, SdkModule],
+    example: tuple[HubProcess, ModuleProcess, SdkModule],
 ) -> None:
     hub, module, feeder = example
     assert hub.invoke("example_module", "ping") == {
@@ -115,7 +115,7 @@ def test_methods_metrics_and_graceful_shutdown(
 
 
 def test_messages_stored_while_killed_are_all_handled_after_restart(
-    example: tuple[HubProcess, ExampleProcess, SdkModule],
+    example: tuple[HubProcess, ModuleProcess, SdkModule],
 ) -> None:
     hub, module, feeder = example
     module.proc.kill()  # kill -9: no unsubscribe, the hub's session keeps the input subscription
