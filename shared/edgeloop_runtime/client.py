@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from .acks import DELIVERY_PROPERTY, HeldAcks
 from .errors import EdgeloopError, FatalError, HubAuthError, HubConnectionError, MessageTooLargeError
 from .messages import InputMessage, MethodRequest, OutgoingMessage
 
@@ -29,6 +30,8 @@ class HubClient(Protocol):
     async def set_message_handler(self, handler: MessageHandler | None) -> None: ...
     async def set_method_handler(self, handler: MethodHandler | None) -> None: ...
     async def set_desired_handler(self, handler: DesiredHandler | None) -> None: ...
+    def settle(self, delivery: str | None) -> None:
+        """The input message with this delivery ticket is handled: edgeHub may forget it (any thread)."""
 
 
 def map_sdk_error(exc: BaseException) -> EdgeloopError:
@@ -56,8 +59,9 @@ def map_sdk_error(exc: BaseException) -> EdgeloopError:
 class SdkHubClient:
     """HubClient on azure-iot-device's asyncio IoTHubModuleClient, from the edge environment."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, hold_acks: bool = True) -> None:
         self._client = client
+        self._acks = HeldAcks.attach(client) if hold_acks else None
 
     @classmethod
     def from_edge_environment(cls, **kwargs: Any) -> SdkHubClient:
@@ -133,6 +137,7 @@ class SdkHubClient:
             return
 
         async def on_message(message: Any) -> None:
+            properties = {k: str(v) for k, v in (message.custom_properties or {}).items()}
             await handler(
                 InputMessage(
                     input_name=message.input_name or "",
@@ -141,11 +146,16 @@ class SdkHubClient:
                     correlation_id=message.correlation_id,
                     content_type=message.content_type,
                     content_encoding=message.content_encoding,
-                    properties={k: str(v) for k, v in (message.custom_properties or {}).items()},
+                    properties=properties,
+                    delivery=properties.pop(DELIVERY_PROPERTY, None),
                 )
             )
 
         await self._set("on_message_received", on_message)
+
+    def settle(self, delivery: str | None) -> None:
+        if delivery is not None and self._acks is not None:
+            self._acks.settle(delivery)
 
     async def set_method_handler(self, handler: MethodHandler | None) -> None:
         if handler is None:

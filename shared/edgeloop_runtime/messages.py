@@ -21,6 +21,7 @@ class InputMessage:
     content_type: str | None = None
     content_encoding: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    delivery: str | None = None  # the ticket that lets edgeHub forget it once handled (see acks.py)
 
     @property
     def sender(self) -> str | None:

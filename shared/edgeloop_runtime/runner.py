@@ -296,11 +296,13 @@ class ModuleRunner:
                 "message for an unknown input", input=message.input_name, message_id=message.message_id
             )
             await self._deadletter(message, f"no handler for input {message.input_name!r}")
+            self._settle(message)
             return
         dropped = await spec.offer(message)
         if dropped is not None:
             reason = "queue_full_oldest" if spec.overflow == "drop_oldest" else "queue_full_newest"
             self.metrics.dropped.labels(input=spec.name, reason=reason).inc()
+            self._settle(dropped)  # dropped by policy, and counted: edgeHub need not keep it
         self.metrics.queue_length.labels(input=spec.name).set(spec.queue.qsize())
 
     async def _input_worker(self, spec: InputQueue) -> None:
@@ -318,10 +320,18 @@ class ModuleRunner:
                 log = _log.warning if isinstance(exc, EdgeloopError) else _log.exception
                 log("input handler failed", input=spec.name, message_id=message.message_id, error=str(exc))
                 await self._deadletter(message, f"{reason}: {exc}")
+                self._settle(message)
+            else:  # not on cancellation: a message cut short stays with edgeHub
+                self._settle(message)
             finally:
                 spec.queue.task_done()
                 self.metrics.handler_seconds.labels(input=spec.name).observe(time.perf_counter() - started)
                 self.metrics.queue_length.labels(input=spec.name).set(spec.queue.qsize())
+
+    def _settle(self, message: InputMessage) -> None:
+        """Handled, dead-lettered or dropped by policy: only now may edgeHub forget the message."""
+        if self.client is not None:
+            self.client.settle(message.delivery)
 
     async def _deadletter(self, message: InputMessage, error: str) -> None:
         props = {

@@ -52,3 +52,6 @@ class StandaloneClient:
 
     async def set_desired_handler(self, handler: DesiredHandler | None) -> None:
         return None
+
+    def settle(self, delivery: str | None) -> None:
+        return None

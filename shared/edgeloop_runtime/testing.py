@@ -42,6 +42,7 @@ class FakeHubClient:
     message_handler: MessageHandler | None = None
     method_handler: MethodHandler | None = None
     desired_handler: DesiredHandler | None = None
+    settled: list[str] = field(default_factory=list)
     _rid: int = 0
     _answered: dict[str, asyncio.Event] = field(default_factory=dict)
 
@@ -75,6 +76,10 @@ class FakeHubClient:
 
     async def set_desired_handler(self, handler: DesiredHandler | None) -> None:
         self.desired_handler = handler
+
+    def settle(self, delivery: str | None) -> None:
+        if delivery is not None:
+            self.settled.append(delivery)
 
     # ---- test side ------------------------------------------------------------------------
     async def deliver(self, input_name: str, body: bytes | str | Any, **kwargs: Any) -> None:

@@ -265,3 +265,57 @@ async def test_standalone_runs_without_edgehub_on_environment_settings() -> None
 
 async def test_without_standalone_a_missing_edge_environment_is_fatal() -> None:
     assert await example.run(env={"METRICS_PORT": "-1"}) == 1
+
+
+def gated_module(overflow: Any = "block", queue_size: int = 10) -> tuple[Module[Any], asyncio.Event]:
+    """A module whose handler waits for a gate, and fails on messages whose id starts with 'bad'."""
+    mod = Module("gated", ModuleSettings, version="1.0.0")
+    gate = asyncio.Event()
+
+    @mod.input("in", queue_size=queue_size, overflow=overflow)
+    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+        await gate.wait()
+        if (msg.message_id or "").startswith("bad"):
+            raise ValueError("refused")
+
+    return mod, gate
+
+
+async def test_input_is_acknowledged_to_edgehub_only_after_its_handler_returned() -> None:
+    mod, gate = gated_module()
+    async with run_module(mod) as running:
+        await running.client.deliver("in", {}, message_id="m-1", delivery="1.7")
+        await asyncio.sleep(0.05)
+        assert running.client.settled == []
+        gate.set()
+        await wait_for(lambda: running.client.settled == ["1.7"])
+
+
+async def test_failed_input_is_acknowledged_after_its_dead_letter_is_sent() -> None:
+    mod, gate = gated_module()
+    gate.set()
+    async with run_module(mod) as running:
+        await running.client.deliver("in", {}, message_id="bad-1", delivery="1.1")
+        await wait_for(lambda: running.client.settled == ["1.1"])
+        assert len(running.client.outputs("deadletter")) == 1
+
+
+async def test_input_dropped_by_overflow_policy_is_acknowledged_at_once() -> None:
+    mod, gate = gated_module(overflow="drop_newest", queue_size=1)
+    async with run_module(mod) as running:
+        await running.client.deliver("in", {}, delivery="1.1")  # the worker holds it
+        await asyncio.sleep(0.05)
+        await running.client.deliver("in", {}, delivery="1.2")  # queued
+        await running.client.deliver("in", {}, delivery="1.3")  # dropped
+        assert running.client.settled == ["1.3"]
+        gate.set()
+        await wait_for(lambda: sorted(running.client.settled) == ["1.1", "1.2", "1.3"])
+
+
+async def test_input_cut_short_at_shutdown_stays_unacknowledged() -> None:
+    mod, _gate = gated_module()
+    async with run_module(mod, env={"SHUTDOWN_GRACE_SECONDS": "0.1"}) as running:
+        await running.client.deliver("in", {}, delivery="1.1")
+        await asyncio.sleep(0.05)
+        assert await running.finish() == 0
+    assert running.client.settled == []  # edgeHub keeps it and delivers it to the next run
