@@ -188,12 +188,6 @@ def test_killed_mid_drain_and_restarted_nothing_lost_duplicates_keep_their_id(
     assert not dup, f"a re-sent event must keep its message id: {list(dup.items())[:3]}"
 
 
-@pytest.mark.xfail(  # remove once inputs are acknowledged only after the handler has persisted them
-    reason="SDK gap: azure-iot-device PUBACKs an input as soon as paho hands it over, before the runtime's "
-    "handler runs, so messages received but not yet persisted (about 60 of 100 here) die with a kill -9; "
-    "what the router has persisted survives (see the mid-drain test). Reported to the runtime owner.",
-    strict=True,
-)
 def test_killed_mid_intake_burst_and_restarted_nothing_lost(
     hub_factory: Callable[..., HubProcess],
     sdk_module: Callable[..., SdkModule],
