@@ -1,4 +1,4 @@
-"""Input drift: PSI per feature over a sliding window, against the training baseline."""
+"""Input drift: PSI (or, for slow signals, the mean's shift) per feature over a sliding window vs training."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from .metadata import FieldBaseline
 
 EPS = 1e-4
+MEAN_SHIFT_DEFAULT = 3.0  # training standard deviations, where a meanShift field has no threshold of its own
 
 
 def psi(baseline: FieldBaseline, values: np.ndarray) -> float:
@@ -18,6 +19,16 @@ def psi(baseline: FieldBaseline, values: np.ndarray) -> float:
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(q))
     p = np.maximum(counts / max(len(values), 1), EPS)
     return float(np.sum((p - q) * np.log(p / q)))
+
+
+def mean_shift(baseline: FieldBaseline, values: np.ndarray) -> float:
+    """|mean of the window - training mean| in training standard deviations."""
+    return float(abs(float(np.mean(values)) - baseline.mean) / baseline.std)
+
+
+def statistic(baseline: FieldBaseline, values: np.ndarray) -> float:
+    """The field's own drift statistic over a window of values."""
+    return mean_shift(baseline, values) if baseline.metric == "meanShift" else psi(baseline, values)
 
 
 class DriftMonitor:
@@ -43,17 +54,24 @@ class DriftMonitor:
         """True once a full window of new rows has arrived since the last check of this asset."""
         return self._since.get(asset, 0) >= self.size
 
-    def limit(self, asset: str, field: str) -> float:
-        """The PSI above which a field has drifted: its calibrated threshold, else the model's."""
+    def metric(self, asset: str, field: str) -> str:
+        """How the field's drift is measured: `psi` or `meanShift`."""
         base = self.baseline.get(asset, {}).get(field)
+        return base.metric if base is not None else "psi"
+
+    def limit(self, asset: str, field: str) -> float:
+        """The statistic above which a field has drifted: its calibrated threshold, else the default."""
+        base = self.baseline.get(asset, {}).get(field)
+        if base is not None and base.metric == "meanShift":
+            return base.mean_shift_threshold or MEAN_SHIFT_DEFAULT
         return base.psi_threshold if base is not None and base.psi_threshold else self.threshold
 
     def check(self, asset: str) -> dict[str, float]:
-        """PSI per field of the asset (fields with a full window only); resets the asset's counter."""
+        """Drift statistic per field of the asset (full windows only); resets the asset's counter."""
         self._since[asset] = 0
         out: dict[str, float] = {}
         for name, base in self.baseline.get(asset, {}).items():
             buf = self._values.get((asset, name))
             if buf is not None and len(buf) >= self.size:
-                out[name] = round(psi(base, np.fromiter(buf, np.float64, len(buf))), 4)
+                out[name] = round(statistic(base, np.fromiter(buf, np.float64, len(buf))), 4)
         return out

@@ -31,13 +31,21 @@ class AssetSpec(_Meta):
 
 
 class FieldBaseline(_Meta):
-    """Training distribution of one field (PSI bins) and, where calibrated, its own PSI threshold."""
+    """Training distribution of one field (PSI bins, mean, std) and how its drift is judged.
+
+    `psi` (default): PSI of the drift window against the bins, above `psiThreshold` (else the model's).
+    `meanShift`: for a slow signal whose normal wander already saturates PSI at the window size, the
+    distance of the window's mean from the training mean in training standard deviations, above
+    `meanShiftThreshold`.
+    """
 
     edges: list[float]
     fractions: list[float]
     mean: float = 0.0
-    std: float = 1.0
+    std: float = Field(1.0, gt=0)
+    metric: Literal["psi", "meanShift"] = "psi"
     psi_threshold: float | None = Field(None, alias="psiThreshold", gt=0)
+    mean_shift_threshold: float | None = Field(None, alias="meanShiftThreshold", gt=0)
 
 
 class DriftSpec(_Meta):

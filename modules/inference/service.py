@@ -148,18 +148,20 @@ class InferenceService:
         )
         if not self.drift.due(w.asset):
             return
-        psis = self.drift.check(w.asset)
-        for f, v in psis.items():
-            self.metrics.drift.labels(asset=w.asset, field=f).set(v)
-        limits = {f: self.drift.limit(w.asset, f) for f in psis}
-        drifted = [f for f, v in psis.items() if v > limits[f]]
+        values = self.drift.check(w.asset)
+        metrics = {f: self.drift.metric(w.asset, f) for f in values}
+        for f, v in values.items():
+            self.metrics.drift.labels(asset=w.asset, field=f, metric=metrics[f]).set(v)
+        limits = {f: self.drift.limit(w.asset, f) for f in values}
+        drifted = [f for f, v in values.items() if v > limits[f]]
         if drifted:
             await out.send(
                 "drift",
                 {
                     "model": {"name": loaded.name, "version": loaded.version},
                     "asset": w.asset,
-                    "features": psis,
+                    "features": values,
+                    "metrics": metrics,
                     "threshold": self.drift.threshold,
                     "thresholds": limits,
                     "drifted": drifted,

@@ -24,7 +24,9 @@ class InferenceMetrics:
         self.rejected = metrics.counter("rejected_total", "Inputs rejected, by reason.", ["input", "reason"])
         self.refused = metrics.counter("model_refused_total", "Model versions refused.", ["model", "reason"])
         self.drift = metrics.gauge(
-            "drift_psi", "PSI of a feature against the training baseline.", ["asset", "field"]
+            "drift",
+            "Drift statistic of a feature against the training baseline (metric: psi or meanShift).",
+            ["asset", "field", "metric"],
         )
         self.gpu_util = metrics.gauge("gpu_utilization_percent", "GPU utilisation (NVML).", ["gpu"])
         self.gpu_mem = metrics.gauge("gpu_memory_used_bytes", "GPU memory used (NVML).", ["gpu"])

@@ -57,5 +57,6 @@ def test_a_shifted_field_becomes_a_drift_event_and_normal_telemetry_does_not(
     assert body["asset"] == "pump" and body["windowSize"] == size
     assert body["drifted"] == ["Flow"]  # only the shifted field, against its calibrated threshold
     assert body["features"]["Flow"] > body["thresholds"]["Flow"] >= body["threshold"]
+    assert body["metrics"]["Flow"] == "psi" and body["metrics"]["MotorCurrent"] == "meanShift"
     assert {m.input_name for m in normal} == {"scores"}
     assert body["at"].endswith("Z")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.drift import DriftMonitor, psi
+from inference.drift import DriftMonitor, mean_shift, psi
 from inference.errors import BadInput, ModelRejected
 from inference.metadata import Batching, FieldBaseline
 from inference.repository import models, pick_version, read_version
@@ -105,6 +105,21 @@ def test_psi_is_zero_on_the_baseline_and_large_on_a_shift() -> None:
     mon = DriftMonitor({"pump": {"Flow": base}}, size=200, threshold=0.25)
     mon.add("pump", ["Flow"], (same + 3)[:, None])
     assert mon.due("pump") and mon.check("pump")["Flow"] > 1.0
+
+
+def test_slow_field_is_judged_by_the_shift_of_its_mean_not_psi() -> None:
+    # a slow signal: each window covers a sliver of the training range, so PSI is near its ceiling anyway
+    slow = FieldBaseline(edges=[1, 2, 3], fractions=[0.25] * 4, mean=2.0, std=1.0, metric="meanShift",
+                         meanShiftThreshold=3.0)  # fmt: skip
+    sliver = np.full(200, 2.6)
+    assert psi(slow, sliver) > 5.0
+    assert mean_shift(slow, sliver) == pytest.approx(0.6)
+    mon = DriftMonitor({"pump": {"Temp": slow}}, size=200, threshold=0.25)
+    mon.add("pump", ["Temp"], sliver[:, None])
+    assert mon.metric("pump", "Temp") == "meanShift" and mon.limit("pump", "Temp") == 3.0
+    assert mon.check("pump")["Temp"] == pytest.approx(0.6)  # normal wander: below its threshold
+    mon.add("pump", ["Temp"], (sliver + 3)[:, None])
+    assert mon.check("pump")["Temp"] == pytest.approx(3.6)  # an offset of 3.6 sd: drifted
 
 
 def test_jpeg_decode_letterbox_and_back() -> None:
