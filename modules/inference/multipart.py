@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(rb'content-disposition:[^\r\n]*?;\s*name="([^"]*)"', re.IGNORECASE)
+_NAME = re.compile(rb'content-disposition:[^\r\n]*?;\s*name=(?:"([^"]*)"|([^;\s]+))', re.IGNORECASE)
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 
 
@@ -34,6 +34,6 @@ def form_field(body: bytes, boundary: bytes, name: str) -> bytes | None:
         if end < 0:
             raise ValueError("multipart part without a closing boundary")
         m = _NAME.search(body, start, head_end + 2)
-        if m is not None and m.group(1) == want:
+        if m is not None and (m.group(1) if m.group(1) is not None else m.group(2)) == want:
             return body[head_end + 4 : end]
         pos = end + 2

@@ -55,3 +55,17 @@ def test_the_boundary_comes_from_the_content_type_quoted_or_not() -> None:
     assert boundary_of('multipart/form-data; boundary="a b;c"') == b"a b;c"
     with pytest.raises(ValueError):
         boundary_of("multipart/form-data")
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        pytest.param(b'form-data; name="image"', id="quoted"),
+        pytest.param(b"form-data; name=image", id="unquoted-token"),
+        pytest.param(b'form-data; filename="name=image.jpg"; name=image', id="filename-first"),
+        pytest.param(b"form-data;name=image;filename=f.jpg", id="no-spaces"),
+    ],
+)
+def test_field_name_may_be_quoted_or_a_bare_token(disposition: bytes) -> None:
+    body = b"--" + B + b"\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + JPEG + b"\r\n--" + B + b"--"
+    assert form_field(body, B, "image") == JPEG
