@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import signal
 import time
 from collections.abc import Mapping
@@ -12,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from .client import HubClient, SdkHubClient
 from .context import Context
 from .envelope import utc_now_iso
-from .errors import ConfigError, EdgeloopError, FatalError, MessageTooLargeError, TransientError
+from .errors import ConfigError, EdgeloopError, FatalError, TransientError
 from .inputs import InputQueue
+from .intake import Intake
 from .logs import get_logger
-from .messages import InputMessage, MethodRequest
+from .messages import MethodRequest
 from .metrics import Metrics, MetricsServer
 from .settings import ModuleSettings, build_settings, desired_overrides, env_overrides, merge_patch
 
@@ -56,6 +56,7 @@ class ModuleRunner:
         self.intake_open = False
         self.ctx: Context[Any]
         self.queues: dict[str, InputQueue] = {}
+        self.intake: Intake
         self._loop: asyncio.AbstractEventLoop
 
     # ---- start-up -------------------------------------------------------------------------
@@ -80,6 +81,7 @@ class ModuleRunner:
             return EXIT_FATAL
         self.client = client
         self.ctx = Context(self.module.name, self.module.version, self.initial_settings, client, self.metrics)
+        self.intake = Intake(self.queues, self.ctx, client, self.metrics, loop)
         if not await self._connect():
             return self.exit_code
         try:
@@ -105,7 +107,7 @@ class ModuleRunner:
                     # subscription and delivers stored messages right after CONNECT; the SDK
                     # acknowledges and drops any that arrive before a handler exists.
                     # Until the workers start, messages wait in the bounded queues.
-                    await self.client.set_message_handler(self._on_message)
+                    await self.client.set_message_handler(self.intake.on_message)
                     self.intake_open = True
                 await self.client.connect()
                 _log.info("connected to edgeHub", module=self.module.name, version=self.module.version)
@@ -214,7 +216,7 @@ class ModuleRunner:
             await self.client.set_method_handler(self._on_method)
             async with asyncio.TaskGroup() as group:
                 workers = [
-                    group.create_task(self._input_worker(queue), name=f"input:{queue.name}")
+                    group.create_task(self.intake.worker(queue), name=f"input:{queue.name}")
                     for queue in self.queues.values()
                     for _ in range(queue.spec.concurrency)
                 ]
@@ -250,16 +252,7 @@ class ModuleRunner:
                 await self.client.set_message_handler(None)
             except (EdgeloopError, TimeoutError) as exc:
                 _log.warning("could not unsubscribe inputs", error=str(exc))
-        grace = self.ctx.settings.shutdown_grace_seconds
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(q.queue.join() for q in self.queues.values())), timeout=grace
-            )
-            _log.info("drained", seconds=round(time.monotonic() - started, 3))
-        except TimeoutError:
-            left = {q.name: q.queue.qsize() for q in self.queues.values() if q.queue.qsize()}
-            _log.warning("drain timed out; messages left unprocessed", grace_s=grace, left=left)
+        await self.intake.drain(self.ctx.settings.shutdown_grace_seconds)
 
     def _reported(self) -> dict[str, Any]:
         return {
@@ -280,98 +273,6 @@ class ModuleRunner:
             "module": self.module.name,
             "version": self.module.version,
         }
-
-    # ---- inputs ---------------------------------------------------------------------------
-    async def _on_message(self, message: InputMessage) -> None:
-        """Runs on the SDK's loop: hand the message to the module's loop, in order."""
-        future = asyncio.run_coroutine_threadsafe(self._enqueue(message), self._loop)
-        await asyncio.wrap_future(future)
-
-    async def _enqueue(self, message: InputMessage) -> None:
-        spec = self.queues.get(message.input_name)
-        self.metrics.received.labels(input=message.input_name).inc()
-        if spec is None:
-            self.metrics.errors.labels(input=message.input_name, reason="unknown_input").inc()
-            _log.warning(
-                "message for an unknown input", input=message.input_name, message_id=message.message_id
-            )
-            await self._deadletter(message, f"no handler for input {message.input_name!r}")
-            self._settle(message)
-            return
-        dropped = await spec.offer(message)
-        if dropped is not None:
-            reason = "queue_full_oldest" if spec.overflow == "drop_oldest" else "queue_full_newest"
-            self.metrics.dropped.labels(input=spec.name, reason=reason).inc()
-            self._settle(dropped)  # dropped by policy, and counted: edgeHub need not keep it
-        self.metrics.queue_length.labels(input=spec.name).set(spec.queue.qsize())
-
-    async def _input_worker(self, spec: InputQueue) -> None:
-        while True:
-            message = await spec.queue.get()
-            started = time.perf_counter()
-            try:
-                await spec.spec.handler(self.ctx, message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                reason = type(exc).__name__
-                self.metrics.errors.labels(input=spec.name, reason=reason).inc()
-                self.ctx.record_error(f"input:{spec.name}", exc)
-                log = _log.warning if isinstance(exc, EdgeloopError) else _log.exception
-                log("input handler failed", input=spec.name, message_id=message.message_id, error=str(exc))
-                await self._deadletter(message, f"{reason}: {exc}")
-                self._settle(message)
-            else:  # not on cancellation: a message cut short stays with edgeHub
-                self._settle(message)
-            finally:
-                spec.queue.task_done()
-                self.metrics.handler_seconds.labels(input=spec.name).observe(time.perf_counter() - started)
-                self.metrics.queue_length.labels(input=spec.name).set(spec.queue.qsize())
-
-    def _settle(self, message: InputMessage) -> None:
-        """Handled, dead-lettered or dropped by policy: only now may edgeHub forget the message."""
-        if self.client is not None:
-            self.client.settle(message.delivery)
-
-    async def _deadletter(self, message: InputMessage, error: str) -> None:
-        props = {
-            "edgeloopError": error[:512],
-            "edgeloopInput": message.input_name,
-            "edgeloopOriginalMessageId": message.message_id or "",
-        }
-        body, encoding = message.data, message.content_encoding
-        over = 0
-        try:
-            for attempt in ("as-is", "gzip", "truncated"):
-                try:
-                    await self.ctx.send_bytes(
-                        "deadletter",
-                        body,
-                        content_type=message.content_type or "application/octet-stream",
-                        content_encoding=encoding,
-                        correlation_id=message.correlation_id,
-                        properties=props,
-                    )
-                    break
-                except MessageTooLargeError as exc:
-                    # The dead letter's own properties can push a message that arrived just under
-                    # the limit over it: compress it, and only if that is not enough, cut it.
-                    if attempt == "as-is":
-                        over = exc.size - exc.limit
-                        body, encoding = gzip.compress(message.data, mtime=0), "gzip"
-                        props["edgeloopOriginalContentEncoding"] = message.content_encoding or ""
-                    elif attempt == "gzip":
-                        body, encoding = (
-                            message.data[: max(len(message.data) - over - 1024, 0)],
-                            message.content_encoding,
-                        )
-                        del props["edgeloopOriginalContentEncoding"]
-                        props["edgeloopTruncatedFrom"] = str(len(message.data))
-                    else:
-                        raise
-            self.metrics.deadletters.labels(input=message.input_name).inc()
-        except EdgeloopError as exc:
-            _log.error("dead-letter send failed", message_id=message.message_id, error=str(exc))
 
     # ---- methods and twin -----------------------------------------------------------------
     async def _on_method(self, request: MethodRequest) -> None:
