@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger, parse_envelope
@@ -13,6 +14,7 @@ from .opcua import OpcUaAccess
 from .service import WriteBackService, audit_record
 
 _log = get_logger(__name__)
+_AUDIT_IDS = uuid.UUID("5f0c2a7e-6b1d-4f3a-9e2c-7d8a1b4c6e90")
 module = Module("opcua_writeback", Settings)
 
 
@@ -65,16 +67,29 @@ async def on_request(ctx: Context[Settings], msg: InputMessage) -> None:
         await _audit(ctx, audit, env.correlation_id if env else msg.correlation_id)
         return
     service: WriteBackService = ctx.state["service"]
+    duplicates = service.duplicates
     audit = await service.handle(_effective(ctx), request)
+    if service.duplicates > duplicates:  # delivered again: its audit goes again, under the same id
+        _log.info("repeated write request; not written again", request_id=request.request_id)
+        await ctx.send("audit", audit, kind="audit", message_id=audit_id(request.request_id),
+                       correlation_id=env.correlation_id)  # fmt: skip
+        return
     level = _log.info if audit["result"] in ("applied", "dry-run") else _log.warning
     level("write " + audit["result"], target=request.target, value=request.value, reason=audit["reason"],
           request_id=request.request_id)  # fmt: skip
-    await _audit(ctx, audit, env.correlation_id)
+    await _audit(ctx, audit, env.correlation_id, audit_id(request.request_id))
 
 
-async def _audit(ctx: Context[Settings], audit: dict[str, Any], correlation_id: str | None) -> None:
+def audit_id(request_id: str) -> str:
+    """The audit event's message id: one per request id, so a repeat upstream is a recognisable duplicate."""
+    return str(uuid.uuid5(_AUDIT_IDS, request_id))
+
+
+async def _audit(
+    ctx: Context[Settings], audit: dict[str, Any], correlation_id: str | None, message_id: str | None = None
+) -> None:
     ctx.state["m_writes"].labels(result=audit["result"], target=str(audit.get("target"))).inc()
-    await ctx.send("audit", audit, kind="audit", correlation_id=correlation_id)
+    await ctx.send("audit", audit, kind="audit", message_id=message_id, correlation_id=correlation_id)
 
 
 @module.method("setEnabled")

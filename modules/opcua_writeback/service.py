@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,18 +86,36 @@ def _same(a: Any, b: Any, tol: float) -> bool:
     return bool(a == b)
 
 
+RECENT_REQUESTS = 1024  # request ids remembered to answer a redelivered request without writing again
+
+
 class WriteBackService:
-    """Handles one write request end to end; every path ends in exactly one audit record."""
+    """Handles one write request end to end; every path ends in exactly one audit record.
+
+    edgeHub delivers at least once (a request is delivered again after a reconnect or a restart until
+    the module has acknowledged it), so a request id seen recently gets its first audit record back and
+    nothing is written a second time.
+    """
 
     def __init__(self, access: NodeAccess, guard: WriteGuard | None = None) -> None:
         self.access = access
         self.guard = guard or WriteGuard()
         self._lock = asyncio.Lock()  # one write at a time: rate/interval checks see every applied write
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.duplicates = 0
 
     async def handle(self, settings: Settings, request: WriteRequest) -> dict[str, Any]:
-        """Decide, write (or not) and return the audit record."""
+        """Decide, write (or not) and return the audit record (the first one again for a repeated id)."""
         async with self._lock:
-            return await self._handle(settings, request)
+            seen = self._recent.get(request.request_id)
+            if seen is not None:
+                self.duplicates += 1
+                return dict(seen)
+            audit = await self._handle(settings, request)
+            self._recent[request.request_id] = audit
+            while len(self._recent) > RECENT_REQUESTS:
+                self._recent.popitem(last=False)
+            return dict(audit)
 
     async def _handle(self, settings: Settings, request: WriteRequest) -> dict[str, Any]:
         spec = settings.targets.get(request.target)

@@ -147,6 +147,15 @@ async def test_second_write_too_soon_is_refused() -> None:
     assert len(access.writes) == 1
 
 
+async def test_redelivered_request_gets_its_first_audit_and_is_not_written_again() -> None:
+    access = FakeAccess()
+    svc = WriteBackService(access)
+    first = await svc.handle(settings(), req(value=1120.0))
+    again = await svc.handle(settings(), req(value=1120.0))  # edgeHub delivered it again (same id)
+    assert again == first and first["result"] == "applied"
+    assert len(access.writes) == 1 and svc.duplicates == 1
+
+
 async def test_transient_failures_are_retried_then_given_up() -> None:
     access = FakeAccess()
     access.fail_next = [TransientError("timeout")]

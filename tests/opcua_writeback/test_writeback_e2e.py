@@ -46,8 +46,8 @@ def rig(
             assert module.stop() == 0
 
 
-def send(feeder: SdkModule, target: str, value: Any, **extra: Any) -> str:
-    rid = str(uuid.uuid4())
+def send(feeder: SdkModule, target: str, value: Any, rid: str | None = None, **extra: Any) -> str:
+    rid = rid or str(uuid.uuid4())
     env = {"v": 1, "kind": "writeRequest", "id": rid, "ts": "2026-11-22T10:00:00.000Z",
            "source": {"module": "anomaly_filter", "version": "0.1.0"}, "correlationId": f"evt-{rid}",
            "data": {"requestId": rid, "target": target, "value": value, "reason": "test", "rule": "r1",
@@ -56,20 +56,19 @@ def send(feeder: SdkModule, target: str, value: Any, **extra: Any) -> str:
     return rid
 
 
-def audit_for(hub: HubProcess, rid: str) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        for e in hub.upstream():
-            body = e["event"]["payload"]
-            if (
-                isinstance(body, dict)
-                and body.get("kind") == "audit"
-                and body["data"].get("requestId") == rid
-            ):
-                return dict(body)
-        return None
+def audits(hub: HubProcess, rid: str) -> list[dict[str, Any]]:
+    """The audit events upstream for one request id, in order."""
+    bodies = [e["event"]["payload"] for e in hub.upstream()]
+    return [
+        dict(b)
+        for b in bodies
+        if isinstance(b, dict) and b.get("kind") == "audit" and b["data"].get("requestId") == rid
+    ]
 
-    found: dict[str, Any] = wait_for(find, 15)
-    return found
+
+def audit_for(hub: HubProcess, rid: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = wait_for(lambda: audits(hub, rid), 15)
+    return found[0]
 
 
 def test_applied_refused_dry_run_and_switch(
@@ -92,6 +91,11 @@ def test_applied_refused_dry_run_and_switch(
         "Pump.SpeedSetpoint", 1150.0, "Good", None,
     ), "written without timestamps, accepted by a strict server"  # fmt: skip
     assert rec["writer"] == "anonymous"
+
+    send(feeder, "pumpSpeed", 1150.0, rid=rid)  # delivered again (at least once): not written again
+    repeats = wait_for(lambda: len(found := audits(hub, rid)) == 2 and found, 15)
+    assert [a["id"] for a in repeats] == [audit["id"]] * 2, "a repeat carries the same id upstream"
+    assert repeats[1]["data"] == data
 
     too_soon = audit_for(hub, send(feeder, "pumpSpeed", 1160.0))["data"]
     assert too_soon["result"] == "refused" and too_soon["reason"].startswith("too_soon")
