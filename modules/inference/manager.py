@@ -205,6 +205,31 @@ class ModelManager:
             except BatcherClosed:  # swapped while preparing or queueing: prepare again for the new one
                 await asyncio.sleep(0)
 
+    async def submit_many(self, name: str, items: list[Any]) -> list[tuple[LoadedModel, Any] | BaseException]:
+        """Several requests of one message, each answered in its place (an error stays with its item).
+
+        An inline model runs them as one batch; an item caught by a swap goes again on its own.
+        """
+        loaded = self.current.get(name)
+        if loaded is None:
+            raise ModelRejected("not_loaded", f"model {name!r} is not loaded")
+        if not loaded.inline or getattr(loaded.processor, "prepare", None) is not None:
+            return list(await asyncio.gather(*(self.submit(name, i) for i in items), return_exceptions=True))
+        try:
+            results: list[Any] = await loaded.batcher.submit_many(items)
+        except BatcherClosed:
+            results = [BatcherClosed("swapped")] * len(items)
+        out: list[tuple[LoadedModel, Any] | BaseException] = []
+        for item, r in zip(items, results, strict=True):
+            if isinstance(r, BatcherClosed):
+                try:
+                    out.append(await self.submit(name, item))
+                except Exception as exc:
+                    out.append(exc)
+            else:
+                out.append(r if isinstance(r, BaseException) else (loaded, r))
+        return out
+
     def status(self) -> dict[str, Any]:
         """What is loaded and what was refused (for reported properties, getStatus and /health)."""
         return {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
@@ -95,12 +94,10 @@ class InferenceService:
             self.metrics.rejected.labels(input="telemetry", reason=exc.reason).inc()
             raise
         name = self.settings.sensor_model
-        if len(windows) == 1:  # the common case: no task per window
+        if len(windows) == 1:  # the common case
             results: list[Any] = [await self.manager.submit(name, windows[0])]
         else:  # a message that completes several assets' windows: one batch, answered in order
-            results = await asyncio.gather(
-                *(self.manager.submit(name, w) for w in windows), return_exceptions=True
-            )
+            results = await self.manager.submit_many(name, windows)
         sent = 0
         error: BaseException | None = None
         for w, r in zip(windows, results, strict=True):

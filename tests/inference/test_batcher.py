@@ -94,3 +94,43 @@ async def test_an_inline_batcher_runs_on_the_loop_thread_and_a_normal_one_does_n
     assert await b.submit(7) == 7
     await b.close()
     assert (threads == [threading.get_ident()]) is on_loop_thread
+
+
+async def test_an_idle_inline_batcher_runs_a_request_in_the_caller_and_errors_stay_with_it() -> None:
+    sizes: list[int] = []
+
+    def run(items: list[int]) -> list[int | BaseException]:
+        sizes.append(len(items))
+        return [ValueError("bad") if i < 0 else i for i in items]
+
+    b: MicroBatcher[int, int] = MicroBatcher(run, max_batch_size=4, max_queue_delay_s=0.0, inline=True)
+    # never started: a queue hop would hang here, so these ran in the caller
+    assert await asyncio.wait_for(b.submit(5), 1) == 5
+    with pytest.raises(ValueError, match="bad"):
+        await asyncio.wait_for(b.submit(-1), 1)
+    assert sizes == [1, 1] and (b.batches, b.items) == (2, 2)
+    b.start()
+    await b.close()
+    with pytest.raises(BatcherClosed):
+        await b.submit(1)
+
+
+@pytest.mark.parametrize(
+    ("inline", "sizes"),
+    [pytest.param(True, [3], id="inline-one-batch"), pytest.param(False, [3], id="queued-one-batch")],
+)
+async def test_submit_many_answers_each_item_in_its_place(inline: bool, sizes: list[int]) -> None:
+    seen: list[int] = []
+
+    def run(items: list[int]) -> list[int | BaseException]:
+        seen.append(len(items))
+        return [ValueError("bad") if i < 0 else i * 2 for i in items]
+
+    b: MicroBatcher[int, int] = MicroBatcher(run, max_batch_size=4, max_queue_delay_s=0.0, inline=inline)
+    b.start()
+    results = await b.submit_many([1, -1, 3])
+    await b.close()
+    assert [r if isinstance(r, int) else str(r) for r in results] == [2, "bad", 6]
+    assert seen == sizes
+    with pytest.raises(BatcherClosed):
+        await b.submit_many([1])
