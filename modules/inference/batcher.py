@@ -99,6 +99,8 @@ class MicroBatcher(Generic[T, R]):
         """
         if self._closed:
             raise BatcherClosed("batcher is closed")
+        if not items:
+            return []
         if self._inline and self._queue.empty() and len(items) <= self.max_batch_size:
             if self._on_batch is not None:
                 self._on_batch(len(items), [0.0] * len(items))

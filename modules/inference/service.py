@@ -93,6 +93,8 @@ class InferenceService:
         except BadInput as exc:
             self.metrics.rejected.labels(input="telemetry", reason=exc.reason).inc()
             raise
+        if not windows:  # most messages only add a row: a window completes every `stride` rows
+            return 0
         name = self.settings.sensor_model
         if len(windows) == 1:  # the common case
             results: list[Any] = [await self.manager.submit(name, windows[0])]

@@ -129,6 +129,7 @@ async def test_submit_many_answers_each_item_in_its_place(inline: bool, sizes: l
     b: MicroBatcher[int, int] = MicroBatcher(run, max_batch_size=4, max_queue_delay_s=0.0, inline=inline)
     b.start()
     results = await b.submit_many([1, -1, 3])
+    assert await b.submit_many([]) == []  # nothing to run: no empty batch either
     await b.close()
     assert [r if isinstance(r, int) else str(r) for r in results] == [2, "bad", 6]
     assert seen == sizes
