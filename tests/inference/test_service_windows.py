@@ -1,0 +1,68 @@
+"""The service in process on the real sensor model: a message completing several windows, scored as one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edgeloop_runtime.metrics import Metrics
+from inference.service import InferenceService
+from inference.settings import Settings
+from inference.telemetry_metrics import InferenceMetrics
+
+from .helpers import REPO, plant_messages
+
+
+class Sink:
+    """Records what the service sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, str | None]] = []
+
+    async def send(
+        self, output: str, data: Any, *, kind: str | None = None, message_id: str | None = None
+    ) -> str:
+        self.sent.append((output, data, message_id))
+        return message_id or ""
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["all-scored", "one-window-fails"])
+async def test_windows_of_one_message_are_scored_together_each_in_its_place(
+    fail: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metrics = InferenceMetrics(Metrics("inference", "test"))
+    svc = InferenceService(
+        Settings(model_path=str(REPO), providers=["cpu"], drift_enabled=False, rest_port=-1), metrics
+    )
+    await svc.load_all(svc.settings)
+    try:
+        loaded = svc.manager.current["sensor_anomaly"]
+        assert loaded.inline, "the sensor model runs on the loop"
+        batches: list[int] = []
+        real = loaded.batcher._run_batch
+
+        def run(items: list[Any]) -> list[Any]:
+            batches.append(len(items))
+            out = real(items)
+            return [ValueError("crusher refused") if fail and w.asset == "crusher" else r
+                    for w, r in zip(items, out, strict=True)]  # fmt: skip
+
+        monkeypatch.setattr(loaded.batcher, "_run_batch", run)
+        sink = Sink()
+        msgs = plant_messages(40, assets=("pump", "crusher", "conveyor"), start=3000)
+        errors = []
+        for i, m in enumerate(msgs):
+            try:
+                await svc.on_telemetry(sink, m, f"m-{i}")
+            except ValueError as exc:
+                errors.append(str(exc))
+        scored = [(d["asset"], d["windowEnd"]) for out, d, _ in sink.sent if out == "scores"]
+        per_asset = 1 + (40 - 30) // 10  # windows of 30 rows, every 10 rows
+        assets = ["pump", "conveyor"] if fail else ["pump", "crusher", "conveyor"]
+        assert sorted({a for a, _ in scored}) == sorted(assets)
+        assert len(scored) == len(set(scored)) == per_asset * len(assets)
+        assert batches == [3] * per_asset, "one batch per message, not one per window"
+        assert errors == (["crusher refused"] * per_asset if fail else [])
+    finally:
+        await svc.manager.close()
