@@ -32,15 +32,23 @@ class InferenceMetrics:
         self.gpu_mem = metrics.gauge("gpu_memory_used_bytes", "GPU memory used (NVML).", ["gpu"])
         self.gpu_temp = metrics.gauge("gpu_temperature_celsius", "GPU temperature (NVML).", ["gpu"])
         self._info: dict[str, tuple[str, str]] = {}
+        self._batch_children: dict[str, tuple[Any, Any, Any]] = {}
 
     def observe_stage(self, model: str) -> Any:
         child = {s: self.stage.labels(model=model, stage=s) for s in ("queue", "pre", "run", "post")}
         return lambda stage, seconds: child[stage].observe(seconds)
 
     def observe_batch(self, model: str, size: int, waits: list[float]) -> None:
-        self.batch.labels(model=model).observe(size)
-        self.items.labels(model=model).inc(size)
-        queue = self.stage.labels(model=model, stage="queue")
+        children = self._batch_children.get(model)
+        if children is None:  # labels() costs more than the observation: look each child up once
+            children = self._batch_children[model] = (
+                self.batch.labels(model=model),
+                self.items.labels(model=model),
+                self.stage.labels(model=model, stage="queue"),
+            )
+        batch, items, queue = children
+        batch.observe(size)
+        items.inc(size)
         for w in waits:
             queue.observe(w)
 
