@@ -16,7 +16,7 @@ Sensor windows (the PCA model; OPC UA PubSub telemetry of the plant's three asse
   (c) ceiling the same assembly, batched `session.run` and result building in a tight loop.
 Clients are closed-loop (1, 4, 16); throughput and p50/p99 latency per arm, then a per-item breakdown of
 each step measured alone (decode/pre/run/post), so the ratios can be explained. Usage:
-  .venv/bin/python scripts/bench_inference.py --seconds 4 [--only vision|sensor]
+  .venv/bin/python scripts/bench_inference.py --seconds 4 [--only vision|sensor] [--frame-size 1920x1440]
 """
 
 from __future__ import annotations
@@ -80,8 +80,22 @@ def _ms(fn: Callable[[int], object], n: int) -> float:
 
 
 # ------------------------------------------------------------------------------------------ vision
-def _images() -> list[bytes]:
-    return [p.read_bytes() for p in sorted(TESTSET.glob("*.jpg"))]
+def _images(frame_size: tuple[int, int] | None = None) -> list[bytes]:
+    """The labelled test set's JPEGs (512x384), or the same scenes as `camera_ingest` would send them from
+    a camera of `frame_size` (resized, then JPEG-encoded under its 256 KB budget at its default quality)."""
+    raw = [p.read_bytes() for p in sorted(TESTSET.glob("*.jpg"))]
+    if frame_size is None:
+        return raw
+    import cv2
+
+    from camera_ingest.encode import encode_within
+
+    out = []
+    for data in raw:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        frame = cv2.resize(img, frame_size, interpolation=cv2.INTER_CUBIC)
+        out.append(encode_within(frame, 85, 250_000)[0])
+    return out
 
 
 def _processor(threads: int | None = None) -> Any:
@@ -326,8 +340,11 @@ def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in out.items()}
 
 
-def bench_vision(seconds: float, clients: list[int]) -> None:
-    images = _images()
+def bench_vision(seconds: float, clients: list[int], frame_size: tuple[int, int] | None = None) -> None:
+    images = _images(frame_size)
+    size = f"{frame_size[0]}x{frame_size[1]}" if frame_size else "512x384 (the test set)"
+    mean_bytes = round(sum(map(len, images)) / len(images))
+    print(json.dumps({"model": VISION, "frame_size": size, "mean_jpeg_bytes": mean_bytes}), flush=True)
     ctx = mp.get_context("spawn")
     procs, urls = [], {}
     for arm, target, port in (("a_engine", _serve_engine, 18500), ("b_sample", _serve_sample, 18501)):
@@ -557,12 +574,14 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=3.0, help="per arm and client count")
     ap.add_argument("--clients", default="1,4,16")
     ap.add_argument("--only", choices=["vision", "sensor"])
+    ap.add_argument("--frame-size", metavar="WxH", help="the test scenes as camera frames (e.g. 1920x1440)")
     args = ap.parse_args()
     clients = [int(x) for x in args.clients.split(",")]
+    frame_size = tuple(int(v) for v in args.frame_size.lower().split("x")) if args.frame_size else None
     load = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count(), "loadavg": load}), flush=True)
     if args.only in (None, "vision"):
-        bench_vision(args.seconds, clients)
+        bench_vision(args.seconds, clients, frame_size)  # type: ignore[arg-type]
     if args.only in (None, "sensor"):
         bench_sensor(args.seconds, clients)
     return 0
