@@ -102,31 +102,33 @@ class MicroBatcher(Generic[T, R]):
         if not items:
             return []
         if self._inline and self._queue.empty() and len(items) <= self.max_batch_size:
-            if self._on_batch is not None:
-                self._on_batch(len(items), [0.0] * len(items))
-            try:
-                results = self._run_batch(items)
-                if len(results) != len(items):
-                    raise RuntimeError(f"batch function returned {len(results)} results for {len(items)}")
-            except Exception as exc:  # the whole batch failed: every request gets the error
-                results = [exc] * len(items)
-            self.batches += 1
-            self.items += len(items)
-            return list(results)
+            return self._run_inline(items)
         return list(await asyncio.gather(*(self.submit(i) for i in items), return_exceptions=True))
 
     def _run_now(self, item: T) -> R:
         """An inline batch of one, in the caller (the loop is ours until this returns)."""
+        (result,) = self._run_inline([item])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _run_inline(self, items: list[T]) -> list[R | BaseException]:
+        """Run a batch on the loop, in the caller; one result or error per item."""
         if self._on_batch is not None:
-            self._on_batch(1, [0.0])
-        result = self._run_batch([item])
-        if len(result) != 1:
-            raise RuntimeError(f"batch function returned {len(result)} results for 1")
+            self._on_batch(len(items), [0.0] * len(items))
+        try:
+            results: list[R | BaseException] | Exception = self._run_batch(items)
+        except Exception as exc:
+            results = exc
+        return self._account(len(items), results)
+
+    def _account(self, n: int, results: list[R | BaseException] | Exception) -> list[R | BaseException]:
+        """Count the batch; a failure of the whole batch (or a wrong count) becomes every item's error."""
+        if not isinstance(results, Exception) and len(results) != n:
+            results = RuntimeError(f"batch function returned {len(results)} results for {n}")
         self.batches += 1
-        self.items += 1
-        if isinstance(result[0], BaseException):
-            raise result[0]
-        return result[0]
+        self.items += n
+        return [results] * n if isinstance(results, Exception) else list(results)
 
     async def close(self) -> None:
         """Stop accepting; finish every request already queued, then end the worker."""
@@ -189,6 +191,7 @@ class MicroBatcher(Generic[T, R]):
             if self._on_batch is not None:
                 self._on_batch(len(batch), [started - p.queued_at for p in batch])
             items = [p.item for p in batch]
+            results: list[R | BaseException] | Exception
             try:
                 if self._inline:
                     results = self._run_batch(items)
@@ -196,13 +199,9 @@ class MicroBatcher(Generic[T, R]):
                     results = await asyncio.get_running_loop().run_in_executor(
                         self._executor, self._run_batch, items
                     )
-                if len(results) != len(batch):
-                    raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)}")
-            except Exception as exc:  # the whole batch failed: every request gets the error
-                results = [exc] * len(batch)
-            self.batches += 1
-            self.items += len(batch)
-            for p, r in zip(batch, results, strict=True):
+            except Exception as exc:
+                results = exc
+            for p, r in zip(batch, self._account(len(batch), results), strict=True):
                 if p.future.done():
                     continue
                 if isinstance(r, BaseException):
