@@ -8,6 +8,9 @@ global): an input PUBLISH gets a delivery ticket in its property bag instead of 
 `settle(ticket)` sends the PUBACK once the runtime is done with it. PUBACKs leave in the order their
 PUBLISHes arrived, as MQTT 3.1.1 (4.6) requires and edgeHub's protocol gateway expects. A ticket from a
 connection that has since dropped is ignored: edgeHub re-sends that message on the new connection.
+Because PUBACKs keep their order, a ticket never settled (a message the SDK dropped before any handler
+saw it) holds back every PUBACK behind it until the connection drops; the runtime settles on every path
+a message can take once it has it (handled, dead-lettered, dropped by policy).
 """
 
 from __future__ import annotations

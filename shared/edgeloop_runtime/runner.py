@@ -105,7 +105,7 @@ class ModuleRunner:
                 if self.module.inputs and not self.intake_open:
                     # Subscribe to inputs before anything else: edgeHub keeps the session's
                     # subscription and delivers stored messages right after CONNECT; the SDK
-                    # acknowledges and drops any that arrive before a handler exists.
+                    # drops any that arrive before a handler exists.
                     # Until the workers start, messages wait in the bounded queues.
                     await self.client.set_message_handler(self.intake.on_message)
                     self.intake_open = True
