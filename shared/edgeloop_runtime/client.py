@@ -33,6 +33,10 @@ class HubClient(Protocol):
     def settle(self, delivery: str | None) -> None:
         """The input message with this delivery ticket is handled: edgeHub may forget it (any thread)."""
 
+    def unacknowledged(self) -> int:
+        """Inputs received whose PUBACK still waits for the module (0 where not tracked)."""
+        ...
+
 
 def map_sdk_error(exc: BaseException) -> EdgeloopError:
     """Map an azure-iot-device exception to the runtime's hierarchy (the one place that does)."""
@@ -156,6 +160,9 @@ class SdkHubClient:
     def settle(self, delivery: str | None) -> None:
         if delivery is not None and self._acks is not None:
             self._acks.settle(delivery)
+
+    def unacknowledged(self) -> int:
+        return self._acks.pending() if self._acks is not None else 0
 
     async def set_method_handler(self, handler: MethodHandler | None) -> None:
         if handler is None:

@@ -30,6 +30,7 @@ def status_snapshot(runner: ModuleRunner) -> dict[str, Any]:
             name: {"queued": q.queue.qsize(), "capacity": q.queue.maxsize, "overflow": q.overflow}
             for name, q in runner.queues.items()
         },
+        "unacknowledged": runner.client.unacknowledged() if runner.client is not None else 0,
         "methods": sorted([*BUILTIN_METHODS, *runner.module.methods]),
         "lastError": ctx.last_error,
         "endpoints": ctx.endpoints,

@@ -61,6 +61,11 @@ class Metrics:
         self.queue_length = self._gauge(
             "edgeloop_input_queue_length", "Messages waiting per input.", ["input"]
         )
+        self.unacknowledged = self._gauge(
+            "edgeloop_inputs_unacknowledged",
+            "Inputs received whose acknowledgement to edgeHub waits for the module.",
+            [],
+        )
         self.dropped = self._counter(
             "edgeloop_input_dropped_total", "Input messages dropped by policy.", ["input", "reason"]
         )

@@ -82,6 +82,7 @@ class ModuleRunner:
         self.client = client
         self.ctx = Context(self.module.name, self.module.version, self.initial_settings, client, self.metrics)
         self.intake = Intake(self.queues, self.ctx, client, self.metrics, loop)
+        self.metrics.unacknowledged.set_function(client.unacknowledged)  # read at each scrape
         if not await self._connect():
             return self.exit_code
         try:

@@ -55,3 +55,6 @@ class StandaloneClient:
 
     def settle(self, delivery: str | None) -> None:
         return None
+
+    def unacknowledged(self) -> int:
+        return 0

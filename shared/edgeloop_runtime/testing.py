@@ -81,6 +81,9 @@ class FakeHubClient:
         if delivery is not None:
             self.settled.append(delivery)
 
+    def unacknowledged(self) -> int:
+        return 0
+
     # ---- test side ------------------------------------------------------------------------
     async def deliver(self, input_name: str, body: bytes | str | Any, **kwargs: Any) -> None:
         """Deliver a message to an input as edgeHub would (JSON-encodes non-bytes bodies)."""

@@ -58,6 +58,8 @@ async def test_hub_keeps_inputs_unacknowledged_until_the_handler_returns(
         await until(all_held)
         await asyncio.sleep(0.3)
         assert await inflight(hub) == 3, "PUBACKs must wait for the handler"
+        status = await asyncio.to_thread(hub.invoke, "gated", "getStatus")
+        assert status["payload"]["unacknowledged"] == 3
         gate.set()
 
         async def all_acked() -> bool:
@@ -65,6 +67,8 @@ async def test_hub_keeps_inputs_unacknowledged_until_the_handler_returns(
 
         await until(all_acked)
         assert handled == ["m-0", "m-1", "m-2"]
+        status = await asyncio.to_thread(hub.invoke, "gated", "getStatus")
+        assert status["payload"]["unacknowledged"] == 0
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
