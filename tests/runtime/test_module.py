@@ -158,7 +158,7 @@ async def test_metrics_and_health_endpoints_serve_prometheus_text() -> None:
     assert 'edgeloop_messages_received_total{input="values",module="example_module"} 1.0' in text
     assert 'edgeloop_messages_sent_total{module="example_module",output="scaled"} 1.0' in text
     assert "edgeloop_example_module_values_scaled_total" in text
-    assert "edgeloop_inputs_unacknowledged{module=\"example_module\"} 0.0" in text
+    assert 'edgeloop_inputs_unacknowledged{module="example_module"} 0.0' in text
     assert health_status == 200 and health["status"] == "running"
 
 
