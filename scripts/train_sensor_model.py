@@ -35,9 +35,8 @@ SAMPLE_HZ = 10.0
 DRIFT_WINDOW = 600  # rows per asset between drift checks (one minute at 10 Hz)
 PSI_MIN = 0.25  # the usual "significant shift" PSI
 PSI_MARGIN = 1.25
-PSI_CAP = (
-    4.0  # about half PSI's ceiling with 10 bins (~8.3): a field calibrated above it is judged by meanShift
-)
+# about half PSI's ceiling with 10 bins (~8.3): a field calibrated above it is judged by meanShift
+PSI_CAP = 4.0
 MEAN_SHIFT_MIN = 3.0  # training standard deviations
 WARMUP_ROWS = 1800  # the plant's first three minutes (bearings cooling to steady state) are not calibration
 _PREFIX = {t.asset: t.name.split(".", 1)[0] for t in PROCESS_TAGS}

@@ -67,17 +67,16 @@ async def on_request(ctx: Context[Settings], msg: InputMessage) -> None:
         await _audit(ctx, audit, env.correlation_id if env else msg.correlation_id)
         return
     service: WriteBackService = ctx.state["service"]
-    duplicates = service.duplicates
+    seen = service.duplicates
     audit = await service.handle(_effective(ctx), request)
-    if service.duplicates > duplicates:  # delivered again: its audit goes again, under the same id
+    repeated = service.duplicates > seen  # delivered again: its first audit goes again, under the same id
+    if repeated:
         _log.info("repeated write request; not written again", request_id=request.request_id)
-        await ctx.send("audit", audit, kind="audit", message_id=audit_id(request.request_id),
-                       correlation_id=env.correlation_id)  # fmt: skip
-        return
-    level = _log.info if audit["result"] in ("applied", "dry-run") else _log.warning
-    level("write " + audit["result"], target=request.target, value=request.value, reason=audit["reason"],
-          request_id=request.request_id)  # fmt: skip
-    await _audit(ctx, audit, env.correlation_id, audit_id(request.request_id))
+    else:
+        level = _log.info if audit["result"] in ("applied", "dry-run") else _log.warning
+        level("write " + audit["result"], target=request.target, value=request.value,
+              reason=audit["reason"], request_id=request.request_id)  # fmt: skip
+    await _audit(ctx, audit, env.correlation_id, audit_id(request.request_id), count=not repeated)
 
 
 def audit_id(request_id: str) -> str:
@@ -86,9 +85,15 @@ def audit_id(request_id: str) -> str:
 
 
 async def _audit(
-    ctx: Context[Settings], audit: dict[str, Any], correlation_id: str | None, message_id: str | None = None
+    ctx: Context[Settings],
+    audit: dict[str, Any],
+    correlation_id: str | None,
+    message_id: str | None = None,
+    *,
+    count: bool = True,
 ) -> None:
-    ctx.state["m_writes"].labels(result=audit["result"], target=str(audit.get("target"))).inc()
+    if count:  # a repeat of an audit already sent is not another write outcome
+        ctx.state["m_writes"].labels(result=audit["result"], target=str(audit.get("target"))).inc()
     await ctx.send("audit", audit, kind="audit", message_id=message_id, correlation_id=correlation_id)
 
 

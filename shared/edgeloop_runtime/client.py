@@ -32,6 +32,7 @@ class HubClient(Protocol):
     async def set_desired_handler(self, handler: DesiredHandler | None) -> None: ...
     def settle(self, delivery: str | None) -> None:
         """The input message with this delivery ticket is handled: edgeHub may forget it (any thread)."""
+        ...
 
     def unacknowledged(self) -> int:
         """Inputs received whose PUBACK still waits for the module (0 where not tracked)."""
@@ -63,9 +64,9 @@ def map_sdk_error(exc: BaseException) -> EdgeloopError:
 class SdkHubClient:
     """HubClient on azure-iot-device's asyncio IoTHubModuleClient, from the edge environment."""
 
-    def __init__(self, client: Any, *, hold_acks: bool = True) -> None:
+    def __init__(self, client: Any) -> None:
         self._client = client
-        self._acks = HeldAcks.attach(client) if hold_acks else None
+        self._acks = HeldAcks.attach(client)
 
     @classmethod
     def from_edge_environment(cls, **kwargs: Any) -> SdkHubClient:
