@@ -61,6 +61,7 @@ class LoadedModel:
             "providers": list(self.report.active),
             "maxBatchSize": self.batching.max_batch_size,
             "maxQueueDelayMs": self.batching.max_queue_delay_ms,
+            "padBatch": bool(self.batching.pad_batch),
             "inline": self.inline,
             "loadedAt": self.loaded_at,
         }
@@ -118,7 +119,9 @@ class ModelManager:
         meta = files.metadata
         override = self.options.batching.get(name, {})
         merged = Batching.model_validate({**meta.batching.model_dump(by_alias=True), **override})
-        batching = merged if "maxBatchSize" in override else merged.for_provider(report.on_gpu)
+        batching = merged.for_provider(report.on_gpu)
+        if "maxBatchSize" in override:  # a size set for this site wins over the model's cpuMaxBatchSize
+            batching = batching.model_copy(update={"max_batch_size": merged.max_batch_size})
         meta = meta.model_copy(update={"batching": batching})
         runner = OrtRunner(sess, report, meta)
         runner.warm_up()

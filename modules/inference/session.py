@@ -125,6 +125,13 @@ def example_feeds(meta: ModelMetadata, batch: int) -> dict[str, np.ndarray]:
     }
 
 
+def _pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """`x` with zero rows appended along the batch axis up to `rows`."""
+    out = np.zeros((rows, *x.shape[1:]), x.dtype)
+    out[: len(x)] = x
+    return out
+
+
 class OrtRunner:
     """Runs one session; on CUDA with explicit I/O binding, elsewhere with plain run()."""
 
@@ -134,15 +141,21 @@ class OrtRunner:
         self.meta = meta
         self.output_names = [o.name for o in meta.outputs]
         self.io_binding = report.primary == "CUDAExecutionProvider"
+        self.pad_to = meta.batching.max_batch_size if meta.batching.pad_batch else 0
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Run one batch; ModelRejected('run_failed') when onnxruntime fails."""
+        """Run one batch (padded to `pad_to` rows when set); ModelRejected('run_failed') when onnxruntime
+        fails."""
+        n = len(next(iter(feeds.values())))
+        if 0 < n < self.pad_to:
+            feeds = {k: _pad_rows(v, self.pad_to) for k, v in feeds.items()}
         try:
-            if self.io_binding:
-                return self._run_bound(feeds)
-            return list(self.sess.run(self.output_names, feeds))
+            outs = (
+                self._run_bound(feeds) if self.io_binding else list(self.sess.run(self.output_names, feeds))
+            )
         except Exception as exc:
             raise ModelRejected("run_failed", f"inference failed: {str(exc)[:300]}") from exc
+        return [o[:n] for o in outs] if n < self.pad_to else outs
 
     def _run_bound(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         binding = self.sess.io_binding()

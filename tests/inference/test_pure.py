@@ -178,3 +178,19 @@ def test_the_cpu_batch_size_applies_only_off_the_gpu() -> None:
     assert b.for_provider(on_gpu=False).max_batch_size == 2
     assert b.for_provider(on_gpu=True).max_batch_size == 16
     assert Batching.model_validate({"maxBatchSize": 8}).for_provider(on_gpu=False).max_batch_size == 8
+
+
+@pytest.mark.parametrize(
+    ("declared", "on_gpu", "padded"),
+    [
+        pytest.param(None, True, True, id="default-on-gpu-pads"),
+        pytest.param(None, False, False, id="default-on-cpu-does-not"),
+        pytest.param(False, True, False, id="declared-off-wins-on-gpu"),
+        pytest.param(True, False, True, id="declared-on-wins-on-cpu"),
+    ],
+)
+def test_padding_to_one_batch_shape_is_on_for_gpu_providers_unless_declared(
+    declared: bool | None, on_gpu: bool, padded: bool
+) -> None:
+    b = Batching.model_validate({"maxBatchSize": 16, "padBatch": declared})
+    assert b.for_provider(on_gpu).pad_batch is padded

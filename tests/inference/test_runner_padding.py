@@ -1,0 +1,51 @@
+"""OrtRunner pads a short batch to the model's one batch shape and answers only for the real rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inference.repository import read_version
+from inference.session import OrtRunner, create_session, example_feeds
+
+from .helpers import REPO
+
+
+def _runner(model: str, pad: bool) -> OrtRunner:
+    files = read_version(REPO, model, "1")
+    batching = files.metadata.batching.model_copy(update={"max_batch_size": 8, "pad_batch": pad})
+    meta = files.metadata.model_copy(update={"batching": batching})
+    sess, report = create_session(files.data, ["cpu"], 1)
+    return OrtRunner(sess, report, meta)
+
+
+def _feeds(runner: OrtRunner, n: int) -> dict[str, np.ndarray]:
+    feeds = example_feeds(runner.meta, n)
+    rng = np.random.default_rng(n)
+    for name, value in feeds.items():
+        if value.dtype == np.float32:
+            feeds[name] = rng.random(value.shape, np.float32)
+        else:
+            feeds[name] = (np.arange(n) % 3).astype(value.dtype)  # the sensor model's asset index
+    return feeds
+
+
+@pytest.mark.parametrize("model", ["sensor_anomaly", "defect_detector"])
+@pytest.mark.parametrize("n", [1, 3, 8], ids=["one-row", "three-rows", "full-batch"])
+def test_a_padded_batch_gives_each_real_row_the_unpadded_result(model: str, n: int) -> None:
+    padded, plain = _runner(model, pad=True), _runner(model, pad=False)
+    assert (padded.pad_to, plain.pad_to) == (8, 0)
+    feeds = _feeds(plain, n)
+    calls: list[int] = []
+    run = padded.sess.run
+
+    def spy(names: list[str], inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        calls.append(len(next(iter(inputs.values()))))
+        return run(names, inputs)
+
+    padded.sess.run = spy  # type: ignore[method-assign]
+    got, want = padded.run(feeds), plain.run(feeds)
+    assert calls == [8]  # always the one shape
+    for g, w in zip(got, want, strict=True):
+        assert g.shape[0] == n
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
