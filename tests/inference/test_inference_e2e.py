@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_dev.plant.process import free_port
+from inference.session import GPU_PROVIDERS
 from inference.vision_post import iou_matrix
 
 from .helpers import TESTSET, add_version, copy_repo, plant_messages
@@ -157,8 +159,14 @@ def _post_image(url: str, data: bytes) -> tuple[int, dict[str, Any]]:
 def test_rest_predict_and_health(served: Served) -> None:
     with urllib.request.urlopen(served.rest + "/health", timeout=10) as resp:
         health = json.loads(resp.read())
-    assert health["status"] == "healthy" and health["provider"] == "CPUExecutionProvider"
-    assert health["models"]["defect_detector"]["maxBatchSize"] == 2  # cpuMaxBatchSize on the CPU
+    assert health["status"] == "healthy"
+    detector = health["models"]["defect_detector"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():  # the default providers: TensorRT, CUDA, CPU
+        assert health["provider"] in GPU_PROVIDERS
+        assert (detector["maxBatchSize"], detector["padBatch"]) == (16, True)  # one batch shape on the GPU
+    else:
+        assert health["provider"] == "CPUExecutionProvider"
+        assert (detector["maxBatchSize"], detector["padBatch"]) == (2, False)  # cpuMaxBatchSize, no padding
     labels = json.loads((TESTSET / "labels.json").read_text())["images"]
     item = next(i for i in labels if i["objects"])
     status, body = _post_image(served.rest + "/predict", (TESTSET / item["file"]).read_bytes())

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from edgeloop_runtime.metrics import Metrics
+from inference import service
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics
@@ -38,7 +39,10 @@ async def test_windows_of_one_message_are_scored_together_each_in_its_place(
     )
     # whether a model runs on the loop is measured at load time (a full batch under 0.5 ms); on a busy
     # machine the sensor model can miss it, so the test decides instead of the clock
-    svc.manager.options = dataclasses.replace(svc.manager.options, inline_below_ms=1000.0)
+    engine_options = service.engine_options
+    monkeypatch.setattr(
+        service, "engine_options", lambda s: dataclasses.replace(engine_options(s), inline_below_ms=1000.0)
+    )
     await svc.load_all(svc.settings)
     try:
         loaded = svc.manager.current["sensor_anomaly"]
