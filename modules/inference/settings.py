@@ -19,12 +19,14 @@ class Settings(ModuleSettings):
     providers: list[str] = Field(default_factory=lambda: ["tensorrt", "cuda", "cpu"])
     require_gpu: bool = False
     intra_op_threads: int = Field(default=0, ge=0, le=256)  # 0: the cores / maxInFlight
-    pre_threads: int = Field(default=2, ge=1, le=64)  # JPEG decode + letterbox pool
+    pre_threads: int = Field(default=2, ge=0, le=64)  # JPEG decode + letterbox pool; 0: one per core
     max_in_flight: int = Field(default=2, ge=1, le=8)  # batches running at once per model
     sensor_model: str = "sensor_anomaly"
     vision_model: str = "defect_detector"
     model_versions: dict[str, str] = Field(default_factory=dict)  # model -> version; absent = highest
-    batching: dict[str, dict[str, Any]] = Field(default_factory=dict)  # model -> maxBatchSize/maxQueueDelayMs
+    batching: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="model -> maxBatchSize/maxQueueDelayMs/padBatch"
+    )
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     rest_port: int = Field(default=5000, ge=-1, le=65535)  # -1 disables, 0 picks a free port
     rest_host: str = "0.0.0.0"
