@@ -17,6 +17,7 @@ Sensor windows (the PCA model; OPC UA PubSub telemetry of the plant's three asse
 Clients are closed-loop (1, 4, 16); throughput and p50/p99 latency per arm, then a per-item breakdown of
 each step measured alone (decode/pre/run/post), so the ratios can be explained. Usage:
   .venv/bin/python scripts/bench_inference.py --seconds 4 [--only vision|sensor] [--frame-size 1920x1440]
+      [--providers cuda,cpu]  (every arm on these execution providers; default cpu)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import queue
 import socket
 import statistics
 import sys
@@ -48,6 +50,19 @@ ROOT = Path(__file__).resolve().parent.parent
 REPO = ROOT / "modules" / "inference" / "model_repository"
 TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
 VISION, SENSOR = "defect_detector", "sensor_anomaly"
+# Execution providers of every arm, in order of preference; an environment variable so that the spawned
+# servers and ceiling processes see what `--providers` set.
+PROVIDERS_ENV = "EDGELOOP_BENCH_PROVIDERS"
+
+
+def _providers() -> list[str]:
+    return os.environ.get(PROVIDERS_ENV, "cpu").split(",")
+
+
+def _ort_providers() -> list[str]:
+    from inference.session import provider_name
+
+    return [provider_name(p) for p in _providers()]
 
 
 def _pct(lat: list[float]) -> tuple[float, float]:
@@ -105,8 +120,8 @@ def _processor(threads: int | None = None) -> Any:
     from inference.session import OrtRunner, create_session
 
     files = read_version(REPO, VISION, "1")
-    opts = EngineOptions(root=REPO, providers=["cpu"])
-    sess, report = create_session(files.data, ["cpu"], threads or opts.session_threads())
+    opts = EngineOptions(root=REPO, providers=_providers())
+    sess, report = create_session(files.data, _providers(), threads or opts.session_threads())
     return FrameProcessor(OrtRunner(sess, report, files.metadata), files.metadata, None)
 
 
@@ -120,7 +135,9 @@ def _serve_engine(port: int, ready: Any) -> None:
     from inference.telemetry_metrics import InferenceMetrics
 
     async def main() -> None:
-        svc = InferenceService(Settings(providers=["cpu"]), InferenceMetrics(Metrics("inference", "bench")))
+        svc = InferenceService(
+            Settings(providers=_providers()), InferenceMetrics(Metrics("inference", "bench"))
+        )
         await svc.load_all(svc.settings)
         runner = web.AppRunner(make_app(svc), access_log=None)
         await runner.setup()
@@ -144,7 +161,7 @@ class _Sample:
         meta = files.metadata
         assert meta.preprocess is not None and meta.postprocess is not None
         self.size, self.pad, pp = meta.preprocess.size, meta.preprocess.pad_value, meta.postprocess
-        self.sess = ort.InferenceSession(files.data, providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(files.data, providers=_ort_providers())
         self.post = PostParams(tuple(meta.labels), pp.stride, pp.pixel_threshold, pp.min_cells,
                                pp.confidence_threshold, pp.nms_iou, pp.shrink)  # fmt: skip
 
@@ -261,7 +278,7 @@ def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) 
 
     async def main() -> dict[str, Any]:
         svc = InferenceService(
-            Settings(providers=["cpu"], rest_port=-1), InferenceMetrics(Metrics("inference", "bench"))
+            Settings(providers=_providers(), rest_port=-1), InferenceMetrics(Metrics("inference", "bench"))
         )
         await svc.load_all(svc.settings)
         lat: list[float] = []
@@ -287,8 +304,11 @@ def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) 
 
 
 def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -> None:
+    from inference.manager import EngineOptions
+
     proc = _processor()
-    with ThreadPoolExecutor(2) as pre_pool, ThreadPoolExecutor(2) as run_pool:
+    decode = EngineOptions(root=REPO, providers=_providers()).decode_threads()
+    with ThreadPoolExecutor(decode) as pre_pool, ThreadPoolExecutor(2) as run_pool:
 
         def one(start: int) -> int:
             chunk = [images[(start + k) % len(images)] for k in range(batch)]
@@ -340,6 +360,29 @@ def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in out.items()}
 
 
+def _in_child(ctx: Any, target: Callable[..., None], args: tuple[Any, ...], timeout: float) -> Any:
+    """Run `target(*args, queue)` in a fresh process and return what it puts on the queue; a child that
+    dies first ends the benchmark at once (its traceback is above), not after the timeout."""
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q), daemon=True)
+    p.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                return q.get(timeout=0.5)
+            except queue.Empty:
+                if not p.is_alive():
+                    raise SystemExit(
+                        f"{target.__name__} exited with {p.exitcode} before its result"
+                    ) from None
+        raise SystemExit(f"{target.__name__} gave no result in {timeout:.0f} s")
+    finally:
+        p.join(5)
+        if p.is_alive():
+            p.terminate()
+
+
 def bench_vision(seconds: float, clients: list[int], frame_size: tuple[int, int] | None = None) -> None:
     images = _images(frame_size)
     size = f"{frame_size[0]}x{frame_size[1]}" if frame_size else "512x384 (the test set)"
@@ -371,19 +414,11 @@ def bench_vision(seconds: float, clients: list[int], frame_size: tuple[int, int]
             p.terminate()
             p.join()
     for c in clients:
-        q = ctx.Queue()
-        p = ctx.Process(target=_engine_inproc, args=(images, c, seconds, q), daemon=True)
-        p.start()
-        rows.append(q.get(timeout=seconds * 2 + 120))
-        p.join()
+        rows.append(_in_child(ctx, _engine_inproc, (images, c, seconds), seconds * 2 + 120))
         print(json.dumps({"model": VISION, **rows[-1]}), flush=True)
     ceilings = {}
     for b in (1, 2, 16):
-        q = ctx.Queue()
-        p = ctx.Process(target=_vision_ceiling, args=(images, b, seconds, q), daemon=True)
-        p.start()
-        ceilings[b] = round(q.get(timeout=seconds + 120), 1)
-        p.join()
+        ceilings[b] = round(_in_child(ctx, _vision_ceiling, (images, b, seconds), seconds + 120), 1)
         print(json.dumps({"model": VISION, "arm": "c_ceiling", "batch": b, "per_s": ceilings[b]}), flush=True)
     breakdown = _vision_breakdown(images)
     breakdown["a_http_multipart_roundtrip"] = round(http_only, 3)
@@ -474,7 +509,7 @@ def _sensor_parts() -> tuple[Any, Any, Any]:
     files = read_version(REPO, SENSOR, "1")
     meta = files.metadata
     assert meta.window is not None
-    sess = ort.InferenceSession(files.data, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(files.data, providers=_ort_providers())
 
     def assembler() -> WindowAssembler:
         assert meta.window is not None
@@ -500,7 +535,7 @@ async def _sensor_arms(
     from inference.telemetry_metrics import InferenceMetrics
 
     meta, sess, assembler = _sensor_parts()
-    svc = InferenceService(Settings(providers=["cpu"], drift_enabled=False, rest_port=-1),
+    svc = InferenceService(Settings(providers=_providers(), drift_enabled=False, rest_port=-1),
                            InferenceMetrics(Metrics("inference", "bench")))  # fmt: skip
     await svc.load_all(svc.settings)
     asm = assembler()
@@ -575,11 +610,20 @@ def main() -> int:
     ap.add_argument("--clients", default="1,4,16")
     ap.add_argument("--only", choices=["vision", "sensor"])
     ap.add_argument("--frame-size", metavar="WxH", help="the test scenes as camera frames (e.g. 1920x1440)")
+    ap.add_argument("--providers", default="cpu", help="every arm's providers, e.g. cuda,cpu (default cpu)")
     args = ap.parse_args()
+    os.environ[PROVIDERS_ENV] = args.providers
     clients = [int(x) for x in args.clients.split(",")]
     frame_size = tuple(int(v) for v in args.frame_size.lower().split("x")) if args.frame_size else None
     load = [round(x, 1) for x in os.getloadavg()]
-    print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count(), "loadavg": load}), flush=True)
+    import onnxruntime as ort
+
+    active = ort.InferenceSession(
+        (REPO / SENSOR / "1" / "model.onnx").read_bytes(), providers=_ort_providers()
+    )
+    print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count(), "loadavg": load,
+                      "onnxruntime": ort.__version__, "active_providers": active.get_providers()}),
+          flush=True)  # fmt: skip
     if args.only in (None, "vision"):
         bench_vision(args.seconds, clients, frame_size)  # type: ignore[arg-type]
     if args.only in (None, "sensor"):
