@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from anomaly_filter.engine import FilterEngine
-from anomaly_filter.presets import PLANT_RULES
 from anomaly_filter.rules_config import parse_rules
-from edgeloop_dev.replay import ModelScorer, demo_truth, plant_ticks, score_detections
+from edgeloop_dev.replay import ModelScorer, demo_truth, plant_ticks, score_detections, shipped_rules
 from upstream_router.batching import decode
 from upstream_router.budget import Budget
 from upstream_router.router import Policy, Router
@@ -35,7 +34,7 @@ AZURE_BLOB = "https://account.blob.core.windows.net/edgeloop-dataset/"
 def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compress: bool) -> dict[str, Any]:
     truth = demo_truth(seed, seconds)
     scorer = ModelScorer()
-    engine = FilterEngine(parse_rules(PLANT_RULES))
+    engine = FilterEngine(parse_rules(shipped_rules()))
     samples_bytes = samples_msgs = pubsub_bytes = pubsub_msgs = 0
     sent_bytes: Counter[str] = Counter()
     sent_msgs: Counter[str] = Counter()

@@ -19,12 +19,21 @@ from edgeloop_dev.plant import PROCESS_TAGS, FaultSchedule, PlantModel, fault_sc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_ROOT = REPO_ROOT / "modules" / "inference" / "model_repository"
+SHIPPED_TEMPLATE = REPO_ROOT / "deployment" / "deployment.template.json"
 PUBLISHER = "edgeloop-opcua"
 ENDPOINT = "opc.tcp://plant:4840"
 APP_URI = "urn:edgeloop:plant"
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z: replays are anchored here so runs are reproducible
 
 _STATUS_CODES = {"BadSensorFailure": 0x808B0000, "UncertainLastUsableValue": 0x40900000}
+
+
+def shipped_rules(template: Path = SHIPPED_TEMPLATE) -> dict[str, Any]:
+    """The anomaly filter's rule set as the deployment template ships it (its desired `rules`), so that
+    benchmarks and ground-truth tests measure what sites run."""
+    desired = json.loads(template.read_text())["modulesContent"]["anomaly_filter"]["properties.desired"]
+    rules: dict[str, Any] = desired["rules"]
+    return rules
 
 
 def iso(ts: float) -> str:
