@@ -269,6 +269,26 @@ def _http_load(arm: str, url: str, images: list[bytes], clients: int, seconds: f
     return _row(arm, clients, len(lat), time.perf_counter() - t0, lat)
 
 
+async def detect_clients(
+    svc: Any, images: list[bytes], clients: int, seconds: float
+) -> tuple[list[float], float]:
+    """`clients` closed-loop coroutines calling `svc.detect` for `seconds`: latencies and wall time."""
+    lat: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def client(k: int) -> None:
+        i = k
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            await svc.detect(images[i % len(images)], "bench")
+            lat.append(time.perf_counter() - t)
+            i += clients
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    return lat, time.perf_counter() - t0
+
+
 def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) -> None:
     """The engine without HTTP: `clients` coroutines calling InferenceService.detect (queues + batcher)."""
     from edgeloop_runtime.metrics import Metrics
@@ -281,22 +301,9 @@ def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) 
             Settings(providers=_providers(), rest_port=-1), InferenceMetrics(Metrics("inference", "bench"))
         )
         await svc.load_all(svc.settings)
-        lat: list[float] = []
-        stop = time.perf_counter() + seconds
-
-        async def client(k: int) -> None:
-            i = k
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                await svc.detect(images[i % len(images)], "bench")
-                lat.append(time.perf_counter() - t)
-                i += clients
-
-        await asyncio.gather(*(client(k) for k in range(min(clients, 2))))  # warm-up
-        t0, stop = time.perf_counter(), time.perf_counter() + seconds
-        lat.clear()
-        await asyncio.gather(*(client(k) for k in range(clients)))
-        row = _row("a_engine_inproc", clients, len(lat), time.perf_counter() - t0, lat)
+        await detect_clients(svc, images, min(clients, 2), min(seconds, 1.0))  # warm-up
+        lat, wall = await detect_clients(svc, images, clients, seconds)
+        row = _row("a_engine_inproc", clients, len(lat), wall, lat)
         await svc.manager.close()
         return row
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from bench_inference import detect_clients  # this folder: run as `python scripts/probe_gpu_batches.py`
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = ROOT / "modules" / "inference" / "model_repository"
@@ -100,20 +101,7 @@ async def engine_probe(clients: int, max_in_flight: int, pad: bool) -> None:
         return r
 
     proc.runner.run = run  # type: ignore[method-assign]
-    lat: list[float] = []
-    stop = time.perf_counter() + 3
-
-    async def client(k: int) -> None:
-        i = k
-        while time.perf_counter() < stop:
-            t = time.perf_counter()
-            await svc.detect(images[i % len(images)], "probe")
-            lat.append(time.perf_counter() - t)
-            i += clients
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(client(k) for k in range(clients)))
-    wall = time.perf_counter() - t0
+    lat, wall = await detect_clients(svc, images, clients, 3.0)
     lat.sort()
     by: dict[int, list[float]] = {}
     for b, ms in runs:
