@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from edgeloop_runtime import Context, InputMessage, Module, ModuleSettings, SdkHubClient
 
 ROUTE = 'FROM /messages/modules/a/outputs/out INTO BrokeredEndpoint("/modules/b/inputs/in")'
 
 
 def _bodies(msgs: list) -> list[str]:
     return [m.data.decode() for m in msgs]
+
+
+@contextlib.asynccontextmanager
+async def receiving_module(
+    hub: HubProcess, name: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[list[str]]:
+    """An edgeloop Module on the real SDK recording the body of every input on `in`, in handling order.
+
+    Where order is the point, receive this way: the SDK's sync client (SdkModule) runs message handlers on
+    four threads, so a burst can reach its handler out of order although the hub sent it in order; the
+    async client the runtime uses starts its handlers one after another.
+    """
+    for key, value in hub.env(name).items():
+        monkeypatch.setenv(key, value)
+    mod = Module(name, ModuleSettings, version="1.0.0")
+    got: list[str] = []
+
+    @mod.input("in")
+    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+        got.append(msg.data.decode())
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        mod.run(env={"METRICS_PORT": "-1"}, client=SdkHubClient.from_edge_environment(), stop=stop)
+    )
+    try:
+        yield got
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
 
 
 def test_offline_module_gets_stored_messages_in_order_when_it_subscribes(
@@ -97,8 +136,10 @@ def test_expired_messages_are_dropped_and_counted(
     wait_for(lambda: hub.metric("edgehub_messages_dropped_total", reason="ttl_expiry") == 1)
 
 
-def test_higher_priority_is_delivered_first(
-    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+async def test_higher_priority_is_delivered_first(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     routes = {
         "low": {"route": ROUTE, "priority": 5},
@@ -108,25 +149,32 @@ def test_higher_priority_is_delivered_first(
         },
     }
     hub = hub_factory(make_manifest(routes, {"a": {}, "b": {}}))
-    a = sdk_module(hub.env("a"), inputs=False)
-    a.send("out", "low-1")
-    a.send("out", "low-2")
-    a.send("alarm", "high-1")
-    b = sdk_module(hub.env("b"))
-    assert _bodies(b.collect(3)) == ["high-1", "low-1", "low-2"]
+    a = await asyncio.to_thread(sdk_module, hub.env("a"), inputs=False)
+    for output, body in (("out", "low-1"), ("out", "low-2"), ("alarm", "high-1")):
+        await asyncio.to_thread(a.send, output, body)
+    async with receiving_module(hub, "b", monkeypatch) as got:
+        await _until(lambda: len(got) >= 3)
+        assert got == ["high-1", "low-1", "low-2"]
 
 
-def test_burst_arrives_in_order(
-    hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+async def test_burst_arrives_in_order(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hub = hub_factory(make_manifest({"r": ROUTE}, {"a": {}, "b": {}}))
-    b = sdk_module(hub.env("b"))
-    a = sdk_module(hub.env("a"), inputs=False)
     n = 300
-    for i in range(n):
-        a.client.send_message_to_output(str(i), "out")
-    assert [int(x) for x in _bodies(b.collect(n, timeout=30))] == list(range(n))
-    assert hub.metric("edgehub_messages_received_total") == n
+    async with receiving_module(hub, "b", monkeypatch) as got:
+        a = await asyncio.to_thread(sdk_module, hub.env("a"), inputs=False)
+
+        def burst() -> None:
+            for i in range(n):
+                a.client.send_message_to_output(str(i), "out")
+
+        await asyncio.to_thread(burst)
+        await _until(lambda: len(got) >= n)
+        assert [int(x) for x in got] == list(range(n))
+    assert await asyncio.to_thread(hub.metric, "edgehub_messages_received_total") == n
 
 
 def test_unacknowledged_deliveries_are_sent_again_after_reconnect(

@@ -356,7 +356,9 @@ class SdkModule:
         return self.inputs.get(timeout=timeout)
 
     def collect(self, n: int, timeout: float = 10.0) -> list[Any]:
-        """Exactly `n` input messages, in arrival order."""
+        """Exactly `n` input messages, in the order the SDK's handler threads handed them over: the sync
+        client runs handlers on four threads, so a burst can come out of order (receive through an
+        edgeloop Module where order is what a test checks)."""
         deadline = time.monotonic() + timeout
         out: list[Any] = []
         while len(out) < n:
