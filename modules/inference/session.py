@@ -142,20 +142,25 @@ class OrtRunner:
         self.output_names = [o.name for o in meta.outputs]
         self.io_binding = report.primary == "CUDAExecutionProvider"
         self.pad_to = meta.batching.max_batch_size if meta.batching.pad_batch else 0
+        # only tensors whose first dimension is the batch (-1 in the metadata) are padded and cut back
+        self._batched_in = {t.name for t in meta.inputs if t.shape and t.shape[0] == -1}
+        self._batched_out = [bool(t.shape and t.shape[0] == -1) for t in meta.outputs]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one batch (padded to `pad_to` rows when set); ModelRejected('run_failed') when onnxruntime
         fails."""
-        n = len(next(iter(feeds.values())))
+        n = max((len(v) for k, v in feeds.items() if k in self._batched_in), default=0)
         if 0 < n < self.pad_to:
-            feeds = {k: _pad_rows(v, self.pad_to) for k, v in feeds.items()}
+            feeds = {k: _pad_rows(v, self.pad_to) if k in self._batched_in else v for k, v in feeds.items()}
         try:
             outs = (
                 self._run_bound(feeds) if self.io_binding else list(self.sess.run(self.output_names, feeds))
             )
         except Exception as exc:
             raise ModelRejected("run_failed", f"inference failed: {str(exc)[:300]}") from exc
-        return [o[:n] for o in outs] if n < self.pad_to else outs
+        if not 0 < n < self.pad_to:
+            return outs
+        return [o[:n] if batched else o for o, batched in zip(outs, self._batched_out, strict=True)]
 
     def _run_bound(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         binding = self.sess.io_binding()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper
 
+from inference.metadata import TensorSpec
 from inference.repository import read_version
 from inference.session import OrtRunner, create_session, example_feeds
 
@@ -49,3 +51,33 @@ def test_a_padded_batch_gives_each_real_row_the_unpadded_result(model: str, n: i
     for g, w in zip(got, want, strict=True):
         assert g.shape[0] == n
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_an_input_without_a_batch_dimension_is_passed_as_it_is() -> None:
+    """y = x * scale with x [-1, 2] batched and scale [1] not: only x is padded, only y cut back."""
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "scale"], ["y"])],
+        "scale",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    base = read_version(REPO, "sensor_anomaly", "1").metadata
+    meta = base.model_copy(
+        update={
+            "inputs": [
+                TensorSpec(name="x", dtype="float32", shape=[-1, 2]),
+                TensorSpec(name="scale", dtype="float32", shape=[1]),
+            ],
+            "outputs": [TensorSpec(name="y", dtype="float32", shape=[-1, 2])],
+            "batching": base.batching.model_copy(update={"max_batch_size": 4, "pad_batch": True}),
+        }
+    )
+    sess, report = create_session(model.SerializeToString(), ["cpu"], 1)
+    runner = OrtRunner(sess, report, meta)
+    x = np.array([[1.0, 2.0]], np.float32)
+    (y,) = runner.run({"x": x, "scale": np.array([3.0], np.float32)})
+    np.testing.assert_array_equal(y, [[3.0, 6.0]])
