@@ -2,7 +2,8 @@
 
 The plant model (ground truth) → OPC UA PubSub JSON as opcua_ingest sends it → inference's window
 assembler and the shipped ONNX model (the real ONNX Runtime session) → `score` envelopes. No I/O but
-reading the model repository; the caller feeds the output to anomaly_filter / upstream_router logic.
+reading the model repository and the filter rules the deployment template ships; the caller feeds the
+output to anomaly_filter / upstream_router logic.
 """
 
 from __future__ import annotations
