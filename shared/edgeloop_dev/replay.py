@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edgeloop_dev.manifest.files import TEMPLATE, read_json
 from edgeloop_dev.plant import PROCESS_TAGS, FaultSchedule, PlantModel, fault_schedule
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_ROOT = REPO_ROOT / "modules" / "inference" / "model_repository"
-SHIPPED_TEMPLATE = REPO_ROOT / "deployment" / "deployment.template.json"
+SHIPPED_TEMPLATE = REPO_ROOT / TEMPLATE
 PUBLISHER = "edgeloop-opcua"
 ENDPOINT = "opc.tcp://plant:4840"
 APP_URI = "urn:edgeloop:plant"
@@ -32,7 +33,7 @@ _STATUS_CODES = {"BadSensorFailure": 0x808B0000, "UncertainLastUsableValue": 0x4
 def shipped_rules(template: Path = SHIPPED_TEMPLATE) -> dict[str, Any]:
     """The anomaly filter's rule set as the deployment template ships it (its desired `rules`), so that
     benchmarks and ground-truth tests measure what sites run."""
-    desired = json.loads(template.read_text())["modulesContent"]["anomaly_filter"]["properties.desired"]
+    desired = read_json(template)["modulesContent"]["anomaly_filter"]["properties.desired"]
     rules: dict[str, Any] = desired["rules"]
     return rules
 
