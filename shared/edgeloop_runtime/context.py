@@ -13,7 +13,7 @@ from .errors import ContractError, EdgeloopError, MessageTooLargeError
 from .logs import get_logger
 from .messages import OutgoingMessage
 from .metrics import Metrics
-from .settings import ModuleSettings
+from .settings import ModuleSettings, state_path
 
 if TYPE_CHECKING:
     from .client import HubClient
@@ -31,6 +31,8 @@ class Context(Generic[S]):
         self.module_name = name
         self.version = version
         self._settings = settings
+        # The module's own durable folder (STATE_DIR, env-only): persisted state lives here.
+        self.state_dir = state_path(settings, name)
         self._client = client
         self.metrics = metrics
         self.exit_stack = AsyncExitStack()

@@ -47,10 +47,22 @@ class Module(Generic[S]):
     """Declare an IoT Edge module on the runtime; see DEVELOPERS.md for a worked example."""
 
     def __init__(
-        self, name: str, settings: type[S], *, version: str | None = None, package_dir: Path | None = None
+        self,
+        name: str,
+        settings: type[S],
+        *,
+        version: str | None = None,
+        package_dir: Path | None = None,
+        fail_safe: Mapping[str, Any] | None = None,
     ) -> None:
+        """`fail_safe`: settings (by field name) forced when the twin is refused at start and no valid
+        configuration was ever persisted, e.g. `{"enabled": False}` for a module that acts on a plant."""
+        unknown = sorted(set(fail_safe or {}) - set(settings.model_fields))
+        if unknown:
+            raise ValueError(f"fail_safe names fields {settings.__name__} does not have: {unknown}")
         self.name = name
         self.settings_cls = settings
+        self.fail_safe: dict[str, Any] = dict(fail_safe or {})
         if version is None:
             here = package_dir or _caller_package_dir()
             version = module_version(here) if here else "0.0.0"

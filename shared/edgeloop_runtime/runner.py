@@ -14,6 +14,7 @@ from .envelope import utc_now_iso
 from .errors import ConfigError, EdgeloopError, FatalError, TransientError
 from .inputs import InputQueue
 from .intake import Intake
+from .last_valid import LAST_VALID_FILE, LastValidConfig
 from .logs import get_logger
 from .messages import MethodRequest
 from .metrics import Metrics, MetricsServer
@@ -51,6 +52,7 @@ class ModuleRunner:
         self.desired: dict[str, Any] = {}
         self.desired_version: int | None = None
         self.config_state: dict[str, Any] = {"status": "defaults", "desiredVersion": None, "error": None}
+        self.last_valid: LastValidConfig
         self.config_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
         self.exit_code = EXIT_OK
         self.intake_open = False
@@ -81,6 +83,7 @@ class ModuleRunner:
             return EXIT_FATAL
         self.client = client
         self.ctx = Context(self.module.name, self.module.version, self.initial_settings, client, self.metrics)
+        self.last_valid = LastValidConfig(self.ctx.state_dir / LAST_VALID_FILE, self.metrics)
         self.intake = Intake(self.queues, self.ctx, client, self.metrics, loop)
         self.metrics.unacknowledged.set_function(client.unacknowledged)  # read at each scrape
         if not await self._connect():
@@ -128,69 +131,131 @@ class ModuleRunner:
         return False
 
     async def _initial_config(self) -> bool:
-        """Apply env settings, then the twin's desired properties on top; False if env config is refused."""
+        """Apply the twin's desired properties on top of env; if they cannot be used, fall back safely.
+
+        Fallback order: the last valid configuration persisted under STATE_DIR, else the module's
+        fail-safe overrides, else the environment alone. False only if even that is refused.
+        """
         assert self.client is not None
+        twin_error: str | None = None
         try:
             twin = await self.client.get_twin()
         except EdgeloopError as exc:
-            _log.warning("twin not available; running on environment settings", error=str(exc))
-            twin = {}
+            twin_error, twin = str(exc), {}
         desired = dict(twin.get("desired") or {})
         self.desired_version = desired.get("$version")
         self.desired = merge_patch({}, desired)
-        if self.desired and await self._try_apply(self.desired, self.desired_version, at_start=True):
+        if twin_error is None:
+            try:
+                settings = await self._validate(self.desired)
+            except Exception as exc:
+                reason = _reason(exc)
+                self.metrics.config_updates.labels(result="refused").inc()
+                self.ctx.record_error("config", reason)
+                return await self._fall_back("refused", reason)
+            self._commit(settings, self.desired, self.desired_version)
+            return True
+        return await self._fall_back("twin-unavailable", f"twin not available: {twin_error}")
+
+    async def _fall_back(self, why: str, reason: str) -> bool:
+        """Run the last valid configuration, else the fail-safe one, else env; one log line says which."""
+        version = self.desired_version
+        last = self.last_valid.load()
+        if last is not None:
+            try:
+                settings = await self._validate(last.desired)
+            except Exception as exc:
+                _log.warning("the persisted last valid configuration is refused too", error=_reason(exc))
+            else:
+                self.ctx._replace_settings(settings)
+                if why == "twin-unavailable":
+                    self.desired = last.desired  # patches merge onto what is in force
+                self._set_state(f"{why}-using-last-valid", version, reason, lastValidVersion=last.version)
+                _log.error(
+                    "desired properties not usable at start; running the last valid configuration",
+                    cause=why,
+                    version=version,
+                    last_valid_version=last.version,
+                    error=reason,
+                )
+                return True
+        if self.module.fail_safe:
+            try:
+                settings = await self._validate_values(dict(self.module.fail_safe))
+            except Exception as exc:
+                _log.error("fail-safe configuration refused", error=_reason(exc))
+                return False
+            self.ctx._replace_settings(settings)
+            self._set_state(f"{why}-using-fail-safe", version, reason, failSafe=self.module.fail_safe)
+            _log.error(
+                "desired properties not usable at start and no valid configuration was ever saved; "
+                "the module started in its fail-safe configuration",
+                cause=why,
+                version=version,
+                fail_safe=self.module.fail_safe,
+                error=reason,
+            )
             return True
         try:
-            for hook in self.module.config_hooks:
-                await hook(self.ctx, self.initial_settings)
+            settings = await self._validate_values({})
         except Exception as exc:
-            _log.error("invalid configuration", error=str(exc))
+            _log.error("invalid configuration", error=_reason(exc))
             return False
-        if not self.desired:
-            self.config_state = {"status": "applied", "desiredVersion": self.desired_version, "error": None}
+        self.ctx._replace_settings(settings)
+        self._set_state(f"{why}-using-environment", version, reason)
+        _log.error(
+            "desired properties not usable at start and no valid configuration was ever saved; "
+            "running on environment settings",
+            cause=why,
+            version=version,
+            error=reason,
+        )
         return True
 
-    async def _try_apply(
-        self, desired: dict[str, Any], version: int | None, *, at_start: bool = False
-    ) -> bool:
-        """Validate desired properties on top of env, run the hooks, swap settings; report either way."""
+    async def _validate(self, desired: dict[str, Any]) -> Any:
+        """Settings from env + desired, accepted by every config hook; raises if refused."""
+        return await self._validate_values(desired_overrides(self.module.settings_cls, desired))
+
+    async def _validate_values(self, values: dict[str, Any]) -> Any:
+        """Settings from env + values (by field name), accepted by every config hook; raises if refused."""
+        settings = build_settings(self.module.settings_cls, self.env_values, values)
+        for hook in self.module.config_hooks:
+            await hook(self.ctx, settings)
+        return settings
+
+    def _set_state(self, status: str, version: int | None, error: str | None, **extra: Any) -> None:
+        self.config_state = {
+            "status": status,
+            "desiredVersion": version,
+            "error": error,
+            "at": utc_now_iso(),
+            **extra,
+        }
+
+    def _commit(self, settings: Any, desired: dict[str, Any], version: int | None) -> None:
+        """Swap the settings in and persist the document as the last valid configuration."""
+        self.ctx._replace_settings(settings)
+        self.metrics.config_updates.labels(result="applied").inc()
+        self._set_state("applied", version, None)
+        self.last_valid.save(desired, version)
+        _log.info("configuration applied", version=version)
+
+    async def _try_apply(self, desired: dict[str, Any], version: int | None) -> bool:
+        """Validate a patched desired document, run the hooks, swap settings; report either way."""
         try:
-            settings = build_settings(
-                self.module.settings_cls,
-                self.env_values,
-                desired_overrides(self.module.settings_cls, desired),
-            )
-            for hook in self.module.config_hooks:
-                await hook(self.ctx, settings)
+            settings = await self._validate(desired)
         except Exception as exc:
-            reason = (
-                str(exc) if isinstance(exc, EdgeloopError | ValueError) else f"{type(exc).__name__}: {exc}"
-            )
+            reason = _reason(exc)
             self.metrics.config_updates.labels(result="refused").inc()
-            self.config_state = {
-                "status": "refused",
-                "desiredVersion": version,
-                "error": reason,
-                "at": utc_now_iso(),
-            }
+            self._set_state("refused", version, reason)
             self.ctx.record_error("config", reason)
             _log.error(
                 "desired properties refused; previous configuration stays", version=version, error=reason
             )
-            if not at_start:
-                await self.ctx.report({"config": self.config_state, "lastError": self.ctx.last_error})
+            await self.ctx.report({"config": self.config_state, "lastError": self.ctx.last_error})
             return False
-        self.ctx._replace_settings(settings)
-        self.metrics.config_updates.labels(result="applied").inc()
-        self.config_state = {
-            "status": "applied",
-            "desiredVersion": version,
-            "error": None,
-            "at": utc_now_iso(),
-        }
-        _log.info("configuration applied", version=version)
-        if not at_start:
-            await self.ctx.report({"config": self.config_state})
+        self._commit(settings, desired, version)
+        await self.ctx.report({"config": self.config_state})
         return True
 
     # ---- serving --------------------------------------------------------------------------
@@ -331,3 +396,7 @@ class ModuleRunner:
                     delay = 1.0
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _TASK_BACKOFF_MAX_S)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, EdgeloopError | ValueError) else f"{type(exc).__name__}: {exc}"

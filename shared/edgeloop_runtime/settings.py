@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -29,10 +30,15 @@ class ModuleSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     env_names: ClassVar[dict[str, str]] = {}
+    # Fields only the environment (the deployment) may set: a twin patch naming one is refused.
+    env_only: ClassVar[frozenset[str]] = frozenset({"state_dir"})
     log_level: str = "INFO"
     metrics_port: int = 9600
     metrics_host: str = "0.0.0.0"
     shutdown_grace_seconds: float = 5.0
+    # Where the module keeps what must survive a restart (last valid configuration, its own durable
+    # state): the module's volume. Empty means `state/<module name>` under the working directory.
+    state_dir: str = ""
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -77,6 +83,8 @@ def desired_overrides(cls: type[ModuleSettings], desired: Mapping[str, Any]) -> 
         field = by_alias.get(key) or (key if key in cls.model_fields else None)
         if field is None:
             raise ConfigError("unknown desired property", field=key, origin="twin")
+        if field in cls.env_only:
+            raise ConfigError("can be set only in the environment, not by the twin", field=key, origin="twin")
         if value is not None:
             values[field] = value
     return values
@@ -109,6 +117,11 @@ def build_settings(
 def load_env_settings(cls: type[S], env: Mapping[str, str]) -> S:
     """Settings from defaults and the environment only (the start-up check)."""
     return build_settings(cls, env_overrides(cls, env))
+
+
+def state_path(settings: ModuleSettings, module: str) -> Path:
+    """The module's state directory: STATE_DIR, or `state/<module>` under the working directory."""
+    return Path(settings.state_dir) if settings.state_dir else Path("state") / module
 
 
 def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,13 +37,25 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 @asynccontextmanager
 async def run_module(
-    module: Module[Any], env: dict[str, str] | None = None, desired: dict[str, Any] | None = None
+    module: Module[Any],
+    env: dict[str, str] | None = None,
+    desired: dict[str, Any] | None = None,
+    client: FakeHubClient | None = None,
 ) -> AsyncIterator[Running]:
-    client = FakeHubClient(twin={"desired": {"$version": 1, **(desired or {})}, "reported": {}})
+    """Run a module against a fake hub; STATE_DIR is a fresh folder unless env names one."""
+    client = client or FakeHubClient(twin={"desired": {"$version": 1, **(desired or {})}, "reported": {}})
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        module.run(env={"METRICS_PORT": "-1", **(env or {})}, client=client, stop=stop)
-    )
+    with tempfile.TemporaryDirectory(prefix="edgeloop-state-") as state:
+        full_env = {"METRICS_PORT": "-1", "STATE_DIR": state, **(env or {})}
+        task = asyncio.create_task(module.run(env=full_env, client=client, stop=stop))
+        async with _running(client, task, stop, module) as running:
+            yield running
+
+
+@asynccontextmanager
+async def _running(
+    client: FakeHubClient, task: asyncio.Task[int], stop: asyncio.Event, module: Module[Any]
+) -> AsyncIterator[Running]:
     running = Running(client, task, stop)
     await wait_for(lambda: task.done() or client.reported.get("status") == "running")
     if not task.done() and module.inputs:
