@@ -252,6 +252,9 @@ class Supervisor:
             env.update(spec.env)
             env.update(self.hub.module_environment(spec.name))
             env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": pythonpath, "METRICS_PORT": str(metrics_port)})
+            # Each module's own durable folder under this run's state (unless the manifest names one).
+            if "STATE_DIR" not in spec.env:
+                env["STATE_DIR"] = str(self.config.state_dir.resolve() / "modules" / spec.name)
             return env
 
         return ModuleRunner(
