@@ -6,6 +6,7 @@ from .client import HubClient, SdkHubClient
 from .context import Context
 from .envelope import MAX_MESSAGE_BYTES, Envelope, make_envelope, new_id, parse_envelope, utc_now_iso
 from .errors import (
+    Backpressure,
     ConfigError,
     ContractError,
     EdgeloopError,
@@ -23,6 +24,7 @@ from .settings import ModuleSettings
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "Backpressure",
     "ConfigError",
     "Context",
     "ContractError",

@@ -2,7 +2,9 @@
 
 EdgeloopError
 ├── TransientError          retry with back-off (connection lost, timeout, throttled)
-│   └── HubConnectionError  the edgeHub connection failed or dropped
+│   ├── HubConnectionError  the edgeHub connection failed or dropped
+│   └── Backpressure        an input handler cannot take the message now (disk full): keep it
+│                           unacknowledged with edgeHub and retry it later
 ├── FatalError              retrying cannot help (bad credentials, invalid configuration)
 │   ├── ConfigError         a setting is invalid; names the field and where it came from
 │   └── HubAuthError        edgeHub refused our credentials
@@ -28,6 +30,16 @@ class TransientError(EdgeloopError):
 
 class HubConnectionError(TransientError):
     """The connection to edgeHub failed, dropped or timed out."""
+
+
+class Backpressure(TransientError):
+    """Raised by an input handler: "retry later, don't acknowledge". The runtime keeps the message
+    unacknowledged (edgeHub keeps it), retries the same message after `retry_after_s` (doubling up to
+    a cap), counts it in /metrics and shows it in getStatus; it is never dead-lettered."""
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
 
 
 class FatalError(EdgeloopError):

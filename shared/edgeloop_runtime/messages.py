@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from .envelope import Envelope, parse_envelope
 from .errors import ContractError
+
+# Content codings (not charsets) the runtime undoes before reading a body.
+GZIP_ENCODINGS = ("gzip", "x-gzip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +33,23 @@ class InputMessage:
         """The module that sent it, as edgeHub reports it (`$.cmid`)."""
         return self.properties.get("$.cmid")
 
-    def text(self) -> str:
-        """The body as text, or ContractError."""
-        encoding = (self.content_encoding or "utf-8").lower()
+    def body(self) -> bytes:
+        """The body with any content coding undone: a `gzip` body (an oversize output sent with
+        `oversize="compress"`) is decompressed; other encodings name a charset and stay as they are."""
+        if (self.content_encoding or "").lower() not in GZIP_ENCODINGS:
+            return self.data
         try:
-            return self.data.decode(encoding)
+            return gzip.decompress(self.data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ContractError(f"body says gzip but does not decompress: {exc}") from exc
+
+    def text(self) -> str:
+        """The body as text (gzip undone; the charset is content_encoding, else utf-8), or ContractError."""
+        encoding = (self.content_encoding or "utf-8").lower()
+        if encoding in GZIP_ENCODINGS:
+            encoding = "utf-8"
+        try:
+            return self.body().decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise ContractError(f"body is not valid {encoding} text: {exc}") from exc
 

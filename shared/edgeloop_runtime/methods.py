@@ -31,6 +31,7 @@ def status_snapshot(runner: ModuleRunner) -> dict[str, Any]:
             for name, q in runner.queues.items()
         },
         "unacknowledged": runner.client.unacknowledged() if runner.client is not None else 0,
+        "heldBack": list(runner.intake.held.values()),
         "methods": sorted([*BUILTIN_METHODS, *runner.module.methods]),
         "lastError": ctx.last_error,
         "endpoints": ctx.endpoints,
