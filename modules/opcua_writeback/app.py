@@ -15,7 +15,7 @@ from .service import WriteBackService, audit_record
 
 _log = get_logger(__name__)
 _AUDIT_IDS = uuid.UUID("5f0c2a7e-6b1d-4f3a-9e2c-7d8a1b4c6e90")
-module = Module("opcua_writeback", Settings)
+module = Module("opcua_writeback", Settings, fail_safe={"enabled": False})
 
 
 @module.on_start
