@@ -14,7 +14,9 @@ def filter_process(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Filter
     procs: list[FilterProcess] = []
 
     def factory(env: dict[str, str]) -> FilterProcess:
-        procs.append(FilterProcess(env, tmp_path / f"anomaly_filter-{len(procs)}.log"))
+        """Start the filter; every process of one test shares one STATE_DIR (its volume)."""
+        full = {"STATE_DIR": str(tmp_path / "state"), **env}
+        procs.append(FilterProcess(full, tmp_path / f"anomaly_filter-{len(procs)}.log"))
         return procs[-1]
 
     yield factory

@@ -84,3 +84,29 @@ def test_an_invalid_rule_set_is_refused_and_the_old_rules_stay(
     src.send_json("scores", score("pump", T0, 1.2))  # the old rule (raise 1.0) still applies
     msg = sink.next_input(timeout=60)
     assert json.loads(msg.data)["data"]["anomalyKind"] == "vib"
+
+
+def test_a_refused_rule_set_then_a_restart_keeps_the_last_valid_rules(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    filter_process: Callable[[dict[str, str]], FilterProcess],
+) -> None:
+    hub = hub_factory(manifest())
+    sink = sdk_module(hub.env("sink"))
+    src = sdk_module(hub.env("src"), inputs=False)
+    first = filter_process(hub.env(F))
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=60)
+    hub.push_desired(F, {"rules": {"rules": [{"name": "x", "raise": 0.5, "clear": 0.9}]}})
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "refused", timeout=60)
+    first.kill()
+    filter_process(hub.env(F))  # the twin still holds the refused rule set
+    config = wait_for(
+        lambda: (
+            (c := hub.twin(F)["reported"].get("config", {})).get("status") == "refused-using-last-valid" and c
+        ),
+        timeout=60,
+    )
+    assert "clear" in config["error"]
+    src.send_json("scores", score("pump", T0, 1.2))  # the last valid rule (raise 1.0), not no rules
+    msg = sink.next_input(timeout=60)
+    assert json.loads(msg.data)["data"]["anomalyKind"] == "vib"
