@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from edgeloop_runtime import Context, InputMessage, Module, get_logger
 
 from .config import Settings
 from .engine import Emit, FilterEngine
+from .state_file import EPISODES_FILE, StateFile
 
 _log = get_logger(__name__)
 
@@ -33,6 +35,9 @@ async def start(ctx: Context[Settings]) -> None:
     ctx.state["counted"] = Counter()
     ctx.state["last_input"] = time.monotonic()
     ctx.state["rules"].set(len(ctx.settings.rule_set().rules))
+    state = ctx.state["state_file"] = StateFile(ctx.state_dir / EPISODES_FILE)
+    # Open episodes come back once the configured rules are in force (the first configure call).
+    ctx.state["restore"] = state.load()
 
 
 @module.on_config
@@ -42,14 +47,51 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     engine: FilterEngine | None = ctx.state.get("engine")
     if engine is None:
         return
-    await _send_all(ctx, engine.set_rules(rules))
+    emits = engine.set_rules(rules)
+    restored = ctx.state.pop("restore", None)
+    if restored is not None:
+        emits += engine.restore(restored)
+        _log.info("episodes restored", open=_open(engine))
+    await _send_all(ctx, emits)
+    ctx.state["state_file"].save(engine.snapshot())
     ctx.state["rules"].set(len(rules.rules))
     _log.info("rule set in force", rules=[r.name for r in rules.rules])
 
 
+def _open(engine: FilterEngine) -> list[str]:
+    return [f"{rule}/{asset}" for (rule, asset), ep in engine.episodes.items() if ep.is_open]
+
+
+async def _decide(ctx: Context[Settings], step: Callable[[FilterEngine], list[Emit]]) -> None:
+    """Step the engine, send its effects, then persist its state; a failure undoes the step.
+
+    The state is saved only after every effect went out: a kill in between re-runs the step on the
+    redelivered input and re-sends the same ids (deduplicated downstream), never a new decision. A
+    failure rolls the engine back to the saved state, so a retried input decides the same again."""
+    engine = _engine(ctx)
+    state: StateFile = ctx.state["state_file"]
+    try:
+        try:
+            emits = step(engine)
+        finally:
+            _count(ctx)
+        await _send_all(ctx, emits)
+    except BaseException:
+        engine.load(state.saved)
+        raise
+    state.save(engine.snapshot())
+
+
 async def _send_all(ctx: Context[Settings], emits: list[Emit]) -> None:
     for e in emits:
-        await ctx.send(e.output, e.data, kind=e.kind, correlation_id=e.correlation_id, oversize="compress")
+        await ctx.send(
+            e.output,
+            e.data,
+            kind=e.kind,
+            message_id=e.message_id,
+            correlation_id=e.correlation_id,
+            oversize="compress",
+        )
         if e.output == "anomalies":
             ctx.state["emitted"].labels(
                 anomaly_kind=str(e.data.get("anomalyKind")), state=str(e.data.get("state"))
@@ -69,21 +111,15 @@ def _count(ctx: Context[Settings]) -> None:
 @module.input("scores", queue_size=1000, overflow="block")
 async def on_scores(ctx: Context[Settings], msg: InputMessage) -> None:
     ctx.state["last_input"] = time.monotonic()
-    try:
-        emits = _engine(ctx).on_score(msg.json())
-    finally:
-        _count(ctx)
-    await _send_all(ctx, emits)
+    body = msg.json()
+    await _decide(ctx, lambda engine: engine.on_score(body))
 
 
 @module.input("telemetry", queue_size=2000, overflow="block")
 async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
     ctx.state["last_input"] = time.monotonic()
-    try:
-        emits = _engine(ctx).on_telemetry(msg.json())
-    finally:
-        _count(ctx)
-    await _send_all(ctx, emits)
+    body = msg.json()
+    await _decide(ctx, lambda engine: engine.on_telemetry(body))
 
 
 @module.task
@@ -106,7 +142,7 @@ def status(ctx: Context[Settings]) -> dict[str, Any]:
         return {}
     return {
         "rules": [r.name for r in engine.rules.rules],
-        "open": [f"{rule}/{asset}" for (rule, asset), ep in engine.episodes.items() if ep.is_open],
+        "open": _open(engine),
         "dataQuality": sorted(engine.dq),
         "counts": dict(engine.counts),
     }

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import uuid
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from edgeloop_runtime.errors import ContractError
 
-from . import compliance
+from . import compliance, ids
 from .episodes import Change, Episode
 from .rules_config import SEVERITY_RANK, Rule, RuleSet
 from .scores import Score, parse_score
@@ -24,12 +23,16 @@ DQ_KIND = "dataQuality"
 
 @dataclass(frozen=True)
 class Emit:
-    """One message to send: output name, envelope kind, data and correlation id."""
+    """One message to send: output name, envelope kind, data, correlation id and envelope id.
+
+    The envelope id is derived from the decision (or, for summaries, the content), so a message
+    re-sent after a restart or a redelivered input carries the id downstream already deduplicates on."""
 
     output: str
     kind: str
     data: dict[str, Any]
     correlation_id: str | None = None
+    message_id: str | None = None
 
 
 @dataclass
@@ -122,7 +125,7 @@ class FilterEngine:
             st.last_bad = max(st.last_bad, ts)
             st.fields = sorted(set(st.fields) | set(fields))
             return []
-        st = self.dq[asset] = DqState(str(uuid.uuid4()), ts, sorted(fields), ts)
+        st = self.dq[asset] = DqState(ids.event_id(asset, DQ_KIND, ts), ts, sorted(fields), ts)
         self.counts["data_quality_events"] += 1
         return [self._dq_event(asset, st, "open", None, status, sc)]
 
@@ -148,7 +151,8 @@ class FilterEngine:
             "sourceTimestamp": format_ts(end if end is not None else st.last_bad),
             "window": None,
         }
-        return self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None)
+        mid = ids.message_id("anomaly", st.event_id, state)
+        return self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None, mid)
 
     # --- scores --------------------------------------------------------------------------------
     def on_score(self, envelope: object) -> list[Emit]:
@@ -220,7 +224,11 @@ class FilterEngine:
             value = max(value, sig * rule.raise_above)
         else:
             hit = model_hit
-        ep = self.episodes.setdefault((rule.name, sc.asset), Episode(rule))
+        ep = self.episodes.setdefault((rule.name, sc.asset), Episode(rule, sc.asset))
+        if ep.seen(sc.end, sc.model_name):
+            self.counts["duplicate_scores"] += 1  # redelivered after a restart: never steps again
+            return []
+        ep.mark(sc.end, sc.model_name)
         change = ep.step(sc.end, value, hit)
         if change is None:
             if ep.is_open and hit:
@@ -276,7 +284,8 @@ class FilterEngine:
             "window": window,
         }
         self.counts[f"anomaly_{change.state}"] += 1
-        out = [self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None)]
+        mid = ids.message_id("anomaly", change.event_id, change.state, change.severity)
+        out = [self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None, mid)]
         if change.state == "open":
             done = self.summarizer.count_anomaly(asset, sc.end if sc else change.start)
             if done is not None:
@@ -286,7 +295,7 @@ class FilterEngine:
 
     def _actions(self, rule: Rule, asset: str, change: Change, event: dict[str, Any]) -> list[Emit]:
         out: list[Emit] = []
-        for a in rule.actions:
+        for index, a in enumerate(rule.actions):
             if change.state not in a.on or SEVERITY_RANK[change.severity] < SEVERITY_RANK[a.min_severity]:
                 continue
             if a.from_field is not None:
@@ -302,16 +311,22 @@ class FilterEngine:
                 reason = a.reason.format(**fmt)
             except (KeyError, ValueError, IndexError):
                 reason = f"{rule.name}: {change.state}"
+            target = a.target.format(asset=asset)
+            request = ids.request_id(change.event_id, change.state, change.severity, index, target)
             data = {
-                "requestId": str(uuid.uuid4()),
-                "target": a.target.format(asset=asset),
+                "requestId": request,
+                "target": target,
                 "value": value,
                 "reason": reason,
                 "rule": rule.name,
                 "asset": asset,
                 "sourceTimestamp": event["sourceTimestamp"],
             }
-            out.append(Emit("actions", "writeRequest", data, change.event_id))
+            out.append(
+                Emit(
+                    "actions", "writeRequest", data, change.event_id, ids.message_id("writeRequest", request)
+                )
+            )
         return out
 
     # --- summaries and compliance --------------------------------------------------------------
@@ -319,7 +334,54 @@ class FilterEngine:
         """Summaries of periods that ended before `before` (source time; None: all)."""
         return [self._emit("summaries", "summary", s) for s in self.summarizer.flush(before)]
 
-    def _emit(self, output: str, kind: str, data: dict[str, Any], corr: str | None = None) -> Emit:
+    def _emit(
+        self, output: str, kind: str, data: dict[str, Any], corr: str | None = None, mid: str | None = None
+    ) -> Emit:
         if output in UPSTREAM_OUTPUTS:
             data = compliance.apply(self.rules.compliance, output, data)
-        return Emit(output, kind, data, corr)
+        return Emit(output, kind, data, corr, mid or ids.content_id(kind, data))
+
+    # --- durable state (pure data in and out; the module persists it) -------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Episodes and open data-quality events as JSON data: what must survive a restart."""
+        return {
+            "v": 1,
+            "episodes": [ep.to_doc() for ep in self.episodes.values()],
+            "dataQuality": {
+                asset: {
+                    "eventId": st.event_id,
+                    "start": st.start,
+                    "fields": st.fields,
+                    "lastBad": st.last_bad,
+                }
+                for asset, st in self.dq.items()
+            },
+        }
+
+    def restore(self, doc: dict[str, Any]) -> list[Emit]:
+        """Take a snapshot back after a restart; an open episode whose rule is gone is closed now."""
+        self.load(doc)
+        out: list[Emit] = []
+        names = {r.name for r in self.rules.rules}
+        for key, ep in list(self.episodes.items()):
+            if key[0] in names:
+                continue
+            change = ep.close_now(ep.last_ts if ep.last_ts is not None else ep.open_start)
+            if change is not None:
+                out += self._events(ep.rule, key[1], change, None, None)
+            del self.episodes[key]
+        self.counts["episodes_restored"] += len(self.episodes)
+        return out
+
+    def load(self, doc: dict[str, Any]) -> None:
+        """Replace episodes and data-quality state with a snapshot's (also: undo a failed message)."""
+        rules = {r.name: r for r in self.rules.rules}
+        self.episodes = {}
+        for raw in doc.get("episodes", []):
+            ep = Episode.from_doc(raw, rules.get(str(raw["rule"]["name"])))
+            self.episodes[(ep.rule.name, ep.asset)] = ep
+        self.dq = {
+            asset: DqState(str(d["eventId"]), float(d["start"]), list(d["fields"]), float(d["lastBad"]))
+            for asset, d in doc.get("dataQuality", {}).items()
+        }
+        self.seen.clear()  # the episodes' own source-time marks deduplicate from here on

@@ -1,0 +1,132 @@
+"""One decision, one set of ids: deterministic ids, and episodes that survive a restart through a snapshot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from af_factories import T0, score, telemetry
+
+from anomaly_filter.engine import Emit, FilterEngine
+from anomaly_filter.rules_config import parse_rules
+
+RULE: dict[str, Any] = {
+    "name": "vib",
+    "raise": 1.0,
+    "clear": 0.8,
+    "levels": [{"severity": "warning", "above": 1.0}, {"severity": "critical", "above": 2.0}],
+    "actions": [
+        {"on": ["open", "escalate"], "target": "{asset}Setpoint", "fromField": "Speed", "scale": 0.9},
+        {"on": ["open", "close"], "target": "{asset}AnomalyFlag", "value": True},
+    ],
+}
+
+
+def engine(rule: dict[str, Any] | None = None) -> FilterEngine:
+    eng = FilterEngine(parse_rules({"rules": [rule or RULE], "summaryPeriodS": 3600}))
+    eng.on_telemetry(telemetry("pump", T0 - 1, {"Speed": 1000.0}))
+    return eng
+
+
+def ids_of(emits: list[Emit]) -> list[tuple[str, str, str | None]]:
+    """(kind, decision id, envelope id) of every anomaly and write request."""
+    out: list[tuple[str, str, str | None]] = []
+    for e in emits:
+        if e.output == "anomalies":
+            out.append((f"anomaly:{e.data['state']}", e.data["eventId"], e.message_id))
+        elif e.output == "actions":
+            out.append(("request", e.data["requestId"], e.message_id))
+    return out
+
+
+def restarted(eng: FilterEngine, rule: dict[str, Any] | None = None) -> tuple[FilterEngine, list[Emit]]:
+    """A new engine (a new process) given the old one's snapshot, through JSON as on disk."""
+    doc = json.loads(json.dumps(eng.snapshot()))
+    fresh = engine(rule)
+    return fresh, fresh.restore(doc)
+
+
+def test_two_runs_of_the_same_scores_give_the_same_event_request_and_envelope_ids() -> None:
+    scores = [score("pump", T0 + 10 * i, v) for i, v in enumerate([1.2, 2.5, 0.5])]
+    runs = []
+    for _ in range(2):
+        eng = engine()
+        runs.append(ids_of([e for s in scores for e in eng.on_score(s)]))
+    assert runs[0] == runs[1] and len(runs[0]) == 7
+    assert all(mid is not None for _kind, _id, mid in runs[0])
+    assert len({mid for _k, _i, mid in runs[0]}) == 7  # every message its own id
+    assert len({i for k, i, _m in runs[0] if k == "request"}) == 4  # one request per action firing
+
+
+def test_event_id_depends_on_asset_rule_and_episode_start() -> None:
+    a = engine().on_score(score("pump", T0, 1.5))[0].data["eventId"]
+    later = engine().on_score(score("pump", T0 + 10, 1.5))[0].data["eventId"]
+    other_rule = engine({**RULE, "name": "vib2"}).on_score(score("pump", T0, 1.5))[0].data["eventId"]
+    assert len({a, later, other_rule}) == 3
+
+
+def test_an_open_episode_survives_a_restart_and_closes_with_its_own_id() -> None:
+    eng = engine()
+    opened = eng.on_score(score("pump", T0, 1.5))
+    fresh, closed_now = restarted(eng)
+    closes = fresh.on_score(score("pump", T0 + 10, 0.5))
+    assert closed_now == []
+    assert [e.data["state"] for e in closes if e.output == "anomalies"] == ["close"]
+    assert closes[0].data["eventId"] == opened[0].data["eventId"]
+
+
+def test_a_redelivered_score_after_a_restart_neither_reopens_nor_refires() -> None:
+    eng = engine()
+    hot = score("pump", T0, 1.5)
+    eng.on_score(hot)
+    fresh, _ = restarted(eng)
+    assert fresh.on_score(hot) == []
+    assert fresh.on_score({**hot, "id": "another-message-id"}) == []  # same window, new message id
+    assert fresh.counts["duplicate_scores"] == 2
+
+
+def test_a_closed_episode_is_not_reopened_by_the_closing_score_redelivered() -> None:
+    eng = engine()
+    eng.on_score(score("pump", T0, 1.5))
+    cool = score("pump", T0 + 10, 0.5)
+    eng.on_score(cool)
+    fresh, _ = restarted(eng)
+    assert fresh.on_score(cool) == []
+    assert not fresh.episodes[("vib", "pump")].is_open
+
+
+def test_the_same_window_from_a_second_model_still_counts() -> None:
+    eng = engine({**RULE, "model": "*"})
+    eng.on_score(score("pump", T0, 0.5, model="pca"))
+    out = eng.on_score(score("pump", T0, 1.5, model="lstm"))
+    assert [e.data["state"] for e in out if e.output == "anomalies"] == ["open"]
+
+
+def test_an_open_episode_of_a_rule_removed_while_down_is_closed_at_restart() -> None:
+    eng = engine()
+    opened = eng.on_score(score("pump", T0, 1.5))
+    _fresh, emits = restarted(eng, {**RULE, "name": "other"})
+    closes = [e for e in emits if e.output == "anomalies"]
+    assert [e.data["state"] for e in closes] == ["close"]
+    assert closes[0].data["eventId"] == opened[0].data["eventId"]
+
+
+def test_an_open_data_quality_event_survives_a_restart_and_closes_once() -> None:
+    eng = engine()
+    opened = eng.on_score(score("pump", T0, 1.5, quality="bad"))
+    fresh, _ = restarted(eng)
+    assert fresh.on_score(score("pump", T0 + 5, 1.5, quality="bad")) == []
+    closes = [
+        e for e in fresh.on_score(score("pump", T0 + 10, 0.5)) if e.data.get("anomalyKind") == "dataQuality"
+    ]
+    assert [e.data["state"] for e in closes] == ["close"]
+    assert closes[0].data["eventId"] == opened[0].data["eventId"]
+
+
+def test_loading_the_saved_state_undoes_a_step_so_a_retry_decides_the_same() -> None:
+    eng = engine()
+    saved = json.loads(json.dumps(eng.snapshot()))
+    hot = score("pump", T0, 1.5)
+    first = ids_of(eng.on_score(hot))
+    eng.load(saved)  # the sends failed: the runtime retries the same message
+    assert ids_of(eng.on_score(hot)) == first
