@@ -25,13 +25,13 @@ RULES = {
 }
 
 
-def manifest() -> dict[str, Any]:
+def manifest(rules: dict[str, Any] = RULES) -> dict[str, Any]:
     routes = {
         "scores": f'FROM /messages/modules/src/outputs/scores INTO BrokeredEndpoint("/modules/{F}/inputs/scores")',
         "tele": f'FROM /messages/modules/src/outputs/telemetry INTO BrokeredEndpoint("/modules/{F}/inputs/telemetry")',
         "out": f'FROM /messages/modules/{F}/outputs/* INTO BrokeredEndpoint("/modules/sink/inputs/all")',
     }
-    return make_manifest(routes, {"src": {}, "sink": {}, F: {"rules": RULES}})
+    return make_manifest(routes, {"src": {}, "sink": {}, F: {"rules": rules}})
 
 
 def test_scores_become_anomalies_actions_and_bad_input_is_deadlettered(
@@ -110,3 +110,55 @@ def test_a_refused_rule_set_then_a_restart_keeps_the_last_valid_rules(
     src.send_json("scores", score("pump", T0, 1.2))  # the last valid rule (raise 1.0), not no rules
     msg = sink.next_input(timeout=60)
     assert json.loads(msg.data)["data"]["anomalyKind"] == "vib"
+
+
+def _collect_until_deadletter(sink: SdkModule, sentinel: str) -> list[Any]:
+    """Everything the filter sent, up to the dead letter of the sentinel message (outputs keep order)."""
+    got: list[Any] = []
+    while not got or got[-1].custom_properties.get("edgeloopOriginalMessageId") != sentinel:
+        got.append(sink.next_input(timeout=60))
+    return got
+
+
+def test_kill_9_mid_episode_one_open_one_close_one_request_per_action(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    filter_process: Callable[[dict[str, str]], FilterProcess],
+) -> None:
+    rules = {
+        "rules": [
+            {
+                "name": "vib",
+                "raise": 1.0,
+                "clear": 0.8,
+                "actions": [
+                    {"on": ["open"], "target": "{asset}AnomalyFlag", "value": True},
+                    {"on": ["close"], "target": "{asset}AnomalyFlag", "value": False},
+                ],
+            }
+        ],
+        "knownAssets": ["pump"],
+    }
+    hub = hub_factory(manifest(rules))
+    sink = sdk_module(hub.env("sink"))
+    src = sdk_module(hub.env("src"), inputs=False)
+    first = filter_process(hub.env(F))
+    wait_for(lambda: hub.twin(F)["reported"].get("config", {}).get("status") == "applied", timeout=60)
+    hot = score("pump", T0, 1.5)
+    src.send_json("scores", hot, message_id=hot["id"])
+    src.send_json("scores", score("boiler", T0, 0.0), message_id="sentinel-1")  # dead-lettered
+    before = _collect_until_deadletter(sink, "sentinel-1")
+    first.kill()  # kill -9 with the episode open
+    src.send_json("scores", hot, message_id=hot["id"])  # redelivered while the filter is down
+    for i in range(1, 4):
+        src.send_json("scores", score("pump", T0 + 10 * i, 1.4))  # still open
+    src.send_json("scores", score("pump", T0 + 40, 0.5))  # closes it
+    src.send_json("scores", score("boiler", T0, 0.0), message_id="sentinel-2")
+    filter_process(hub.env(F))
+    after = _collect_until_deadletter(sink, "sentinel-2")
+    bodies = [json.loads(m.data) for m in before + after if "edgeloopError" not in m.custom_properties]
+    anomalies = [(b["data"]["eventId"], b["data"]["state"]) for b in bodies if b["kind"] == "anomaly"]
+    requests = [b["data"]["requestId"] for b in bodies if b["kind"] == "writeRequest"]
+    (event,) = {e for e, _s in anomalies}
+    assert anomalies == [(event, "open"), (event, "close")]
+    assert len(requests) == 2 and len(set(requests)) == 2
