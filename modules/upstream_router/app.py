@@ -8,16 +8,24 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from edgeloop_runtime import Context, ContractError, InputMessage, MethodError, Module, get_logger
+from edgeloop_runtime import (
+    Backpressure,
+    Context,
+    ContractError,
+    InputMessage,
+    MethodError,
+    Module,
+    get_logger,
+)
 
 from .blob import BlobTarget
 from .budget import Budget
 from .config import Settings
 from .folder import FILE_SCHEME, FolderTarget
 from .frames import Frame, FrameBuffer
-from .router import Router
+from .router import Accepted, Router
 from .service import RouterService
-from .store import Store
+from .store import Store, StoreUnavailableError
 
 _log = get_logger(__name__)
 DEADLETTER_NS = uuid.UUID("0b7e3f0e-9d7c-4f57-8d0a-5d8f2c1e6a44")
@@ -33,12 +41,14 @@ def _svc(ctx: Context[Settings]) -> RouterService:
 @module.on_start
 async def start(ctx: Context[Settings]) -> None:
     s = ctx.settings
+    store_path = Path(s.store_path) if s.store_path else ctx.state_dir / "queue.db"
     store = Store(
-        Path(s.store_path),
+        store_path,
         max_bytes=s.store_max_bytes,
         max_messages=s.store_max_messages,
         policy=s.store_policy,
         sync=s.store_sync,
+        evidence_share=s.store_evidence_share,
     )
     store.open()
     ctx.exit_stack.callback(store.close)
@@ -65,7 +75,7 @@ async def start(ctx: Context[Settings]) -> None:
     ctx.state["service"] = RouterService(ctx, router, blob)
     n, size = store.totals()
     _log.info(
-        "store open", path=s.store_path, messages=n, bytes=size, uploads_pending=store.uploads_pending()
+        "store open", path=str(store_path), messages=n, bytes=size, uploads_pending=store.uploads_pending()
     )
 
 
@@ -77,21 +87,31 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     svc.router.policy = settings.policy(uploads=svc.blob is not None)
     svc.link.set_forced(not settings.link_up)
     store = svc.router.store
-    store.max_bytes, store.max_messages, store.policy = (
+    store.max_bytes, store.max_messages, store.policy, store.evidence_share = (
         settings.store_max_bytes,
         settings.store_max_messages,
         settings.store_policy,
+        settings.store_evidence_share,
     )
     if settings.bandwidth_bytes_per_hour != ctx.settings.bandwidth_bytes_per_hour:
         svc.set_budget(ctx.state["budget"], settings.bandwidth_bytes_per_hour)
     svc.wake.set()
 
 
+def _store(svc: RouterService, input_name: str, env: object) -> Accepted:
+    """Persist one input; a full disk is back-pressure: the input stays with edgeHub, retried later."""
+    try:
+        return svc.router.accept(input_name, env, time.time())
+    except StoreUnavailableError as exc:
+        svc.m_store_full.inc()
+        raise Backpressure(f"store cannot write ({exc}); the input stays with edgeHub") from exc
+
+
 async def _accept(ctx: Context[Settings], msg: InputMessage) -> None:
     """Persist the message (durable when this returns), then wake the sender."""
     svc = _svc(ctx)
     env = msg.json()
-    acc = svc.router.accept(msg.input_name, env, time.time())
+    acc = _store(svc, msg.input_name, env)
     if acc.result.duplicate:
         _log.info("duplicate input ignored", input=msg.input_name, message_id=msg.message_id)
     svc.wake.set()
@@ -131,7 +151,7 @@ async def on_deadletter(ctx: Context[Settings], msg: InputMessage) -> None:
             "truncated": len(msg.data) > 16384,
         },
     }
-    _svc(ctx).router.accept("deadletter", env, time.time())
+    _store(_svc(ctx), "deadletter", env)
     _svc(ctx).wake.set()
 
 

@@ -14,11 +14,14 @@ from .router import DEFAULT_INTERVALS, Policy
 class Settings(ModuleSettings):
     """Every field is an env var (UPPER_SNAKE) and a desired property (camelCase)."""
 
-    store_path: str = "state/upstream_router/queue.db"
+    # Empty: queue.db in the module's STATE_DIR (by default state/upstream_router/queue.db).
+    store_path: str = ""
     store_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     store_max_messages: int = Field(default=1_000_000, gt=0)
     store_policy: Literal["drop_lowest_oldest", "reject_new"] = "drop_lowest_oldest"
     store_sync: Literal["full", "normal"] = "full"
+    # Share of storeMaxBytes that evidence waiting for upload may take; the rest is for messages.
+    store_evidence_share: float = Field(default=0.25, gt=0, lt=1)
     bandwidth_bytes_per_hour: float | None = Field(default=None, gt=0)
     burst_seconds: float = Field(default=60.0, gt=0)
     compress: bool = True

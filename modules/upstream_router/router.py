@@ -84,7 +84,14 @@ class Router:
         uploads: list[Upload] = []
         hold = 0.0
         if input_name == "anomalies" and isinstance(envelope.get("data"), dict):
-            envelope, uploads = self._with_evidence(envelope)
+            with_blobs, uploads = self._with_evidence(envelope)
+            if uploads and not self.store.evidence_fits(sum(len(u.data) for u in uploads)):
+                # Evidence over its share of the quota: the event goes with its window inline
+                # (nothing of it lost); a frame that could not be kept is counted.
+                self.store.count_drop("evidence", "quota", len(uploads))
+                uploads = []
+            else:
+                envelope = with_blobs
             hold = now + self.policy.blob_wait_s if uploads else 0.0
         body = json.dumps(envelope, separators=(",", ":")).encode()
         for up in uploads:
@@ -180,6 +187,7 @@ class Router:
         return {
             "queues": self.store.depth(now),
             "uploadsPending": self.store.uploads_pending(),
+            "disk": self.store.disk_bytes(),
             "drops": {f"{c}/{r}": n for (c, r), n in sorted(self.store.drops.items())},
             "sent": {
                 c: {

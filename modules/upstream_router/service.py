@@ -46,6 +46,10 @@ class RouterService:
         self.m_uploads = m.counter("blob_uploads_total", "Evidence blobs uploaded.")
         self.m_upload_fail = m.counter("blob_failures_total", "Blob upload failures, by reason.", ["reason"])
         self.m_uploads_pending = m.gauge("blob_uploads_pending", "Blob uploads waiting.")
+        self.m_store_full = m.counter(
+            "store_unavailable_total", "Inputs held back because the store could not write (disk full)."
+        )
+        self.m_disk = m.gauge("store_disk_bytes", "What the store occupies, by part.", ["part"])
         self._drops_seen: dict[tuple[str, str], int] = dict(router.store.drops)
         self.m_link.set(1)
 
@@ -62,6 +66,8 @@ class RouterService:
                 self._drops_seen[key] = n
         self.m_link.set(1 if self.link.up and not self.link.forced_down else 0)
         self.m_uploads_pending.set(self.router.store.uploads_pending())
+        for part, size in self.router.store.disk_bytes().items():
+            self.m_disk.labels(part=part).set(size)
 
     # --- sending -------------------------------------------------------------------------------
     async def send_once(self, *, flush: bool = False) -> int:

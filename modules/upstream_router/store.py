@@ -15,6 +15,21 @@ from .classes import CLASSES, PRIORITY
 
 Policy = Literal["drop_lowest_oldest", "reject_new"]
 
+# SQLite primary result codes that mean "the storage cannot take this write now" (disk full, I/O).
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10
+
+
+class StoreUnavailableError(Exception):
+    """A write failed because the disk is full (or failing): nothing was stored; try again later."""
+
+
+def _unavailable(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR)
+    return "full" in str(exc) or "disk i/o" in str(exc).lower()
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -91,9 +106,13 @@ class Store:
         max_messages: int = 1_000_000,
         policy: Policy = "drop_lowest_oldest",
         sync: Literal["full", "normal"] = "full",
+        evidence_share: float = 0.25,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        # Evidence blobs waiting for upload count inside max_bytes, capped at this share of it;
+        # evidence that does not fit is refused (counted), the event keeps its window inline.
+        self.evidence_share = evidence_share
         self.max_messages = max_messages
         self.policy = policy
         self.sync = sync
@@ -115,6 +134,10 @@ class Store:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={'FULL' if self.sync == 'full' else 'NORMAL'}")
+        # Keep the WAL small next to the quota: checkpoint often, truncate it after a checkpoint.
+        page = int(db.execute("PRAGMA page_size").fetchone()[0])
+        db.execute(f"PRAGMA wal_autocheckpoint={max(16, self.wal_limit // page)}")
+        db.execute(f"PRAGMA journal_size_limit={self.wal_limit}")
         db.executescript(_SCHEMA)
         self._db = db
         for cls, reason, n in db.execute("SELECT cls, reason, n FROM drops"):
@@ -133,6 +156,69 @@ class Store:
             raise RuntimeError("store is not open")
         return self._db
 
+    @property
+    def wal_limit(self) -> int:
+        """The WAL size the store checkpoints and truncates at: a quarter of the quota, 64 KB to 4 MB."""
+        return max(64 * 1024, min(4 * 1024 * 1024, self.max_bytes // 4))
+
+    @property
+    def evidence_max_bytes(self) -> int:
+        """Bytes of pending evidence uploads allowed (inside max_bytes)."""
+        return int(self.max_bytes * self.evidence_share)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does on SQLITE_FULL); never raises,
+        so the error that made us roll back is the one reported."""
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        """One autocommitted write; a full disk becomes StoreUnavailableError."""
+        try:
+            self.db.execute(sql, args)
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise StoreUnavailableError(str(exc)) from exc
+            raise
+
+    # --- disk ----------------------------------------------------------------------------------
+    def wal_bytes(self) -> int:
+        """The size of the WAL file now."""
+        try:
+            return Path(f"{self.path}-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def disk_bytes(self) -> dict[str, int]:
+        """What the store occupies on disk: database file, WAL, and the payload bytes it holds."""
+        try:
+            db_bytes = self.path.stat().st_size
+        except FileNotFoundError:
+            db_bytes = 0
+        _n, messages = self.totals()
+        return {
+            "dbBytes": db_bytes,
+            "walBytes": self.wal_bytes(),
+            "walLimitBytes": self.wal_limit,
+            "messageBytes": messages,
+            "evidenceBytes": self.uploads_bytes(),
+            "evidenceMaxBytes": self.evidence_max_bytes,
+            "maxBytes": self.max_bytes,
+        }
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it, once it is over half its limit."""
+        if self.wal_bytes() <= self.wal_limit // 2:
+            return
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            if not _unavailable(exc):
+                raise
+
     # --- messages ------------------------------------------------------------------------------
     def totals(self) -> tuple[int, int]:
         """(messages, bytes) stored."""
@@ -146,36 +232,47 @@ class Store:
         now = time.time() if now is None else now
         size = len(body)
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            if db.execute("SELECT 1 FROM messages WHERE id = ?", (msg_id,)).fetchone():
-                db.execute("COMMIT")
-                return PutResult(stored=False, duplicate=True)
-            evicted: list[tuple[str, str]] = []
-            n, b = (
-                int(x) for x in db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
-            )
-            while n + 1 > self.max_messages or b + size > self.max_bytes:
-                victim = self._victim(cls) if self.policy == "drop_lowest_oldest" else None
-                if victim is None:
-                    self._count_drop(cls, "store_full")
-                    db.execute("COMMIT")
-                    return PutResult(stored=False, evicted=tuple(evicted))
-                seq, vid, vcls, vsize = victim
-                db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-                db.execute("DELETE FROM uploads WHERE msg_id = ?", (vid,))
-                self._count_drop(vcls, "store_full")
-                evicted.append((vid, vcls))
-                n, b = n - 1, b - vsize
-            db.execute(
-                "INSERT INTO messages (id, cls, prio, created, hold_until, size, body) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (msg_id, cls, PRIORITY[cls], now, hold_until, size, body),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")
+            return self._put(msg_id, cls, body, size, hold_until, now)
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.Error) and _unavailable(exc):
+                raise StoreUnavailableError(str(exc)) from exc
             raise
+
+    def _put(self, msg_id: str, cls: str, body: bytes, size: int, hold_until: float, now: float) -> PutResult:
+        db = self.db
+        if db.execute("SELECT 1 FROM messages WHERE id = ?", (msg_id,)).fetchone():
+            db.execute("COMMIT")
+            return PutResult(stored=False, duplicate=True)
+        evicted: list[tuple[str, str]] = []
+        n, b = (
+            int(x) for x in db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
+        )
+        b += self.uploads_bytes()
+        while n + 1 > self.max_messages or b + size > self.max_bytes:
+            victim = self._victim(cls) if self.policy == "drop_lowest_oldest" else None
+            if victim is None:
+                self._count_drop(cls, "store_full")
+                db.execute("COMMIT")
+                return PutResult(stored=False, evicted=tuple(evicted))
+            seq, vid, vcls, vsize = victim
+            vsize += int(
+                db.execute(
+                    "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM uploads WHERE msg_id = ?", (vid,)
+                ).fetchone()[0]
+            )
+            db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            db.execute("DELETE FROM uploads WHERE msg_id = ?", (vid,))
+            self._count_drop(vcls, "store_full")
+            evicted.append((vid, vcls))
+            n, b = n - 1, b - vsize
+        db.execute(
+            "INSERT INTO messages (id, cls, prio, created, hold_until, size, body) VALUES (?,?,?,?,?,?,?)",
+            (msg_id, cls, PRIORITY[cls], now, hold_until, size, body),
+        )
+        db.execute("COMMIT")
         return PutResult(stored=True, evicted=tuple(evicted))
 
     def _victim(self, incoming: str) -> tuple[int, str, str, int] | None:
@@ -195,8 +292,13 @@ class Store:
         )
 
     def count_drop(self, cls: str, reason: str, n: int = 1) -> None:
-        """Record drops made outside `put` (thinning, malformed input)."""
-        self._count_drop(cls, reason, n)
+        """Record drops made outside `put` (thinning, malformed input, evidence over its share)."""
+        try:
+            self._count_drop(cls, reason, n)
+        except sqlite3.Error as exc:
+            if _unavailable(exc):
+                raise StoreUnavailableError(str(exc)) from exc
+            raise
 
     def pending(self, cls: str, *, now: float, limit: int = 500) -> list[Item]:
         """The oldest sendable messages of one class (those not held for a blob upload)."""
@@ -214,8 +316,8 @@ class Store:
     def replace(self, remove: list[int], msg_id: str, cls: str, body: bytes, created: float) -> None:
         """Swap several messages for one (thinning merges summaries), in one transaction."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
             db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in remove])
             db.execute(
                 "INSERT OR REPLACE INTO messages (id, cls, prio, created, hold_until, size, body) "
@@ -223,20 +325,25 @@ class Store:
                 (msg_id, cls, PRIORITY[cls], created, len(body), body),
             )
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.Error) and _unavailable(exc):
+                raise StoreUnavailableError(str(exc)) from exc
             raise
 
     def ack(self, seqs: list[int]) -> None:
         """Forget messages that were delivered (all or none: a re-sent batch must be the same batch)."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
             db.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in seqs])
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.Error) and _unavailable(exc):
+                raise StoreUnavailableError(str(exc)) from exc
             raise
+        self.checkpoint()
 
     def depth(self, now: float) -> dict[str, dict[str, float]]:
         """Per class: messages, bytes and the age of the oldest, in seconds."""
@@ -254,9 +361,19 @@ class Store:
         return out
 
     # --- uploads -------------------------------------------------------------------------------
+    def uploads_bytes(self) -> int:
+        """Bytes of evidence waiting for upload."""
+        return int(self.db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM uploads").fetchone()[0])
+
+    def evidence_fits(self, size: int) -> bool:
+        """Whether `size` more bytes of evidence fit its share and the whole quota."""
+        evidence = self.uploads_bytes()
+        _n, messages = self.totals()
+        return evidence + size <= self.evidence_max_bytes and messages + evidence + size <= self.max_bytes
+
     def put_upload(self, up: Upload) -> None:
-        """Queue a blob upload (idempotent by path)."""
-        self.db.execute(
+        """Queue a blob upload (idempotent by path); check `evidence_fits` first."""
+        self._write(
             "INSERT OR IGNORE INTO uploads (path, msg_id, content_type, metadata, data) VALUES (?,?,?,?,?)",
             (up.path, up.msg_id, up.content_type, json.dumps(up.metadata), up.data),
         )
