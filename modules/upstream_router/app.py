@@ -104,7 +104,9 @@ def _store(svc: RouterService, input_name: str, env: object) -> Accepted:
         return svc.router.accept(input_name, env, time.time())
     except StoreUnavailableError as exc:
         svc.m_store_full.inc()
-        raise Backpressure(f"store cannot write ({exc}); the input stays with edgeHub") from exc
+        raise Backpressure(
+            f"store cannot write ({exc}); the input stays with edgeHub", retry_after_s=0.25
+        ) from exc
 
 
 async def _accept(ctx: Context[Settings], msg: InputMessage) -> None:

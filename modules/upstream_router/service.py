@@ -15,6 +15,7 @@ from .config import Settings
 from .folder import FolderTarget
 from .link import Link
 from .router import Router
+from .store import StoreUnavailableError
 
 _log = get_logger(__name__)
 
@@ -105,7 +106,14 @@ class RouterService:
             if not self.link.up:
                 _log.info("upstream link back; draining", outage_failures=self.link.failures)
             self.link.succeeded()
-            self.router.sent(enc, time.time())
+            try:
+                self.router.sent(enc, time.time())
+            except StoreUnavailableError as exc:
+                # Delivered, but the disk is too full to forget it: the same batch (same message
+                # id) goes again once the store can write; the sender itself keeps running.
+                self.m_store_full.inc()
+                _log.warning("delivered batch not yet forgotten: store cannot write", error=str(exc))
+                return sent
             self.m_bytes.labels(cls=enc.cls).inc(len(enc.payload))
             self.m_msgs.labels(cls=enc.cls).inc()
             self.m_events.labels(cls=enc.cls).inc(len(enc.seqs))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +328,65 @@ def test_blob_endpoint_hanging_event_goes_anyway_and_the_upload_is_retried(
     svc = BlobServiceClient.from_connection_string(azurite.connection_string)
     doc = json.loads(svc.get_blob_client(container, path).download_blob().readall())
     assert doc["window"] == env_a["data"]["window"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 3 MB tmpfs (skipped, with the reason, where mounting is not permitted)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def held_back(hub: HubProcess) -> list[dict[str, Any]]:
+    """Inputs the router holds unacknowledged (getStatus), or [] while it is not connected."""
+    try:
+        answer = hub.invoke(ROUTER, "getStatus")
+    except HubMethodError:
+        return []
+    return list(answer["payload"].get("heldBack", [])) if answer["status"] == 200 else []
+
+
+def test_disk_full_is_back_pressure_and_nothing_is_lost_once_space_is_freed(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    module_process: Callable[..., ModuleProcess],
+    tmp_path: Path,
+    small_disk: Path,
+) -> None:
+    hub = hub_factory(manifest({"linkUp": False}))
+    env = {
+        **hub.env(ROUTER),
+        "STORE_PATH": str(small_disk / "queue.db"),
+        "STORE_MAX_BYTES": str(2 * 1024 * 1024),  # the quota fits the disk; the filler does not
+        "STATE_DIR": str(tmp_path / "s"),
+    }
+    module_process(ROUTER, env)
+    src = sdk_module(hub.env("src"), inputs=False)
+    wait_for(lambda: queue_status(hub), timeout=20)
+    stat = os.statvfs(small_disk)
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 100 * 1024))  # 100 KB left
+    sent = [anomaly(window=True) for _ in range(300)]
+    for e in sent:
+        e["data"]["window"]["fields"]["Vibration"] = [7.5 + i / 1000 for i in range(60)]
+    send_all(src, [("anomalies", e) for e in sent])
+    held = wait_for(lambda: held_back(hub), timeout=60)
+    assert "full" in held[0]["reason"]
+    status = queue_status(hub)
+    assert status["queues"]["anomaly"]["messages"] < 300  # the disk really did fill
+    filler.unlink()
+    hub.push_desired(ROUTER, {"linkUp": True})
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: len(ids(upstream_events(hub)) & {e["id"] for e in sent}) >= 300, timeout=120)
+    lost = {e["id"] for e in sent} - ids(upstream_events(hub))
+    assert not lost, f"{len(lost)} of 300 anomalies lost"
+    assert not [e for e in upstream_events(hub) if e["kind"] == "deadletter"]
