@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ from edgeloop_runtime import (
 from .blob import BlobTarget
 from .budget import Budget
 from .config import Settings
+from .deadletters import deadletter_body
 from .folder import FILE_SCHEME, FolderTarget
 from .frames import Frame, FrameBuffer
 from .router import Accepted, Router
@@ -70,6 +70,7 @@ async def start(ctx: Context[Settings]) -> None:
         source={"module": ctx.module_name, "version": ctx.version},
         blob_url=blob.url_for if blob else None,
         frames=FrameBuffer(per_camera=s.frames_per_camera),
+        compliance=s.compliance,
     )
     ctx.state["budget"] = budget
     ctx.state["service"] = RouterService(ctx, router, blob)
@@ -85,6 +86,7 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     if svc is None:
         return
     svc.router.policy = settings.policy(uploads=svc.blob is not None)
+    svc.router.compliance = settings.compliance
     svc.link.set_forced(not settings.link_up)
     store = svc.router.store
     store.max_bytes, store.max_messages, store.policy, store.evidence_share = (
@@ -128,13 +130,6 @@ async def on_deadletter(ctx: Context[Settings], msg: InputMessage) -> None:
     """Another module's dead letter, wrapped so the cloud sees what failed and why."""
     props = msg.properties
     original = props.get("edgeloopOriginalMessageId") or msg.message_id or str(uuid.uuid4())
-    try:
-        body: Any = msg.text() if len(msg.data) <= 16384 else None
-        encoding = "text"
-    except ContractError:
-        body, encoding = None, "base64"
-    if body is None:
-        body = base64.b64encode(msg.data[:16384]).decode()
     env = {
         "v": 1,
         "kind": "deadletter",
@@ -148,9 +143,7 @@ async def on_deadletter(ctx: Context[Settings], msg: InputMessage) -> None:
             "error": props.get("edgeloopError"),
             "originalMessageId": original,
             "contentType": msg.content_type,
-            "bodyEncoding": encoding,
-            "body": body,
-            "truncated": len(msg.data) > 16384,
+            **deadletter_body(msg, _svc(ctx).router.compliance),
         },
     }
     _store(_svc(ctx), "deadletter", env)

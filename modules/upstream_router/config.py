@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from edgeloop_runtime import ModuleSettings
+from edgeloop_runtime.compliance import CompliancePolicy
 
 from .router import DEFAULT_INTERVALS, Policy
 
@@ -39,6 +40,9 @@ class Settings(ModuleSettings):
     blob_wait_seconds: float = Field(default=10.0, ge=0)
     blob_retry_max_seconds: float = Field(default=300.0, gt=0)
     frames_per_camera: int = Field(default=30, ge=1)
+    # What may go upstream, applied to every input (anomalies, summaries, audit, drift, deadletter):
+    # `streams` by input name (`allow`, `redact`), `redactKeys` everywhere (credentials by default).
+    compliance: CompliancePolicy = Field(default_factory=CompliancePolicy)
 
     def policy(self, *, uploads: bool) -> Policy:
         """The routing policy these settings describe."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeloop_runtime.compliance import CompliancePolicy
 from edgeloop_runtime.errors import ContractError
 
 from . import dataset
@@ -62,8 +63,12 @@ class Router:
         source: dict[str, str],
         blob_url: Callable[[str], str] | None = None,
         frames: FrameBuffer | None = None,
+        compliance: CompliancePolicy | None = None,
     ) -> None:
         self.store = store
+        # The one place compliance is enforced for upstream: every input is reduced and redacted
+        # here, before it is stored, so nothing non-compliant is sent, uploaded or even kept.
+        self.compliance = compliance or CompliancePolicy()
         self.budget = budget
         self.policy = policy
         self.source = source
@@ -81,6 +86,8 @@ class Router:
         cls = classify(input_name, envelope)
         if input_name == "summaries":
             check_summary(envelope.get("data"))
+        if "data" in envelope:
+            envelope = {**envelope, "data": self.compliance.apply(input_name, envelope["data"])}
         uploads: list[Upload] = []
         hold = 0.0
         if input_name == "anomalies" and isinstance(envelope.get("data"), dict):

@@ -390,3 +390,32 @@ def test_disk_full_is_back_pressure_and_nothing_is_lost_once_space_is_freed(
     lost = {e["id"] for e in sent} - ids(upstream_events(hub))
     assert not lost, f"{len(lost)} of 300 anomalies lost"
     assert not [e for e in upstream_events(hub) if e["kind"] == "deadletter"]
+
+
+def test_audit_drift_and_dead_letters_go_upstream_redacted(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    module_process: Callable[..., ModuleProcess],
+    router_env: dict[str, str],
+) -> None:
+    policy = {"streams": {"drift": {"allow": ["model", "psi"]}}, "redactKeys": ["password", "operator"]}
+    hub = hub_factory(manifest({"compliance": policy}))
+    module_process(ROUTER, {**hub.env(ROUTER), **router_env})
+    src = sdk_module(hub.env("src"), inputs=False)
+    wait_for(lambda: queue_status(hub), timeout=20)
+    audit = envelope("audit", {"requestId": "r1", "request": {"operator": "bob"}})
+    drift = envelope("drift", {"model": "pca", "psi": 0.3, "rawSamples": [1, 2, 3]})
+    send_all(src, [("audit", audit), ("drift", drift)])
+    secret = json.dumps({"data": {"asset": "pump", "password": "hunter2"}}).encode()
+    src.send(
+        "deadletter",
+        gzip.compress(secret),
+        content_type="application/json",
+        content_encoding="gzip",
+        properties={"edgeloopError": "ContractError: bad", "edgeloopOriginalMessageId": "m7"},
+    )
+    events = wait_for(lambda: (evs := upstream_events(hub)) and len(evs) >= 3 and evs, timeout=30)
+    text = json.dumps(events)
+    assert "hunter2" not in text and "bob" not in text and "rawSamples" not in text
+    [dead] = [e for e in events if e["kind"] == "deadletter"]
+    assert dead["data"]["body"]["data"]["asset"] == "pump"
