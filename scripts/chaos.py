@@ -16,7 +16,7 @@ from edgeloop_dev.chaos.report import markdown, print_report
 from edgeloop_dev.chaos.scenarios import SCENARIOS, Profile
 
 ORDER = ("baseline", "kill_each", "random_kills", "hub_restart", "link_cut", "plant_restart", "blob_outage",
-         "store_quota")  # fmt: skip
+         "store_quota", "refused_restart", "kill_mid_episode")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

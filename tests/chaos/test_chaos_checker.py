@@ -133,3 +133,27 @@ def test_an_upstream_line_is_parsed_with_its_message_id_and_class() -> None:
     }
     t, events = parse_upstream(line)
     assert t == T + 1 and events[0].cls == "audit" and events[0].ts == T and events[0].message_id == "e1"
+
+
+def test_an_episode_reopened_under_a_new_event_id_is_a_decision_made_twice() -> None:
+    from edgeloop_dev.chaos.scenarios import reopened_episodes
+
+    ev = Evidence()
+    ev.upstream = [
+        up(T + 1, "m1", asset="pump", anomalyKind="vib", eventId="e1", state="open", severity="warning"),
+        up(T + 5, "m2", asset="pump", anomalyKind="vib", eventId="e2", state="open", severity="warning"),
+    ]
+    assert reopened_episodes(ev) == ["pump/vib: e2 opened while e1 was open"]
+
+
+def test_the_same_event_resent_under_its_own_envelope_id_is_fine_but_not_under_another() -> None:
+    from edgeloop_dev.chaos.scenarios import reopened_episodes
+
+    same = dict(asset="pump", anomalyKind="vib", eventId="e1", state="open", severity="warning")
+    ok, bad = Evidence(), Evidence()
+    ok.upstream = [up(T + 1, "m1", **same), up(T + 2, "m1", mid="batch2", **same)]
+    bad.upstream = [up(T + 1, "m1", **same), up(T + 2, "m9", **same)]
+    closed = dict(same, state="close")
+    ok.upstream.append(up(T + 3, "m3", **closed))
+    assert reopened_episodes(ok) == []
+    assert reopened_episodes(bad) == ["event e1 open sent under two envelope ids"]

@@ -110,6 +110,18 @@ def test_store_quota_overflow_drops_low_classes_only(chaos: Chaos) -> None:
     assert_survived(res)
 
 
+def test_restart_after_a_refused_rule_set_runs_the_last_valid_rules(chaos: Chaos) -> None:
+    res = chaos.run("refused_restart")
+    assert res.extra["configAfterRestart"] == "refused-using-last-valid" and res.extra["rulesInForce"] > 0
+    assert_survived(res)
+
+
+def test_kill_9_right_after_an_anomaly_opened_never_reopens_it(chaos: Chaos) -> None:
+    res = chaos.run("kill_mid_episode")
+    assert res.extra["killedAfterOpen"], res.failures
+    assert_survived(res)
+
+
 def test_whole_run_delivered_every_fault_and_lost_nothing(chaos: Chaos) -> None:
     # The plant injects a fault every ~45 s; on a fast run the scenarios may all fit between two.
     deadline = time.monotonic() + 150

@@ -105,6 +105,7 @@ class ChaosPipeline:
         self.last_telemetry = 0.0
         self.last_score = 0.0
         self.bad_seen: list[tuple[float, str]] = []
+        self.opened: list[dict[str, Any]] = []  # anomaly opens the tap saw
         self.original_store_max = 268435456
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -256,6 +257,35 @@ class ChaosPipeline:
                 await asyncio.sleep(0.5)
         raise RuntimeError(f"could not patch {ROUTER} desired properties with {patch}")
 
+    # ---- any module ------------------------------------------------------------------------------
+    async def module_desired(self, module: str, patch: dict[str, Any]) -> None:
+        """Patch a module's desired properties (retried while the hub restarts)."""
+        for _ in range(20):
+            try:
+                await asyncio.to_thread(hub.patch_desired, self.dir, module, patch)
+                return
+            except Exception:  # the hub restarts: try again
+                await asyncio.sleep(0.5)
+        raise RuntimeError(f"could not patch {module} desired properties with {patch}")
+
+    async def twin(self, module: str) -> dict[str, Any]:
+        """A module's twin ({} while the hub is away)."""
+        try:
+            twin = await asyncio.to_thread(hub.get_twin, self.dir, module)
+        except Exception:
+            return {}
+        return twin if isinstance(twin, dict) else {}
+
+    async def module_call(self, module: str, method: str, timeout: float = 5.0) -> Any:
+        """A direct method on any module; the payload of a 200 answer, else None."""
+        try:
+            reply = await asyncio.to_thread(hub.invoke_method, self.dir, module, method, None, timeout)
+        except Exception:
+            return None
+        if isinstance(reply, dict) and reply.get("status") == 200:
+            return reply.get("payload")
+        return None
+
     # ---- steady state ---------------------------------------------------------------------------
     def poll_tap(self) -> None:
         """Read new witness lines: when telemetry and scores last flowed, and Bad fields seen."""
@@ -268,6 +298,8 @@ class ChaosPipeline:
                     self.last_telemetry = max(self.last_telemetry, t)
             elif line.get("in") == "scores":
                 self.last_score = max(self.last_score, t)
+            elif line.get("in") == "anomalies" and line.get("state") == "open":
+                self.opened.append(line)
 
     async def steady(self) -> Steady:
         """Every process running, telemetry and scores flowing, the router's link up and high queues empty."""

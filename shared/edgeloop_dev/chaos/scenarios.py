@@ -236,6 +236,107 @@ async def store_quota(p: ChaosPipeline, prof: Profile) -> Injection:
     return Injection(up, verify, {"quotaBytes": quota, "dropsByClass": dropped})
 
 
+FILTER = "anomaly_filter"
+# Valid on its own but refused as a rule set: clear above raise.
+REFUSED_RULES = {"rules": [{"name": "refused-by-design", "raise": 0.5, "clear": 0.9}]}
+
+
+async def _config(p: ChaosPipeline, module: str) -> dict[str, Any]:
+    return dict((await p.twin(module)).get("reported", {}).get("config") or {})
+
+
+async def _until(check: Callable[[], Awaitable[Any]], timeout_s: float, every_s: float = 0.5) -> Any:
+    """Poll `check()` until it returns something truthy or `timeout_s` passes; its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = await check()
+        if answer or time.monotonic() >= deadline:
+            return answer
+        await asyncio.sleep(every_s)
+
+
+async def refused_restart(p: ChaosPipeline, prof: Profile) -> Injection:
+    """A refused rule set, then kill -9: the filter must restart on its last valid rules, not none."""
+    desired = (await p.twin(FILTER)).get("desired", {})
+    original = desired.get("rules", {}).get("rules", [])
+    await p.module_desired(FILTER, {"rules": REFUSED_RULES})
+
+    async def refused() -> bool:
+        return (await _config(p, FILTER)).get("status") == "refused"
+
+    async def restarted() -> dict[str, Any]:
+        config = await _config(p, FILTER)
+        return config if str(config.get("status", "")).startswith("refused-using") else {}
+
+    await _until(refused, 30.0)
+    pid = p.pid(FILTER)
+    p.kill(FILTER)
+    await p.wait_running(FILTER, 60.0, after_pid=pid)
+    seen: dict[str, Any] = await _until(restarted, 30.0)
+    status = await p.module_call(FILTER, "getStatus") or {}
+    rules = list(status.get("rules") or [])
+    await p.module_desired(FILTER, {"rules": {"rules": original}})
+    back = time.time()
+
+    def verify(ev: Evidence) -> list[str]:
+        problems = []
+        if seen.get("status") != "refused-using-last-valid":
+            problems.append(f"restart after a refused patch reported {seen.get('status')!r}")
+        if not rules:
+            problems.append("the filter restarted with no rules in force")
+        return problems
+
+    return Injection(back, verify, {"configAfterRestart": seen.get("status"), "rulesInForce": len(rules)})
+
+
+async def kill_mid_episode(p: ChaosPipeline, prof: Profile) -> Injection:
+    """kill -9 the filter right after it opened an anomaly (before or just after it saved the episode)."""
+    await align(p, prof)
+    p.poll_tap()
+    seen_before = len(p.opened)
+
+    async def new_open() -> dict[str, Any]:
+        p.poll_tap()
+        return p.opened[seen_before] if len(p.opened) > seen_before else {}
+
+    opened: dict[str, Any] = await _until(new_open, prof.settle_s, every_s=0.05)
+    killed = time.time()
+    if opened:
+        pid = p.pid(FILTER)
+        p.kill(FILTER)
+        await p.wait_running(FILTER, 60.0, after_pid=pid)
+
+    def verify(ev: Evidence) -> list[str]:
+        if not opened:
+            return ["no anomaly opened during the scenario (it tested nothing)"]
+        return reopened_episodes(ev)
+
+    return Injection(time.time(), verify, {"killedAfterOpen": opened.get("id"), "killedAt": killed})
+
+
+def reopened_episodes(ev: Evidence) -> list[str]:
+    """Decisions made twice: an event id sent twice under different envelope ids, or a second
+    episode opened for an asset and kind while the first never closed."""
+    problems: list[str] = []
+    envelopes: dict[tuple[str, str, str], str] = {}
+    open_now: dict[tuple[str, str], str] = {}
+    for e in sorted(ev.upstream, key=lambda u: u.t):
+        if e.kind != "anomaly":
+            continue
+        event, state = str(e.data.get("eventId")), str(e.data.get("state"))
+        key = (event, state, str(e.data.get("severity")))
+        if envelopes.setdefault(key, e.id) != e.id:
+            problems.append(f"event {event} {state} sent under two envelope ids")
+        where = (str(e.data.get("asset")), str(e.data.get("anomalyKind")))
+        if state == "open":
+            if open_now.get(where, event) != event:
+                problems.append(f"{where[0]}/{where[1]}: {event} opened while {open_now[where]} was open")
+            open_now[where] = event
+        elif state == "close" and open_now.get(where) == event:
+            del open_now[where]
+    return problems
+
+
 SCENARIOS: dict[str, Scenario] = {
     "baseline": baseline,
     "kill_each": kill_each,
@@ -245,4 +346,6 @@ SCENARIOS: dict[str, Scenario] = {
     "plant_restart": plant_restart,
     "blob_outage": blob_outage,
     "store_quota": store_quota,
+    "refused_restart": refused_restart,
+    "kill_mid_episode": kill_mid_episode,
 }
