@@ -31,7 +31,7 @@ BUILTIN_METHODS = {
     "ping": "answers `{pong, module, version}`",
     "getStatus": "version, config, queues, last error",
 }
-COMMON = {"log_level", "metrics_port", "metrics_host", "shutdown_grace_seconds"}
+COMMON = {"log_level", "metrics_port", "metrics_host", "shutdown_grace_seconds", "state_dir"}
 
 
 def _type_name(annotation: Any) -> str:
@@ -98,7 +98,8 @@ def reference(name: str) -> str:
     lines += [
         "",
         "Every module also takes `LOG_LEVEL`, `METRICS_PORT` (default 9600; /metrics and /healthz), "
-        "`METRICS_HOST` and `SHUTDOWN_GRACE_SECONDS`.",
+        "`METRICS_HOST`, `SHUTDOWN_GRACE_SECONDS` and `STATE_DIR` (env only: the module's volume, where its "
+        "last valid configuration is kept; default `state/<module>`).",
         "",
         "| direct method | what it does |",
         "|---|---|",
