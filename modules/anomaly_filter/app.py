@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from edgeloop_runtime import Context, InputMessage, Module, get_logger
+from edgeloop_runtime import Backpressure, Context, InputMessage, Module, get_logger
 
 from .config import Settings
 from .engine import Emit, FilterEngine
@@ -53,7 +53,10 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
         emits += engine.restore(restored)
         _log.info("episodes restored", open=_open(engine))
     await _send_all(ctx, emits)
-    ctx.state["state_file"].save(engine.snapshot())
+    try:
+        ctx.state["state_file"].save(engine.snapshot())
+    except OSError as exc:  # saved with the next input; the rules still apply
+        _log.warning("episode state not saved", error=str(exc))
     ctx.state["rules"].set(len(rules.rules))
     _log.info("rule set in force", rules=[r.name for r in rules.rules])
 
@@ -79,7 +82,12 @@ async def _decide(ctx: Context[Settings], step: Callable[[FilterEngine], list[Em
     except BaseException:
         engine.load(state.saved)
         raise
-    state.save(engine.snapshot())
+    try:
+        state.save(engine.snapshot())
+    except OSError as exc:
+        # The effects are out and the engine is right in memory; only the save is missing. Keep the
+        # input with edgeHub: its retry is a duplicate (no new effect) and saves once the disk allows.
+        raise Backpressure(f"episode state not saved: {exc}", retry_after_s=0.5) from exc
 
 
 async def _send_all(ctx: Context[Settings], emits: list[Emit]) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from af_factories import T0, score, telemetry
 
 from anomaly_filter.engine import Emit, FilterEngine
 from anomaly_filter.rules_config import parse_rules
+from edgeloop_runtime.testing import FakeHubClient
 
 RULE: dict[str, Any] = {
     "name": "vib",
@@ -130,3 +133,37 @@ def test_loading_the_saved_state_undoes_a_step_so_a_retry_decides_the_same() -> 
     first = ids_of(eng.on_score(hot))
     eng.load(saved)  # the sends failed: the runtime retries the same message
     assert ids_of(eng.on_score(hot)) == first
+
+
+async def test_an_episode_that_cannot_be_saved_keeps_its_score_with_edgehub_until_it_can(
+    tmp_path: Path,
+) -> None:
+    from anomaly_filter.app import module
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the state folder should be")
+    client = FakeHubClient(twin={"desired": {"$version": 1, "rules": {"rules": [RULE]}}, "reported": {}})
+    stop = asyncio.Event()
+    env = {"METRICS_PORT": "-1", "STATE_DIR": str(blocker / "state")}
+    task = asyncio.create_task(module.run(env=env, client=client, stop=stop))
+    try:
+        async with asyncio.timeout(20):  # wait for: the module running and subscribed
+            while client.reported.get("status") != "running" or client.message_handler is None:
+                await asyncio.sleep(0.01)
+        await client.deliver("scores", score("pump", T0, 1.5), delivery="1.1")
+        async with asyncio.timeout(20):  # wait for: the open sent, and the score held back
+            while not client.outputs("anomalies") or not (await client.call("getStatus"))[1]["heldBack"]:
+                await asyncio.sleep(0.01)
+        assert client.settled == []
+        blocker.unlink()  # the disk takes writes again
+        async with asyncio.timeout(20):  # wait for: the score acknowledged
+            while client.settled != ["1.1"]:
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    assert [m.json()["data"]["state"] for m in client.outputs("anomalies")] == ["open"]
+    saved = json.loads((blocker / "state" / "episodes.json").read_text())
+    assert [e["openId"] for e in saved["episodes"]] == [
+        client.outputs("anomalies")[0].json()["data"]["eventId"]
+    ]
