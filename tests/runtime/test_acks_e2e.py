@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,7 @@ async def test_hub_keeps_inputs_unacknowledged_until_the_handler_returns(
     hub_factory: Callable[..., HubProcess],
     sdk_module: Callable[..., SdkModule],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     hub = hub_factory(make_manifest(ROUTES, {"gated": {}, "feeder": {}}))
     for key, value in hub.env("gated").items():
@@ -45,7 +47,11 @@ async def test_hub_keeps_inputs_unacknowledged_until_the_handler_returns(
 
     stop = asyncio.Event()
     task = asyncio.create_task(
-        mod.run(env={"METRICS_PORT": "-1"}, client=SdkHubClient.from_edge_environment(), stop=stop)
+        mod.run(
+            env={"METRICS_PORT": "-1", "STATE_DIR": str(tmp_path)},
+            client=SdkHubClient.from_edge_environment(),
+            stop=stop,
+        )
     )
     try:
         feeder = await asyncio.to_thread(sdk_module, hub.env("feeder"))

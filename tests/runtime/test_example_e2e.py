@@ -21,7 +21,8 @@ ROUTES = {
 
 def ExampleProcess(hub: HubProcess, env: dict[str, str], log: Path) -> ModuleProcess:
     """`python -m example_module` with the hub's credentials and the manifest's env."""
-    return ModuleProcess("example_module", {**hub.env("example_module"), **env}, log)
+    state = {"STATE_DIR": str(log.parent / "example_module-state")}  # its volume, kept across restarts
+    return ModuleProcess("example_module", {**hub.env("example_module"), **state, **env}, log)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +48,7 @@ async def test_oversize_output_is_readable_by_the_input_it_is_routed_to(
     hub_factory: Callable[..., HubProcess],
     sdk_module: Callable[..., SdkModule],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     hub = hub_factory(make_manifest(ROUTES, {"wide": {}, "reader": {}, "feeder": {}}))
     got: list[tuple[InputMessage, Any]] = []
@@ -58,8 +60,16 @@ async def test_oversize_output_is_readable_by_the_input_it_is_routed_to(
     stop = asyncio.Event()
     env = {"METRICS_PORT": "-1"}
     tasks = [
-        asyncio.create_task(wide_module().run(env=env, client=clients["wide"], stop=stop)),
-        asyncio.create_task(reader_module(got).run(env=env, client=clients["reader"], stop=stop)),
+        asyncio.create_task(
+            wide_module().run(
+                env={**env, "STATE_DIR": str(tmp_path / "w")}, client=clients["wide"], stop=stop
+            )
+        ),
+        asyncio.create_task(
+            reader_module(got).run(
+                env={**env, "STATE_DIR": str(tmp_path / "r")}, client=clients["reader"], stop=stop
+            )
+        ),
     ]
     try:
         feeder = await asyncio.to_thread(sdk_module, hub.env("feeder"), inputs=False)

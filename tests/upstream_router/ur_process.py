@@ -19,7 +19,15 @@ class ModuleProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ModuleProcess:
-        full = {**os.environ, "METRICS_PORT": "0", "SHUTDOWN_GRACE_SECONDS": "2", **self.env}
+        # One STATE_DIR per module per test, kept across its restarts (the module's volume).
+        state = str(self.log_path.parent / f"{self.name}-state")
+        full = {
+            **os.environ,
+            "METRICS_PORT": "0",
+            "SHUTDOWN_GRACE_SECONDS": "2",
+            "STATE_DIR": state,
+            **self.env,
+        }
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.name], env=full, stdout=log, stderr=subprocess.STDOUT
