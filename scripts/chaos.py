@@ -16,7 +16,7 @@ from edgeloop_dev.chaos.report import markdown, print_report
 from edgeloop_dev.chaos.scenarios import SCENARIOS, Profile
 
 ORDER = ("baseline", "kill_each", "random_kills", "hub_restart", "link_cut", "plant_restart", "blob_outage",
-         "store_quota", "refused_restart", "kill_mid_episode")  # fmt: skip
+         "store_quota", "refused_restart", "kill_mid_episode", "disk_fill")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +39,8 @@ async def run(args: argparse.Namespace, console: Console) -> int:
     )
     profile = Profile.short() if args.short else Profile.long(args.minutes)
     started = time.monotonic()
-    async with ChaosPipeline(PipelineOptions(state_dir=args.state_dir, seed=args.seed)) as pipe:
+    options = PipelineOptions(state_dir=args.state_dir, seed=args.seed, router_disk_mb=64)
+    async with ChaosPipeline(options) as pipe:
         console.print(
             f"pipeline up in {time.monotonic() - started:.0f} s on {pipe.host}; state in {pipe.dir}"
         )

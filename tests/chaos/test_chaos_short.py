@@ -45,7 +45,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
         pytest.skip(reason)
     state: Path = tmp_path_factory.mktemp("chaos") / "run"
     loop = LoopThread()
-    pipe = ChaosPipeline(PipelineOptions(state_dir=state))
+    pipe = ChaosPipeline(PipelineOptions(state_dir=state, router_disk_mb=16))
     try:
         loop.run(pipe.start(), 150)
         session = ChaosSession(pipe, Profile.short())
@@ -119,6 +119,14 @@ def test_restart_after_a_refused_rule_set_runs_the_last_valid_rules(chaos: Chaos
 def test_kill_9_right_after_an_anomaly_opened_never_reopens_it(chaos: Chaos) -> None:
     res = chaos.run("kill_mid_episode")
     assert res.extra["killedAfterOpen"], res.failures
+    assert_survived(res)
+
+
+def test_a_full_disk_holds_router_inputs_back_and_loses_nothing(chaos: Chaos) -> None:
+    res = chaos.run("disk_fill")
+    if res.extra.get("skipped"):
+        pytest.skip(res.extra["skipped"])
+    assert res.extra["heldBack"] > 0, res.failures
     assert_survived(res)
 
 

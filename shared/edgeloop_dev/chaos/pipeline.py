@@ -6,6 +6,7 @@ import asyncio
 import json
 import shutil
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,9 @@ class PipelineOptions:
     seed: int = 35
     host: str = ""  # a picked loopback address when empty
     startup_timeout_s: float = 90.0
+    # > 0: the router's store folder is a tmpfs of this many MB (the disk_fill scenario fills it);
+    # mounting needs root, and without it disk_fill is skipped with the reason.
+    router_disk_mb: int = 0
 
 
 @dataclass
@@ -107,6 +111,8 @@ class ChaosPipeline:
         self.bad_seen: list[tuple[float, str]] = []
         self.opened: list[dict[str, Any]] = []  # anomaly opens the tap saw
         self.original_store_max = 268435456
+        self.router_disk: Path | None = None  # the router's store folder, when it is a tmpfs
+        self.router_disk_error = "no small disk was asked for (PipelineOptions.router_disk_mb)"
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> ChaosPipeline:
@@ -122,6 +128,8 @@ class ChaosPipeline:
             shutil.rmtree(self.dir)
         (self.dir / "plant").mkdir(parents=True)
         (self.dir / "logs").mkdir()
+        if self.options.router_disk_mb > 0:
+            self._mount_router_disk(self.options.router_disk_mb)
         self.started_at = time.time()
         await self._plant_start()
         self.azurite = await asyncio.to_thread(Azurite.start, self.dir / "azurite", host=self.host)
@@ -151,6 +159,25 @@ class ChaosPipeline:
             await asyncio.to_thread(self._plant_stop, self.plant.stop)
             if self.azurite is not None:
                 await asyncio.to_thread(self.azurite.stop)
+            if self.router_disk is not None:
+                umount = ["umount", "-l", str(self.router_disk)]
+                await asyncio.to_thread(subprocess.run, umount, check=False, capture_output=True)
+                self.router_disk = None
+
+    def _mount_router_disk(self, size_mb: int) -> None:
+        """Mount a tmpfs where the router keeps its store ($EDGELOOP_STATE_DIR/upstream_router)."""
+        folder = self.dir / ROUTER
+        folder.mkdir()
+        cmd = ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(folder)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            self.router_disk_error = f"cannot run mount: {exc}"
+            return
+        if done.returncode != 0:
+            self.router_disk_error = f"cannot mount a tmpfs: {done.stderr.strip() or done.returncode}"
+            return
+        self.router_disk = folder
 
     @property
     def sup(self) -> Supervisor:

@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edgeloop_dev.chaos.checker import bad_gap, drain_order
@@ -34,6 +35,7 @@ class Profile:
     blob_down_s: float = 12.0
     blob_hang_s: float = 12.0
     quota_fill_s: float = 60.0
+    disk_full_s: float = 45.0  # how long disk_fill waits for an input to be held back
     settle_s: float = 45.0  # the longest a scenario waits for steady state and its faults' detection
     align_s: float = 25.0  # wait up to this long to start an outage just before a scheduled fault
 
@@ -337,6 +339,44 @@ def reopened_episodes(ev: Evidence) -> list[str]:
     return problems
 
 
+async def disk_fill(p: ChaosPipeline, prof: Profile) -> Injection:
+    """The router's disk fills up: inputs are held back with edgeHub (not dead-lettered), then all go."""
+    disk = p.router_disk
+    if disk is None:
+        return Injection(time.time(), info={"skipped": p.router_disk_error})
+    await align(p, prof)
+    filler = disk / "chaos-filler"
+    await asyncio.to_thread(_fill, filler)
+
+    async def held() -> list[Any]:
+        status = await p.router_call("getStatus")
+        return list(status.get("heldBack") or []) if isinstance(status, dict) else []
+
+    held_back = await _until(held, prof.disk_full_s, every_s=0.5)
+    await asyncio.to_thread(filler.unlink)
+    freed = time.time()
+
+    def verify(ev: Evidence) -> list[str]:
+        if not held_back:
+            return [f"the router's disk filled but no input was held back within {prof.disk_full_s:g} s"]
+        dead = [e.id for e in ev.upstream if e.kind == "deadletter" and freed - 60 <= e.t]
+        return [f"{len(dead)} dead letters upstream while the disk was full"] if dead else []
+
+    reasons = sorted({str(h.get("reason", ""))[:80] for h in held_back})
+    return Injection(freed, verify, {"heldBack": len(held_back), "reasons": reasons})
+
+
+def _fill(path: Path) -> None:
+    """Write zeros until the disk says it is full (unbuffered: nothing is left to fail at close)."""
+    with open(path, "wb", buffering=0) as out:
+        for size in (256 * 1024, 4096, 512):
+            try:
+                while out.write(b"\0" * size):
+                    pass
+            except OSError:
+                continue
+
+
 SCENARIOS: dict[str, Scenario] = {
     "baseline": baseline,
     "kill_each": kill_each,
@@ -348,4 +388,5 @@ SCENARIOS: dict[str, Scenario] = {
     "store_quota": store_quota,
     "refused_restart": refused_restart,
     "kill_mid_episode": kill_mid_episode,
+    "disk_fill": disk_fill,
 }
