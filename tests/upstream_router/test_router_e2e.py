@@ -419,3 +419,27 @@ def test_audit_drift_and_dead_letters_go_upstream_redacted(
     assert "hunter2" not in text and "bob" not in text and "rawSamples" not in text
     [dead] = [e for e in events if e["kind"] == "deadletter"]
     assert dead["data"]["body"]["data"]["asset"] == "pump"
+
+
+def test_a_compressed_oversize_anomaly_from_the_filter_reaches_upstream(
+    hub_factory: Callable[..., HubProcess],
+    sdk_module: Callable[..., SdkModule],
+    module_process: Callable[..., ModuleProcess],
+    router_env: dict[str, str],
+) -> None:
+    hub = hub_factory(manifest())
+    module_process(ROUTER, {**hub.env(ROUTER), **router_env})
+    src = sdk_module(hub.env("src"), inputs=False)
+    wait_for(lambda: queue_status(hub), timeout=20)
+    wide = anomaly(window=False, evidence={"rule": "vib", "fields": [f"Sensor{i:05d}" for i in range(30000)]})
+    body = json.dumps(wide).encode()
+    assert len(body) > 256 * 1024  # what anomaly_filter sends with oversize="compress"
+    src.send(
+        "anomalies",
+        gzip.compress(body),
+        message_id=wide["id"],
+        content_type="application/json",
+        content_encoding="gzip",
+    )
+    wait_for(lambda: wide["id"] in ids(upstream_events(hub)), timeout=30)
+    assert not [e for e in upstream_events(hub) if e["kind"] == "deadletter"]
