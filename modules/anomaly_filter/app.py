@@ -38,6 +38,9 @@ async def start(ctx: Context[Settings]) -> None:
     state = ctx.state["state_file"] = StateFile(ctx.state_dir / EPISODES_FILE)
     # Open episodes come back once the configured rules are in force (the first configure call).
     ctx.state["restore"] = state.load()
+    # One decision at a time (scores, telemetry, a new rule set): a save or a roll-back must never
+    # take in another input's half-sent step.
+    ctx.state["deciding"] = asyncio.Lock()
 
 
 @module.on_config
@@ -47,16 +50,17 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     engine: FilterEngine | None = ctx.state.get("engine")
     if engine is None:
         return
-    emits = engine.set_rules(rules)
-    restored = ctx.state.pop("restore", None)
-    if restored is not None:
-        emits += engine.restore(restored)
-        _log.info("episodes restored", open=_open(engine))
-    await _send_all(ctx, emits)
-    try:
-        ctx.state["state_file"].save(engine.snapshot())
-    except OSError as exc:  # saved with the next input; the rules still apply
-        _log.warning("episode state not saved", error=str(exc))
+    async with ctx.state["deciding"]:
+        emits = engine.set_rules(rules)
+        restored = ctx.state.pop("restore", None)
+        if restored is not None:
+            emits += engine.restore(restored)
+            _log.info("episodes restored", open=_open(engine))
+        await _send_all(ctx, emits)
+        try:
+            ctx.state["state_file"].save(engine.snapshot())
+        except OSError as exc:  # saved with the next input; the rules still apply
+            _log.warning("episode state not saved", error=str(exc))
     ctx.state["rules"].set(len(rules.rules))
     _log.info("rule set in force", rules=[r.name for r in rules.rules])
 
@@ -71,6 +75,11 @@ async def _decide(ctx: Context[Settings], step: Callable[[FilterEngine], list[Em
     The state is saved only after every effect went out: a kill in between re-runs the step on the
     redelivered input and re-sends the same ids (deduplicated downstream), never a new decision. A
     failure rolls the engine back to the saved state, so a retried input decides the same again."""
+    async with ctx.state["deciding"]:
+        await _decide_now(ctx, step)
+
+
+async def _decide_now(ctx: Context[Settings], step: Callable[[FilterEngine], list[Emit]]) -> None:
     engine = _engine(ctx)
     state: StateFile = ctx.state["state_file"]
     try:

@@ -167,3 +167,48 @@ async def test_an_episode_that_cannot_be_saved_keeps_its_score_with_edgehub_unti
     assert [e["openId"] for e in saved["episodes"]] == [
         client.outputs("anomalies")[0].json()["data"]["eventId"]
     ]
+
+
+class SlowSends(FakeHubClient):
+    """Anomalies wait at the hub until `gate` opens (a send in flight)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = asyncio.Event()
+
+    async def send_to_output(self, message: Any, output: str) -> None:
+        if output == "anomalies":
+            await self.gate.wait()
+        await super().send_to_output(message, output)
+
+
+async def test_telemetry_handled_while_a_score_is_being_sent_does_not_save_its_half_step(
+    tmp_path: Path,
+) -> None:
+    from anomaly_filter.app import module
+
+    client = SlowSends(twin={"desired": {"$version": 1, "rules": {"rules": [RULE]}}, "reported": {}})
+    stop = asyncio.Event()
+    env = {"METRICS_PORT": "-1", "STATE_DIR": str(tmp_path)}
+    task = asyncio.create_task(module.run(env=env, client=client, stop=stop))
+    try:
+        async with asyncio.timeout(20):  # wait for: the module running and subscribed
+            while client.reported.get("status") != "running" or client.message_handler is None:
+                await asyncio.sleep(0.01)
+        await client.deliver("scores", score("pump", T0, 1.5), delivery="1.1")
+        await client.deliver("telemetry", telemetry("pump", T0 + 1, {"Speed": 900.0}), delivery="1.2")
+        async with asyncio.timeout(20):  # wait for: both inputs taken by their workers
+            while any(q["queued"] for q in (await client.call("getStatus"))[1]["inputs"].values()):
+                await asyncio.sleep(0.01)
+        saved = json.loads((tmp_path / "episodes.json").read_text())
+        assert not [e for e in saved["episodes"] if e["openId"]], "an open whose send is in flight was saved"
+        client.gate.set()
+        async with asyncio.timeout(20):  # wait for: both acknowledged
+            while sorted(client.settled) != ["1.1", "1.2"]:
+                await asyncio.sleep(0.01)
+    finally:
+        client.gate.set()
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    saved = json.loads((tmp_path / "episodes.json").read_text())
+    assert [bool(e["openId"]) for e in saved["episodes"]] == [True]
