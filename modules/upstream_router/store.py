@@ -132,6 +132,9 @@ class Store:
         """Open (and create) the database; counts of earlier drops are loaded."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # A new database gives freed pages back to the file system (incremental_vacuum in `checkpoint`),
+        # so the file tracks what is stored; an existing one keeps the mode it was created with.
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={'FULL' if self.sync == 'full' else 'NORMAL'}")
         # Keep the WAL small next to the quota: checkpoint often, truncate it after a checkpoint.
@@ -210,11 +213,12 @@ class Store:
         }
 
     def checkpoint(self) -> None:
-        """Fold the WAL into the database and truncate it, once it is over half its limit."""
-        if self.wal_bytes() <= self.wal_limit // 2:
-            return
+        """Give free pages back, then fold the WAL into the database and truncate it once it is over
+        half its limit; a full disk leaves both for the next time."""
         try:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.executescript("PRAGMA incremental_vacuum;")  # run to the end, not one page
+            if self.wal_bytes() > self.wal_limit // 2:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             if not _unavailable(exc):
                 raise

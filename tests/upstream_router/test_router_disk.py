@@ -79,3 +79,14 @@ def test_the_wal_is_checkpointed_and_stays_within_its_limit(tmp_path: Path) -> N
         disk = s.disk_bytes()
     assert disk["walLimitBytes"] == 64 * 1024
     assert disk["walBytes"] <= disk["walLimitBytes"]
+
+
+def test_space_of_delivered_messages_goes_back_to_the_disk(tmp_path: Path) -> None:
+    with Store(tmp_path / "q.db", max_bytes=1_000_000) as s:
+        for i in range(100):
+            s.put(f"m{i}", "anomaly", b"x" * 3000)
+        full = s.disk_bytes()["dbBytes"] + s.disk_bytes()["walBytes"]
+        s.ack([it.seq for it in s.pending("anomaly", now=1e12)])
+        disk = s.disk_bytes()
+    assert full >= 300_000
+    assert disk["dbBytes"] + disk["walBytes"] < 100_000
