@@ -93,9 +93,11 @@ class Router:
         if input_name == "anomalies" and isinstance(envelope.get("data"), dict):
             with_blobs, uploads = self._with_evidence(envelope)
             if uploads and not self.store.evidence_fits(sum(len(u.data) for u in uploads)):
-                # Evidence over its share of the quota: the event goes with its window inline
-                # (nothing of it lost); a frame that could not be kept is counted.
+                # Evidence over its share of the quota: the event itself goes, small as always,
+                # marked and counted; its window or frame is what is given up, never the event.
                 self.store.count_drop("evidence", "quota", len(uploads))
+                data = {**envelope["data"], "window": None, "evidenceDropped": "storeQuota"}
+                envelope = {**envelope, "data": data}
                 uploads = []
             else:
                 envelope = with_blobs

@@ -55,7 +55,7 @@ def test_pending_evidence_counts_inside_the_byte_quota(tmp_path: Path) -> None:
     assert result.stored and result.evicted == (("s1", "summary"),)
 
 
-def test_evidence_over_its_share_stays_inline_in_the_event_and_is_counted(tmp_path: Path) -> None:
+def test_evidence_over_its_share_is_given_up_counted_and_marked_never_the_event(tmp_path: Path) -> None:
     with Store(tmp_path / "q.db", max_bytes=4000, evidence_share=0.25) as s:
         r = Router(s, Budget(None), Policy(), source=SRC, blob_url=lambda p: f"http://blob/c/{p}")
         env = anomaly(window=True)
@@ -63,8 +63,9 @@ def test_evidence_over_its_share_stays_inline_in_the_event_and_is_counted(tmp_pa
         acc = r.accept("anomalies", env, 1.0)
         [item] = s.pending("anomaly", now=1.0)
         drops = dict(s.drops)
-    assert acc.uploads == 0 and acc.result.stored
-    assert json.loads(item.body)["data"]["window"]["fields"]["Vibration"] == [7.5] * 200
+    stored = json.loads(item.body)["data"]
+    assert acc.uploads == 0 and acc.result.stored and item.size < 1000
+    assert stored["window"] is None and stored["evidenceDropped"] == "storeQuota"
     assert drops == {("evidence", "quota"): 1}
 
 

@@ -311,14 +311,14 @@ async def kill_mid_episode(p: ChaosPipeline, prof: Profile) -> Injection:
     def verify(ev: Evidence) -> list[str]:
         if not opened:
             return ["no anomaly opened during the scenario (it tested nothing)"]
-        return reopened_episodes(ev)
+        return reopened_episodes(ev, since=float(opened["t"]) - 60.0)
 
     return Injection(time.time(), verify, {"killedAfterOpen": opened.get("id"), "killedAt": killed})
 
 
-def reopened_episodes(ev: Evidence) -> list[str]:
-    """Decisions made twice: an event id sent twice under different envelope ids, or a second
-    episode opened for an asset and kind while the first never closed."""
+def reopened_episodes(ev: Evidence, since: float = 0.0) -> list[str]:
+    """Decisions made twice (upstream from `since` on): an event id sent twice under different
+    envelope ids, or a second episode opened for an asset and kind while the first never closed."""
     problems: list[str] = []
     envelopes: dict[tuple[str, str, str], str] = {}
     open_now: dict[tuple[str, str], str] = {}
@@ -327,11 +327,11 @@ def reopened_episodes(ev: Evidence) -> list[str]:
             continue
         event, state = str(e.data.get("eventId")), str(e.data.get("state"))
         key = (event, state, str(e.data.get("severity")))
-        if envelopes.setdefault(key, e.id) != e.id:
+        if envelopes.setdefault(key, e.id) != e.id and e.t >= since:
             problems.append(f"event {event} {state} sent under two envelope ids")
         where = (str(e.data.get("asset")), str(e.data.get("anomalyKind")))
         if state == "open":
-            if open_now.get(where, event) != event:
+            if open_now.get(where, event) != event and e.t >= since:
                 problems.append(f"{where[0]}/{where[1]}: {event} opened while {open_now[where]} was open")
             open_now[where] = event
         elif state == "close" and open_now.get(where) == event:
