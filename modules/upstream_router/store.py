@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from .classes import CLASSES, PRIORITY
+from .evidence_refs import without_blob
 
 Policy = Literal["drop_lowest_oldest", "reject_new"]
 
@@ -256,6 +257,9 @@ class Store:
         )
         b += self.uploads_bytes()
         while n + 1 > self.max_messages or b + size > self.max_bytes:
+            if b + size > self.max_bytes and (freed := self._give_up_evidence()) is not None:
+                b -= freed  # evidence gives way to any event, oldest first
+                continue
             victim = self._victim(cls) if self.policy == "drop_lowest_oldest" else None
             if victim is None:
                 self._count_drop(cls, "store_full")
@@ -278,6 +282,28 @@ class Store:
         )
         db.execute("COMMIT")
         return PutResult(stored=True, evicted=tuple(evicted))
+
+    def _give_up_evidence(self) -> int | None:
+        """Drop the oldest pending upload (counted); its event loses the blob reference and is marked,
+        so no URL goes upstream for a blob that will never exist. Returns the bytes freed, or None."""
+        db = self.db
+        row = db.execute("SELECT path, msg_id, LENGTH(data) FROM uploads ORDER BY rowid LIMIT 1").fetchone()
+        if row is None:
+            return None
+        path, msg_id, freed = str(row[0]), str(row[1]), int(row[2])
+        db.execute("DELETE FROM uploads WHERE path = ?", (path,))
+        self._count_drop("evidence", "store_full")
+        event = db.execute("SELECT seq, size, body FROM messages WHERE id = ?", (msg_id,)).fetchone()
+        if event is None:
+            return freed
+        body = without_blob(bytes(event[2]), path)
+        pending = db.execute("SELECT 1 FROM uploads WHERE msg_id = ?", (msg_id,)).fetchone()
+        db.execute(
+            "UPDATE messages SET body = ?, size = ?, hold_until = CASE WHEN ? THEN hold_until ELSE 0 END "
+            "WHERE seq = ?",
+            (body, len(body), pending is not None, int(event[0])),
+        )
+        return freed + int(event[1]) - len(body)
 
     def _victim(self, incoming: str) -> tuple[int, str, str, int] | None:
         """The oldest message of the lowest class stored, if that class is not above the incoming one."""

@@ -45,14 +45,16 @@ def test_after_space_is_freed_the_same_put_succeeds_and_nothing_half_written_sta
         assert s.totals() == (stored + 1, (stored + 1) * 4000)
 
 
-def test_pending_evidence_counts_inside_the_byte_quota(tmp_path: Path) -> None:
+def test_pending_evidence_counts_inside_the_byte_quota_and_gives_way_first(tmp_path: Path) -> None:
     with Store(tmp_path / "q.db", max_bytes=10_000, evidence_share=0.5) as s:
         s.put("a", "anomaly", b"x" * 1000)
         s.put_upload(Upload("p/1.json", "a", "application/json", {}, b"y" * 4000))
         assert s.disk_bytes()["evidenceBytes"] == 4000
         s.put("s1", "summary", b"z" * 4000)
         result = s.put("s2", "summary", b"z" * 2000)  # 1000 + 4000 + 4000 + 2000 > 10000
-    assert result.stored and result.evicted == (("s1", "summary"),)
+        drops = dict(s.drops)
+    assert result.stored and result.evicted == ()  # the evidence went, not a message
+    assert drops == {("evidence", "store_full"): 1}
 
 
 def test_evidence_over_its_share_is_given_up_counted_and_marked_never_the_event(tmp_path: Path) -> None:
@@ -91,3 +93,25 @@ def test_space_of_delivered_messages_goes_back_to_the_disk(tmp_path: Path) -> No
         disk = s.disk_bytes()
     assert full >= 300_000
     assert disk["dbBytes"] + disk["walBytes"] < 100_000
+
+
+def test_pending_evidence_gives_way_to_events_and_its_event_loses_the_url(tmp_path: Path) -> None:
+    with Store(tmp_path / "q.db", max_bytes=20_000, evidence_share=0.5) as s:
+        r = Router(s, Budget(None), Policy(), source=SRC, blob_url=lambda p: f"http://blob/c/{p}")
+        first = anomaly(window=True)
+        first["data"]["window"]["fields"]["Vibration"] = [7.5] * 600  # ~3.6 KB of evidence
+        r.accept("anomalies", first, 1.0)  # its window waits for upload
+        s.max_bytes = 2_000  # the quota shrinks (a twin patch) below what the evidence holds
+        second = anomaly(window=False, severity="critical")
+        result = r.accept("anomalies", second, 2.0).result
+        stored = {
+            json.loads(it.body)["id"]: json.loads(it.body)["data"] for it in s.pending("anomaly", now=2.0)
+        }
+        stored |= {
+            json.loads(it.body)["id"]: json.loads(it.body)["data"] for it in s.pending("safety", now=2.0)
+        }
+        left, drops = s.uploads_pending(), dict(s.drops)
+    assert result.stored and left == 0
+    assert drops == {("evidence", "store_full"): 1}
+    assert stored[first["id"]]["blobUrl"] is None and stored[first["id"]]["evidenceDropped"] == "storeQuota"
+    assert second["id"] in stored
