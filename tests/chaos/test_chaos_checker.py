@@ -135,25 +135,38 @@ def test_an_upstream_line_is_parsed_with_its_message_id_and_class() -> None:
     assert t == T + 1 and events[0].cls == "audit" and events[0].ts == T and events[0].message_id == "e1"
 
 
-def test_an_episode_reopened_under_a_new_event_id_is_a_decision_made_twice() -> None:
+def episode(
+    t: float, mid: str, event: str, state: str, start: float, end: float | None = None
+) -> UpstreamEvent:
+    data = {"asset": "pump", "anomalyKind": "vib", "eventId": event, "state": state, "severity": "warning"}
+    return up(t, mid, **data, start=_iso(start), end=_iso(end) if end is not None else None)
+
+
+def test_an_episode_opened_while_another_never_closed_is_a_decision_made_twice() -> None:
     from edgeloop_dev.chaos.scenarios import reopened_episodes
 
     ev = Evidence()
-    ev.upstream = [
-        up(T + 1, "m1", asset="pump", anomalyKind="vib", eventId="e1", state="open", severity="warning"),
-        up(T + 5, "m2", asset="pump", anomalyKind="vib", eventId="e2", state="open", severity="warning"),
-    ]
+    ev.upstream = [episode(T + 1, "m1", "e1", "open", T), episode(T + 5, "m2", "e2", "open", T + 4)]
     assert reopened_episodes(ev) == ["pump/vib: e2 opened while e1 was open"]
+
+
+def test_a_close_that_overtakes_its_open_upstream_is_not_a_reopen() -> None:
+    from edgeloop_dev.chaos.scenarios import reopened_episodes
+
+    ev = Evidence()  # the open waited for its evidence upload; the close did not
+    ev.upstream = [
+        episode(T + 3, "m2", "e1", "close", T, T + 2),
+        episode(T + 9, "m1", "e1", "open", T),
+        episode(T + 10, "m3", "e2", "open", T + 5),
+    ]
+    assert reopened_episodes(ev) == []
 
 
 def test_the_same_event_resent_under_its_own_envelope_id_is_fine_but_not_under_another() -> None:
     from edgeloop_dev.chaos.scenarios import reopened_episodes
 
-    same = dict(asset="pump", anomalyKind="vib", eventId="e1", state="open", severity="warning")
     ok, bad = Evidence(), Evidence()
-    ok.upstream = [up(T + 1, "m1", **same), up(T + 2, "m1", mid="batch2", **same)]
-    bad.upstream = [up(T + 1, "m1", **same), up(T + 2, "m9", **same)]
-    closed = dict(same, state="close")
-    ok.upstream.append(up(T + 3, "m3", **closed))
+    ok.upstream = [episode(T + 1, "m1", "e1", "open", T), episode(T + 2, "m1", "e1", "open", T)]
+    bad.upstream = [episode(T + 1, "m1", "e1", "open", T), episode(T + 2, "m9", "e1", "open", T)]
     assert reopened_episodes(ok) == []
     assert reopened_episodes(bad) == ["event e1 open sent under two envelope ids"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +16,7 @@ from edgeloop_dev.chaos.checker import bad_gap, drain_order
 from edgeloop_dev.chaos.evidence import Evidence
 from edgeloop_dev.chaos.pipeline import ChaosPipeline
 from edgeloop_dev.chaos.truth import injected_faults
+from edgeloop_dev.demo.observe import parse_ts
 from edgeloop_dev.supervisor.supervisor import HUB
 
 GAP_SYMBOLS = ("BadNoCommunication", "BadServerNotConnected")
@@ -318,24 +321,30 @@ async def kill_mid_episode(p: ChaosPipeline, prof: Profile) -> Injection:
 
 def reopened_episodes(ev: Evidence, since: float = 0.0) -> list[str]:
     """Decisions made twice (upstream from `since` on): an event id sent twice under different
-    envelope ids, or a second episode opened for an asset and kind while the first never closed."""
+    envelope ids, or two episodes of one asset and kind overlapping in source time (a second one
+    opened while the first never closed). Upstream order is not source order (an open may wait for
+    its evidence upload), so episodes are compared by their own start and end."""
     problems: list[str] = []
     envelopes: dict[tuple[str, str, str], str] = {}
-    open_now: dict[tuple[str, str], str] = {}
-    for e in sorted(ev.upstream, key=lambda u: u.t):
+    spans: dict[tuple[str, str], dict[str, list[float]]] = {}
+    seen_at: dict[str, float] = {}
+    for e in ev.upstream:
         if e.kind != "anomaly":
             continue
         event, state = str(e.data.get("eventId")), str(e.data.get("state"))
-        key = (event, state, str(e.data.get("severity")))
-        if envelopes.setdefault(key, e.id) != e.id and e.t >= since:
+        if envelopes.setdefault((event, state, str(e.data.get("severity"))), e.id) != e.id and e.t >= since:
             problems.append(f"event {event} {state} sent under two envelope ids")
+        start, end = parse_ts(e.data.get("start")), parse_ts(e.data.get("end"))
         where = (str(e.data.get("asset")), str(e.data.get("anomalyKind")))
-        if state == "open":
-            if open_now.get(where, event) != event and e.t >= since:
-                problems.append(f"{where[0]}/{where[1]}: {event} opened while {open_now[where]} was open")
-            open_now[where] = event
-        elif state == "close" and open_now.get(where) == event:
-            del open_now[where]
+        span = spans.setdefault(where, {}).setdefault(event, [start or 0.0, math.inf])
+        if state == "close" and end is not None:
+            span[1] = end
+        seen_at[event] = max(seen_at.get(event, 0.0), e.t)
+    for (asset, kind), events in spans.items():
+        ordered = sorted(events.items(), key=lambda kv: kv[1][0])
+        for (first, (_s1, end1)), (second, (start2, _e2)) in itertools.pairwise(ordered):
+            if start2 < end1 and seen_at[second] >= since:
+                problems.append(f"{asset}/{kind}: {second} opened while {first} was open")
     return problems
 
 
