@@ -295,16 +295,24 @@ async def refused_restart(p: ChaosPipeline, prof: Profile) -> Injection:
 
 
 async def kill_mid_episode(p: ChaosPipeline, prof: Profile) -> Injection:
-    """kill -9 the filter right after it opened an anomaly (before or just after it saved the episode)."""
-    await align(p, prof)
+    """kill -9 the filter right after it opened an anomaly (before or just after it saved the episode).
+
+    The open chosen is one with no stuck-sensor fault running or due within 30 s: that check reads the
+    filter's raw-signal buffers, which live in memory, so a kill during a short one (16 s) can miss
+    it, which is not what this scenario is about."""
     p.poll_tap()
     seen_before = len(p.opened)
 
+    def quiet(t: float) -> bool:
+        faults = injected_faults(p.options.seed, p.runs, 1e12)
+        return not any(f.fault.kind == "stuck" and f.start - 30.0 <= t <= f.end + 2.0 for f in faults)
+
     async def new_open() -> dict[str, Any]:
         p.poll_tap()
-        return p.opened[seen_before] if len(p.opened) > seen_before else {}
+        fresh = [o for o in p.opened[seen_before:] if quiet(float(o["t"]))]
+        return fresh[0] if fresh and time.time() - float(fresh[0]["t"]) < 1.0 else {}
 
-    opened: dict[str, Any] = await _until(new_open, prof.settle_s, every_s=0.05)
+    opened: dict[str, Any] = await _until(new_open, 2 * prof.settle_s, every_s=0.05)
     killed = time.time()
     if opened:
         pid = p.pid(FILTER)
