@@ -97,3 +97,21 @@ def test_a_body_that_says_gzip_but_is_not_is_a_contract_error() -> None:
 
 def test_a_charset_encoding_still_decodes_as_that_charset() -> None:
     assert InputMessage("in", "é".encode("latin-1"), content_encoding="latin-1").text() == "é"
+
+
+async def test_a_send_that_cannot_reach_edgehub_is_retried_not_dead_lettered() -> None:
+    mod = Module("relay", ModuleSettings, version="1.0.0")
+
+    @mod.input("in", queue_size=10)
+    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+        await ctx.send("out", {"relayed": msg.message_id})
+
+    async with run_module(mod) as running:
+        running.client.fail_sends = True  # edgeHub unreachable: a dead letter could not leave either
+        await running.client.deliver("in", {}, message_id="m-1", delivery="1.1")
+        await until_held(running, 2)
+        assert running.client.settled == []
+        running.client.fail_sends = False
+        await wait_for(lambda: running.client.settled == ["1.1"])
+    assert [m.json()["data"] for m in running.client.outputs("out")] == [{"relayed": "m-1"}]
+    assert running.client.outputs("deadletter") == []
