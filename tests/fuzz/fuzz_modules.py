@@ -45,4 +45,4 @@ def module_env(name: str, tmp: Path) -> dict[str, str]:
         "anomaly_filter": {},
         "upstream_router": {"STORE_PATH": str(tmp / "router" / "queue.db"), "STORE_SYNC": "normal"},
     }
-    return envs[name]
+    return {**envs[name], "STATE_DIR": str(tmp / "state" / name)}  # never the working directory

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,11 +253,14 @@ async def test_dead_letter_of_a_message_at_the_size_limit_is_compressed_or_cut_n
     assert noise.startswith(cut.data[:1000]) and len(cut.data) < len(noise)
 
 
-async def test_standalone_runs_without_edgehub_on_environment_settings() -> None:
+async def test_standalone_runs_without_edgehub_on_environment_settings(tmp_path: Path) -> None:
     # STANDALONE=true (e.g. the inference REST API on Kubernetes): no IoT Edge variables are needed
     stop = asyncio.Event()
     task = asyncio.create_task(
-        example.run(env={"STANDALONE": "true", "GAIN": "2", "METRICS_PORT": "-1"}, stop=stop)
+        example.run(
+            env={"STANDALONE": "true", "GAIN": "2", "METRICS_PORT": "-1", "STATE_DIR": str(tmp_path)},
+            stop=stop,
+        )
     )
     await asyncio.sleep(0.5)
     assert not task.done()

@@ -64,6 +64,8 @@ class ModuleProcess:
     def __init__(self, module: str, env: dict[str, str], log: Path) -> None:
         full = {k: v for k, v in os.environ.items() if not k.startswith(("IOTEDGE_", "EdgeHub"))}
         full.update(env)
+        if "STATE_DIR" not in env:  # the module's own volume, next to its log, kept across restarts
+            full["STATE_DIR"] = str(log.parent / f"{module}-state")
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", module], env=full, stdout=out, stderr=out)
