@@ -50,14 +50,30 @@ class Settings(ModuleSettings):
     auto_accept_untrusted: bool = False
     max_attempts: int = Field(default=3, ge=1, le=10)
     retry_backoff_s: float = Field(default=0.5, ge=0)
-    rate_window_s: float = Field(default=60.0, gt=0)
+    rate_window_s: float = Field(default=60.0, gt=0)  # the most time a rate-of-change budget accrues
+    first_write_budget_s: float = Field(
+        default=1.0, gt=0
+    )  # first write to a node: rate x this from its value
     verify_tolerance: float = Field(default=1e-6, ge=0)
+    max_age_s: float | None = Field(default=None, gt=0)  # refuse decisions older than this (source time)
+    state_dir: str = "state/opcua_writeback"  # durable safety state (bind a volume here)
+    duplicate_window_s: float = Field(default=86400.0, ge=60)  # a request id is written at most once in it
+    max_requests: int = Field(default=50_000, ge=100)  # disk bound of the window (oldest audited go first)
+    permissive_node_id: str | None = Field(default=None, min_length=3)  # DCS "AI writes allowed" (Boolean)
+    heartbeat_node_id: str | None = Field(default=None, min_length=3)  # written every heartbeatIntervalS
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_type: Literal["Int32", "Boolean"] = "Int32"  # a counter, or a toggle
 
     @model_validator(mode="after")
     def _endpoints(self) -> Settings:
         for key, t in self.targets.items():
             if t.endpoint is None and self.endpoint is None:
                 raise ValueError(f"target {key!r} has no endpoint and no default endpoint is set")
+        if (self.permissive_node_id or self.heartbeat_node_id) and self.endpoint is None:
+            raise ValueError("permissiveNodeId and heartbeatNodeId are read/written on `endpoint`: set it")
+        guarded = {t.node_id for t in self.targets.values()}
+        if self.heartbeat_node_id in guarded or self.permissive_node_id in guarded:
+            raise ValueError("the permissive and heartbeat nodes cannot also be write targets")
         return self
 
     def endpoint_of(self, target: TargetSpec) -> str:

@@ -61,7 +61,8 @@ def test_user_and_password_over_sign_and_encrypt_applied_and_wrong_password_fail
         def module(password: str, name: str) -> ModuleProcess:
             env = {**hub.env("opcua_writeback"), "METRICS_PORT": "0", "METRICS_HOST": "127.0.0.1",
                    "PKI_DIR": str(pki.root), "SECURITY_MODE": "SignAndEncrypt", "USERNAME": "operator",
-                   "PASSWORD": password, "RETRY_BACKOFF_S": "0.1", "MAX_ATTEMPTS": "2"}  # fmt: skip
+                   "PASSWORD": password, "RETRY_BACKOFF_S": "0.1", "MAX_ATTEMPTS": "2",
+                   "STATE_DIR": str(tmp_path / f"state-{name}")}  # fmt: skip
             return ModuleProcess("opcua_writeback", env, tmp_path / f"{name}.log")
 
         good = module("s3cret-pw", "good")
