@@ -192,7 +192,7 @@ async def test_applied_write_is_verified_and_audited(tmp_path: Path) -> None:
             "refused",
             "stale",
             id="unparseable-source-time",
-        ),  # fmt: skip
+        ),
         pytest.param({"dryRun": True}, req(value=1105.0), "dry-run", "would write 1105.0", id="dry-run"),
     ],
 )
