@@ -69,8 +69,6 @@ class Settings(ModuleSettings):
         for key, t in self.targets.items():
             if t.endpoint is None and self.endpoint is None:
                 raise ValueError(f"target {key!r} has no endpoint and no default endpoint is set")
-        if (self.permissive_node_id or self.heartbeat_node_id) and self.endpoint is None:
-            raise ValueError("permissiveNodeId and heartbeatNodeId are read/written on `endpoint`: set it")
         guarded = {t.node_id for t in self.targets.values()}
         if self.heartbeat_node_id in guarded or self.permissive_node_id in guarded:
             raise ValueError("the permissive and heartbeat nodes cannot also be write targets")

@@ -266,7 +266,8 @@ class WriteBackService:
         node_id = settings.permissive_node_id
         if node_id is None:
             return ALLOW
-        assert settings.endpoint is not None  # checked by the settings validator
+        if settings.endpoint is None:
+            return Verdict(False, "not_permitted", "permissiveNodeId is read on `endpoint`, which is not set")
         try:
             value = await self.access.read(settings.endpoint, node_id)
         except (TransientError, WriteRefusedError) as exc:
