@@ -6,18 +6,21 @@ import asyncio
 import hashlib
 import json
 import math
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from edgeloop_runtime import utc_now_iso
+from edgeloop_runtime import get_logger, utc_now_iso
 from edgeloop_runtime.errors import TransientError
 
 from .config import Settings, TargetSpec
 from .guard import ALLOW, Verdict, WriteRequest, check_age, check_timing, check_value, coerce
 from .store import SafetyStore, Written
+
+_log = get_logger(__name__)
 
 
 class WriteRefusedError(Exception):
@@ -176,7 +179,10 @@ class WriteBackService:
                     self.duplicates += 1
                     return Decision(entry.audit, repeat=True)
                 return Decision(self.recover(request.request_id, entry.phase, entry.audit))
-            self.store.prune(self.clock())
+            try:
+                self.store.prune(self.clock())
+            except sqlite3.Error as exc:
+                _log.warning("duplicate window not pruned", error=str(exc))
             return Decision(await self._decide(settings, request, enabled, envelope_ts, correlation_id))
 
     def recover(self, request_id: str, phase: str, audit: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +194,12 @@ class WriteBackService:
         return final
 
     def sent(self, request_id: str) -> None:
-        """The audit of this request went out."""
-        self.store.mark_sent(request_id)
+        """The audit of this request went out (not recorded on a broken store: re-sent after a restart,
+        under the same message id)."""
+        try:
+            self.store.mark_sent(request_id)
+        except sqlite3.Error as exc:
+            _log.error("safety state not writable; audit not marked sent", error=str(exc))
 
     async def _decide(
         self,
@@ -204,7 +214,10 @@ class WriteBackService:
 
         def final(result: str, reason: str, **kw: Any) -> dict[str, Any]:
             audit = audit_record(request, None, spec, result, reason, **kw)
-            self.store.begin(rid, "decided", audit, self.clock(), correlation_id)
+            try:
+                self.store.begin(rid, "decided", audit, self.clock(), correlation_id)
+            except sqlite3.Error as exc:  # audited all the same; only a repeat would be decided again
+                _log.error("safety state not writable; decision not remembered", error=str(exc))
             return audit
 
         verdict = self._precheck(settings, request, enabled, envelope_ts)
@@ -235,11 +248,19 @@ class WriteBackService:
         if not verdict.allowed:
             return final("refused", _text(verdict), read_back=current)
         intent = audit_record(request, None, spec, "indeterminate", INDETERMINATE)
-        self.store.begin(rid, "writing", intent, self.clock(), correlation_id)
+        try:
+            self.store.begin(rid, "writing", intent, self.clock(), correlation_id)
+        except sqlite3.Error as exc:  # no intent on disk, no write (a full disk, a broken volume)
+            _log.error("safety state not writable; write refused", error=str(exc))
+            return audit_record(request, None, spec, "refused", f"safety_state: intent not recorded ({exc});"
+                                " nothing written")  # fmt: skip
         self.crash_point("before-write")
         audit, written = await self._write(settings, request, spec, endpoint, value)
         self.crash_point("after-write")
-        self.store.decide(rid, audit, (node, Written(value, self.clock())) if written else None)
+        try:
+            self.store.decide(rid, audit, (node, Written(value, self.clock())) if written else None)
+        except sqlite3.Error as exc:  # the outcome is audited now; a restart would re-audit it indeterminate
+            _log.error("safety state not writable; outcome not recorded", error=str(exc))
         self.crash_point("after-outcome")
         return audit
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -372,3 +373,16 @@ def test_operator_switch_and_window_are_durable_and_pruned(tmp_path: Path) -> No
     assert again.prune(NOW) == 1
     assert again.entry("old") is None and again.entry("new") is not None
     assert again.entry("unsent") is not None, "an audit not yet sent is never pruned"
+
+
+async def test_no_write_without_its_intent_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    access = FakeAccess()
+    svc = service(tmp_path, access)
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(svc.store, "begin", full)
+    audit = await handle(svc, settings(), req(value=1105.0))
+    assert audit["result"] == "refused" and audit["reason"].startswith("safety_state"), audit
+    assert access.writes == []
