@@ -179,8 +179,9 @@ async def _audit(
 
 @module.method("setEnabled")
 async def set_enabled(ctx: Context[Settings], payload: Any) -> Any:
-    """`{"enabled": bool}`: the operator's switch; kept on disk through restarts and unrelated twin patches,
-    until the next setEnabled or a change of the desired `enabled` itself."""
+    """`{"enabled": bool}`: the operator's switch, on disk until the next call or a desired `enabled` change.
+
+    Restarts and unrelated twin patches leave it in force (precedence in the README)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("enabled"), bool):
         raise MethodError(400, 'expected {"enabled": true|false}')
     store: SafetyStore = ctx.state["store"]

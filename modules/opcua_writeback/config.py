@@ -39,21 +39,20 @@ class TargetSpec(BaseModel):
 class Settings(ModuleSettings):
     """Env `ENDPOINT`, `TARGETS` (JSON) ...; twin `endpoint`, `targets`, `enabled`, `dryRun` ..."""
 
-    enabled: bool = True
-    dry_run: bool = False
+    enabled: bool = True  # the twin's switch; an operator's setEnabled takes precedence (see below)
+    dry_run: bool = False  # decide and audit, never write
     endpoint: str | None = Field(default=None, pattern=r"^opc\.tcp://.+")
-    targets: dict[str, TargetSpec] = Field(default_factory=dict)
+    targets: dict[str, TargetSpec] = Field(default_factory=dict)  # the allow-list (see below)
     security_mode: Literal["None", "SignAndEncrypt"] = "None"
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     pki_dir: str = "/pki"
     auto_accept_untrusted: bool = False
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    retry_backoff_s: float = Field(default=0.5, ge=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)  # tries of a write that was never sent
+    retry_backoff_s: float = Field(default=0.5, ge=0)  # first pause before trying an unsent write again
     rate_window_s: float = Field(default=60.0, gt=0)  # the most time a rate-of-change budget accrues
-    first_write_budget_s: float = Field(
-        default=1.0, gt=0
-    )  # first write to a node: rate x this from its value
+    # a node's first write (no history): at most maxRatePerS x this from the value read from the server
+    first_write_budget_s: float = Field(default=1.0, gt=0)
     verify_tolerance: float = Field(default=1e-6, ge=0)
     max_age_s: float | None = Field(default=None, gt=0)  # refuse decisions older than this (source time)
     state_dir: str = "state/opcua_writeback"  # durable safety state (bind a volume here)
@@ -61,7 +60,7 @@ class Settings(ModuleSettings):
     max_requests: int = Field(default=50_000, ge=100)  # disk bound of the window (oldest audited go first)
     permissive_node_id: str | None = Field(default=None, min_length=3)  # DCS "AI writes allowed" (Boolean)
     heartbeat_node_id: str | None = Field(default=None, min_length=3)  # written every heartbeatIntervalS
-    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)  # while enabled and not dry-run
     heartbeat_type: Literal["Int32", "Boolean"] = "Int32"  # a counter, or a toggle
 
     @model_validator(mode="after")
