@@ -14,7 +14,12 @@ NUMERIC = ("Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32")
 
 
 class TargetSpec(BaseModel):
-    """One allowed write target (twin `targets.<key>`)."""
+    """One allowed write target (twin `targets.<key>`): a variable written, or a method called.
+
+    `kind: method`: `nodeId` is the method, `objectId` the object it is called on, the request's value its
+    one input argument (type and limits checked as for a variable). A method has no read-back, so a rate
+    limit on it needs `readNodeId`, the variable its change is measured from on a first call.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
@@ -26,6 +31,11 @@ class TargetSpec(BaseModel):
     max_rate_per_s: float | None = Field(default=None, gt=0)  # largest change per second
     min_interval_s: float = Field(default=0.0, ge=0)  # least time between two applied writes
     max_length: int = Field(default=256, gt=0)  # for String targets
+    kind: Literal["variable", "method"] = "variable"
+    object_id: str | None = Field(default=None, min_length=3)  # for methods: the object called on
+    read_node_id: str | None = Field(
+        default=None, min_length=3
+    )  # read for a first rate check (default nodeId)
 
     @model_validator(mode="after")
     def _limits(self) -> TargetSpec:
@@ -33,6 +43,10 @@ class TargetSpec(BaseModel):
             raise ValueError("a numeric target needs min and max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")
+        if self.kind == "method" and self.object_id is None:
+            raise ValueError("a method target needs objectId (the object the method is called on)")
+        if self.kind == "method" and self.max_rate_per_s is not None and self.read_node_id is None:
+            raise ValueError("a rate-limited method target needs readNodeId to measure its change from")
         return self
 
 

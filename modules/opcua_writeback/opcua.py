@@ -21,6 +21,8 @@ from .service import NotSentError, WriteRefusedError
 _NOT_TRANSIENT = {
     "BadNodeIdUnknown", "BadNodeIdInvalid", "BadTypeMismatch", "BadUserAccessDenied", "BadNotWritable",
     "BadWriteNotSupported", "BadOutOfRange", "BadAttributeIdInvalid", "BadIndexRangeInvalid",
+    "BadMethodInvalid", "BadArgumentsMissing", "BadInvalidArgument", "BadTooManyArguments",
+    "BadNotExecutable", "BadNotImplemented",
 }  # fmt: skip
 
 
@@ -141,6 +143,35 @@ class OpcUaAccess:
         try:
             await node.write_attribute(ua.AttributeIds.Value, ua.DataValue(variant))
         except (struct.error, TypeError, OverflowError) as exc:  # encoding: the request never left
+            raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+            raise err from exc
+
+    async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
+        """Call `method_id` on `object_id` with one argument `Variant(value, vtype)`; its output(s).
+
+        Errors as `write`: NotSentError before the call left, WriteRefusedError for a Bad status
+        (BadMethodInvalid, BadInvalidArgument, BadUserAccessDenied ...), TransientError otherwise.
+        """
+        try:
+            client = await self._client(endpoint)
+            obj = await self._node(client, endpoint, object_id)
+            method = await self._node(client, endpoint, method_id)
+            variant = ua.Variant(value, _VTYPES[vtype])
+        except WriteRefusedError:
+            raise
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+                raise NotSentError(str(err)) from exc
+            raise err from exc
+        try:
+            return await obj.call_method(method, variant)
+        except (struct.error, TypeError, OverflowError) as exc:
             raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
         except Exception as exc:
             err = map_error(exc, endpoint)

@@ -46,6 +46,10 @@ class NodeAccess(Protocol):
         """Write a DataValue without timestamps; raise WriteRefusedError, NotSentError or TransientError."""
         ...
 
+    async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
+        """Call a method with one argument; its outputs. Raises as `write` does."""
+        ...
+
 
 MAX_VALUE_CHARS = 1024  # an audit carries a value up to this size as JSON, else its head and sha256
 MAX_TEXT_CHARS = 1024  # reasons and other strings in an audit
@@ -230,7 +234,7 @@ class WriteBackService:
         current: Any = None
         if spec.max_rate_per_s is not None and last is None:  # no history: measure from the server
             try:
-                current = await self.access.read(endpoint, spec.node_id)
+                current = await self.access.read(endpoint, spec.read_node_id or spec.node_id)
             except (TransientError, WriteRefusedError) as exc:
                 return final(
                     "refused", f"rate_of_change: cannot read the current value to measure from: {exc}"
@@ -305,10 +309,15 @@ class WriteBackService:
         attempts = 0
         last = ""
         delay = settings.retry_backoff_s
+        outputs: Any = None
         while True:
             attempts += 1
             try:
-                await self.access.write(endpoint, spec.node_id, value, spec.type)
+                if spec.kind == "method":
+                    assert spec.object_id is not None  # checked by the settings
+                    outputs = await self.access.call(endpoint, spec.object_id, spec.node_id, value, spec.type)
+                else:
+                    await self.access.write(endpoint, spec.node_id, value, spec.type)
                 break
             except WriteRefusedError as exc:
                 return audit_record(
@@ -323,6 +332,9 @@ class WriteBackService:
                 await asyncio.sleep(delay)
                 delay *= 2
             except TransientError as exc:  # sent, no answer: it may or may not have been applied
+                if spec.kind == "method":  # nothing to read back: the operator must look
+                    why = f"no answer to the method call ({exc}); not called again"
+                    return audit_record(request, None, spec, "indeterminate", why, attempts=attempts), False
                 try:
                     seen = await self.access.read(endpoint, spec.node_id)
                 except (TransientError, WriteRefusedError) as read_exc:
@@ -338,6 +350,11 @@ class WriteBackService:
                 return audit_record(
                     request, None, spec, "indeterminate", why, read_back=seen, attempts=attempts
                 ), False
+        if spec.kind == "method":  # Good status: called; its outputs are the read-back
+            why = request.reason or "called"
+            return audit_record(
+                request, None, spec, "applied", why, read_back=outputs, attempts=attempts
+            ), True
         try:
             read_back = await self.access.read(endpoint, spec.node_id)
         except (TransientError, WriteRefusedError) as exc:

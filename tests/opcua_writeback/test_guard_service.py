@@ -26,6 +26,8 @@ TARGETS = {
     "count": {"nodeId": "ns=2;s=C", "type": "Int32", "min": 0, "max": 10},
     "slow": {"nodeId": "ns=2;s=Slow", "min": 0, "max": 100, "maxRatePerS": 0.5},
     "rare": {"nodeId": "ns=2;s=Rare", "min": 0, "max": 100, "minIntervalS": 30},
+    "setFlow": {"kind": "method", "objectId": "ns=2;s=Dcs", "nodeId": "ns=2;s=Dcs.SetFlow", "min": 0,
+                "max": 100, "maxRatePerS": 5, "readNodeId": "ns=2;s=Slow", "minIntervalS": 10},
 }  # fmt: skip
 NOW = 1_795_000_000.0  # wall clock of the fake clock (2026-11-18)
 
@@ -69,6 +71,12 @@ class FakeAccess:
             raise self.fail_next.pop(0)
         self.writes.append((node_id, value, vtype))
         self.values[node_id] = "garbage" if self.corrupt else value
+
+    async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.writes.append((f"{object_id}.{method_id}", value, vtype))
+        return "ok"
 
 
 @pytest.mark.parametrize(
@@ -386,3 +394,31 @@ async def test_no_write_without_its_intent_on_disk(tmp_path: Path, monkeypatch: 
     audit = await handle(svc, settings(), req(value=1105.0))
     assert audit["result"] == "refused" and audit["reason"].startswith("safety_state"), audit
     assert access.writes == []
+
+
+async def test_a_method_target_is_called_under_the_same_guards(tmp_path: Path) -> None:
+    access = FakeAccess()
+    clock = Clock()
+    svc = service(tmp_path, access, clock)
+    jump = await handle(svc, settings(), req("setFlow", 30.0, rid="m0"))  # 20 from the read node's 10 at 5/s
+    assert jump["result"] == "refused" and jump["reason"].startswith("rate_of_change")
+    called = await handle(svc, settings(), req("setFlow", 14.0, rid="m1"))
+    assert called["result"] == "applied" and called["readBack"] == "ok", called
+    soon = await handle(svc, settings(), req("setFlow", 15.0, rid="m2"))
+    assert soon["reason"].startswith("too_soon")
+    assert access.writes == [("ns=2;s=Dcs.ns=2;s=Dcs.SetFlow", 14.0, "Double")]
+
+
+async def test_a_method_call_without_an_answer_is_indeterminate_and_not_called_again(tmp_path: Path) -> None:
+    access = FakeAccess()
+    access.fail_next = [TransientError("timeout")]
+    audit = await handle(service(tmp_path, access), settings(), req("setFlow", 12.0))
+    assert (audit["result"], audit["attempts"]) == ("indeterminate", 1) and access.fail_next == []
+
+
+def test_a_method_target_needs_its_object_and_a_measure_for_rate() -> None:
+    with pytest.raises(ValidationError, match="objectId"):
+        TargetSpec.model_validate({"kind": "method", "nodeId": "ns=2;s=M", "type": "String"})
+    with pytest.raises(ValidationError, match="readNodeId"):
+        TargetSpec.model_validate({"kind": "method", "nodeId": "ns=2;s=M", "objectId": "ns=2;s=O", "min": 0,
+                                   "max": 1, "maxRatePerS": 1})  # fmt: skip

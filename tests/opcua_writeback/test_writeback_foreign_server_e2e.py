@@ -26,6 +26,8 @@ ROUTES = {
 TARGETS = {
     "flow": {"nodeId": f"nsu={URI};i=1001", "min": 0, "max": 100, "maxRatePerS": 5},
     "mode": {"nodeId": f"nsu={URI};i=1002", "type": "Int32", "min": 0, "max": 9},
+    "setFlow": {"kind": "method", "objectId": f"nsu={URI};i=2000", "nodeId": f"nsu={URI};i=2001",
+                "min": 0, "max": 100, "maxRatePerS": 5, "readNodeId": f"nsu={URI};i=1001"},
 }  # fmt: skip
 _ADMIN = User(role=UserRole.Admin)
 
@@ -36,6 +38,7 @@ class ForeignDcs:
     def __init__(self) -> None:
         self.endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
         self.writes: list[tuple[int, Any, str]] = []
+        self.calls: list[Any] = []
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,6 +67,14 @@ class ForeignDcs:
         mode = await objects.add_variable(ua.NodeId(1002, idx), "Mode", ua.Variant(0, ua.VariantType.Int32))
         for var in (flow, mode):
             await var.set_writable()
+        dcs = await objects.add_object(ua.NodeId(2000, idx), "Dcs")
+
+        async def set_flow(parent: ua.NodeId, arg: ua.Variant) -> list[ua.Variant]:  # the DCS's own method
+            self.calls.append((arg.Value, arg.VariantType.name))
+            await flow.write_value(ua.Variant(arg.Value, ua.VariantType.Double))
+            return []
+
+        await dcs.add_method(ua.NodeId(2001, idx), "SetFlow", set_flow, [ua.VariantType.Double], [])
         service = server.iserver.attribute_service
         original = service.write
 
@@ -130,3 +141,16 @@ def test_writes_land_once_with_the_right_types_on_a_server_that_is_not_ours(
     send(feeder, "flow", 53.0, rid=rid)  # delivered again
     wait_for(lambda: len(audits(hub, rid)) == 2, 30)  # the repeat's audit (the first one again)
     assert dcs.writes == [(1001, 53.0, "Double"), (1002, 3, "Int32")], "the server's own record"
+
+
+def test_a_method_is_called_as_a_guarded_action_on_a_server_that_is_not_ours(
+    foreign: tuple[ForeignDcs, HubProcess, SdkModule],
+) -> None:
+    dcs, hub, feeder = foreign
+    jump = audit_for(hub, send(feeder, "setFlow", 80.0))  # 30 from FlowSP's 50 at 5/s x 1 s
+    assert jump["result"] == "refused" and jump["reason"].startswith("rate_of_change"), jump
+    rid = send(feeder, "setFlow", 54.0)
+    assert audit_for(hub, rid)["result"] == "applied"
+    send(feeder, "setFlow", 54.0, rid=rid)  # delivered again
+    wait_for(lambda: len(audits(hub, rid)) == 2, 30)  # the repeat's audit (the first one again)
+    assert dcs.calls == [(54.0, "Double")], "called once, by the server's own record"
