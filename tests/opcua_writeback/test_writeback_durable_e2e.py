@@ -37,7 +37,6 @@ TARGETS = {
     "pumpSpeed": {"nodeId": f"{NS}Pump.SpeedSetpoint", "min": 600, "max": 1500, "maxRatePerS": 20},
     "feed": {"nodeId": f"{NS}Crusher.FeedRateSetpoint", "min": 200, "max": 1200, "minIntervalS": 600},
     "advisory": {"nodeId": f"{NS}AI.Advisory", "type": "String"},
-    "counter": {"nodeId": f"{NS}{HEARTBEAT_TAG}", "type": "Int32", "min": 0, "max": 100},
 }  # fmt: skip
 
 
@@ -220,6 +219,8 @@ def test_the_dcs_permissive_gates_writes_and_the_heartbeat_counts(rig: Rig) -> N
 
 def test_an_int32_target_takes_an_integral_float_and_refuses_a_fraction_up_front(rig: Rig) -> None:
     rig.start()
+    counter = {"nodeId": f"{NS}{HEARTBEAT_TAG}", "type": "Int32", "min": 0, "max": 100}  # the plant's Int32
+    rig.desired({"targets": {"counter": counter}})
     fraction = rig.audit(rig.send("counter", 8.5))
     assert (fraction["result"], fraction["attempts"]) == ("refused", 0) and "wrong_type" in fraction["reason"]
     integral = rig.audit(rig.send("counter", 8.0))
