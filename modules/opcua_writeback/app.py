@@ -58,7 +58,7 @@ async def start(ctx: Context[Settings]) -> None:
         m_heartbeats=ctx.metrics.counter("heartbeats_total", "Heartbeat writes by result.", ["result"]),
     )
     for entry in store.unsent():  # the module died between the write and its audit
-        audit = service.recover(entry.key, entry.phase, entry.audit)
+        audit = service.recover(entry.key, entry.phase, entry.audit, entry.node)
         _log.warning("audit recovered after a restart", request_id=audit["requestId"], result=audit["result"])
         await _audit(ctx, audit, entry.correlation_id, audit_id(str(audit["requestId"])))
         service.sent(entry.key)

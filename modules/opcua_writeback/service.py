@@ -182,19 +182,25 @@ class WriteBackService:
                 if entry.sent:
                     self.duplicates += 1
                     return Decision(entry.audit, repeat=True)
-                return Decision(self.recover(request.request_id, entry.phase, entry.audit))
+                return Decision(self.recover(request.request_id, entry.phase, entry.audit, entry.node))
             try:
                 self.store.prune(self.clock())
             except sqlite3.Error as exc:
                 _log.warning("duplicate window not pruned", error=str(exc))
             return Decision(await self._decide(settings, request, enabled, envelope_ts, correlation_id))
 
-    def recover(self, request_id: str, phase: str, audit: dict[str, Any]) -> dict[str, Any]:
-        """The audit of a request whose audit never went out: its outcome, or `indeterminate`."""
+    def recover(
+        self, request_id: str, phase: str, audit: dict[str, Any], node: str | None = None
+    ) -> dict[str, Any]:
+        """The audit of a request whose audit never went out: its outcome, or `indeterminate`.
+
+        An indeterminate write may have landed: the node's history says so (written now, value unknown),
+        so the interval runs from now and the next rate check reads the node back from the server.
+        """
         if phase == "decided":
             return audit
         final = {**audit, "result": "indeterminate", "reason": INDETERMINATE}
-        self.store.decide(request_id, final, None)
+        self.store.decide(request_id, final, None if node is None else (node, Written(None, self.clock())))
         return final
 
     def sent(self, request_id: str) -> None:
@@ -232,7 +238,9 @@ class WriteBackService:
         value = coerce(spec, request.value)
         last = self.store.written(node)
         current: Any = None
-        if spec.max_rate_per_s is not None and last is None:  # no history: measure from the server
+        if spec.max_rate_per_s is not None and (
+            last is None or last.value is None
+        ):  # measure from the server
             try:
                 current = await self.access.read(endpoint, spec.read_node_id or spec.node_id)
             except (TransientError, WriteRefusedError) as exc:
@@ -240,7 +248,8 @@ class WriteBackService:
                     "refused", f"rate_of_change: cannot read the current value to measure from: {exc}"
                 )
         verdict = check_timing(
-            spec, value, last=None if last is None else (last.value, last.written_at), current=current,
+            spec, value, current=current,
+            last=None if last is None else (current if last.value is None else last.value, last.written_at),
             now=self.clock(), rate_window_s=settings.rate_window_s,
             first_step_s=settings.first_write_budget_s,
         )  # fmt: skip
@@ -253,7 +262,7 @@ class WriteBackService:
             return final("refused", _text(verdict), read_back=current)
         intent = audit_record(request, None, spec, "indeterminate", INDETERMINATE)
         try:
-            self.store.begin(rid, "writing", intent, self.clock(), correlation_id)
+            self.store.begin(rid, "writing", intent, self.clock(), correlation_id, node)
         except sqlite3.Error as exc:  # no intent on disk, no write (a full disk, a broken volume)
             _log.error("safety state not writable; write refused", error=str(exc))
             return audit_record(request, None, spec, "refused", f"safety_state: intent not recorded ({exc});"
@@ -262,7 +271,8 @@ class WriteBackService:
         audit, written = await self._write(settings, request, spec, endpoint, value)
         self.crash_point("after-write")
         try:
-            self.store.decide(rid, audit, (node, Written(value, self.clock())) if written else None)
+            mark = None if written is False else Written(value if written else None, self.clock())
+            self.store.decide(rid, audit, None if mark is None else (node, mark))
         except sqlite3.Error as exc:  # the outcome is audited now; a restart would re-audit it indeterminate
             _log.error("safety state not writable; outcome not recorded", error=str(exc))
         self.crash_point("after-outcome")
@@ -303,9 +313,11 @@ class WriteBackService:
 
     async def _write(
         self, settings: Settings, request: WriteRequest, spec: TargetSpec, endpoint: str, value: Any
-    ) -> tuple[dict[str, Any], bool]:
-        """The audit, and whether the server took the write (Good status). Retries only a write that
-        was never sent; a write whose response was lost is settled by reading the node back."""
+    ) -> tuple[dict[str, Any], bool | None]:
+        """The audit, and whether the server took the write: True (Good status), False, None (unknown).
+
+        Retries only a write that was never sent; a write whose answer was lost is settled by reading
+        the node back, or stays unknown."""
         attempts = 0
         last = ""
         delay = settings.retry_backoff_s
@@ -334,13 +346,13 @@ class WriteBackService:
             except TransientError as exc:  # sent, no answer: it may or may not have been applied
                 if spec.kind == "method":  # nothing to read back: the operator must look
                     why = f"no answer to the method call ({exc}); not called again"
-                    return audit_record(request, None, spec, "indeterminate", why, attempts=attempts), False
+                    return audit_record(request, None, spec, "indeterminate", why, attempts=attempts), None
                 try:
                     seen = await self.access.read(endpoint, spec.node_id)
                 except (TransientError, WriteRefusedError) as read_exc:
                     return audit_record(request, None, spec, "indeterminate",
                                         f"no answer to the write ({exc}) and no read-back ({read_exc});"
-                                        " not written again", attempts=attempts), False  # fmt: skip
+                                        " not written again", attempts=attempts), None  # fmt: skip
                 if _same(seen, value, settings.verify_tolerance):
                     return audit_record(request, None, spec, "applied",
                                         f"{request.reason or 'applied'} (confirmed by read-back after"
@@ -349,7 +361,7 @@ class WriteBackService:
                 why = f"no answer to the write ({exc}) and the node reads {seen!r}; not written again"
                 return audit_record(
                     request, None, spec, "indeterminate", why, read_back=seen, attempts=attempts
-                ), False
+                ), None
         if spec.kind == "method":  # Good status: called; its outputs are the read-back
             why = request.reason or "called"
             return audit_record(

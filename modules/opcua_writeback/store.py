@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS requests (
     phase TEXT NOT NULL,           -- 'writing': intent on disk, outcome unknown; 'decided': audit final
     audit TEXT NOT NULL,           -- the audit record (JSON); for 'writing' the intent
     sent INTEGER NOT NULL DEFAULT 0,
-    corr TEXT                      -- the correlation id the audit is sent with
+    corr TEXT,                     -- the correlation id the audit is sent with
+    node TEXT                      -- for 'writing': the node written (history after a crash)
 );
 CREATE INDEX IF NOT EXISTS requests_unsent ON requests (sent) WHERE sent = 0;
 CREATE INDEX IF NOT EXISTS requests_age ON requests (received_at);
@@ -53,6 +54,7 @@ class Entry:
     audit: dict[str, Any]
     sent: bool
     correlation_id: str | None = None
+    node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class SafetyStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+        for column in ("corr", "node"):  # a state file from before these columns
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE requests ADD COLUMN {column} TEXT")
         self._pruned_at = 0.0
 
     def close(self) -> None:
@@ -114,9 +120,12 @@ class SafetyStore:
     def entry(self, request_id: str) -> Entry | None:
         """The stored request, if this id was seen inside the window."""
         row = self._db.execute(
-            "SELECT key, phase, audit, sent, corr FROM requests WHERE key = ?", (request_key(request_id),)
+            "SELECT key, phase, audit, sent, corr, node FROM requests WHERE key = ?",
+            (request_key(request_id),),
         ).fetchone()
-        return None if row is None else Entry(row[0], row[1], json.loads(row[2]), bool(row[3]), row[4])
+        return (
+            None if row is None else Entry(row[0], row[1], json.loads(row[2]), bool(row[3]), row[4], row[5])
+        )
 
     def begin(
         self,
@@ -125,14 +134,15 @@ class SafetyStore:
         audit: dict[str, Any],
         now: float | None = None,
         correlation_id: str | None = None,
+        node: str | None = None,
     ) -> None:
-        """Commit a request's intent ('writing') or final audit ('decided') before anything else."""
+        """Commit a request's intent ('writing', with its node) or final audit ('decided') before anything."""
         with self._db:
             self._tx()
             self._db.execute(
-                "INSERT INTO requests (key, received_at, phase, audit, corr) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO requests (key, received_at, phase, audit, corr, node) VALUES (?, ?, ?, ?, ?, ?)",
                 (request_key(request_id), time.time() if now is None else now, phase, _dumps(audit),
-                 correlation_id),
+                 correlation_id, node),
             )  # fmt: skip
 
     def decide(self, request_id: str, audit: dict[str, Any], written: tuple[str, Written] | None) -> None:
@@ -158,9 +168,9 @@ class SafetyStore:
     def unsent(self) -> list[Entry]:
         """Requests whose audit has not gone out (after a crash), oldest first."""
         rows = self._db.execute(
-            "SELECT key, phase, audit, sent, corr FROM requests WHERE sent = 0 ORDER BY received_at"
+            "SELECT key, phase, audit, sent, corr, node FROM requests WHERE sent = 0 ORDER BY received_at"
         ).fetchall()
-        return [Entry(r[0], r[1], json.loads(r[2]), False, r[4]) for r in rows]
+        return [Entry(r[0], r[1], json.loads(r[2]), False, r[4], r[5]) for r in rows]
 
     def prune(self, now: float | None = None, *, every_s: float = 60.0) -> int:
         """Forget requests older than the window whose audit was sent (at most once a minute)."""

@@ -422,3 +422,33 @@ def test_a_method_target_needs_its_object_and_a_measure_for_rate() -> None:
     with pytest.raises(ValidationError, match="readNodeId"):
         TargetSpec.model_validate({"kind": "method", "nodeId": "ns=2;s=M", "objectId": "ns=2;s=O", "min": 0,
                                    "max": 1, "maxRatePerS": 1})  # fmt: skip
+
+
+async def test_an_indeterminate_write_counts_for_the_interval_and_the_next_rate_check_reads_the_server(
+    tmp_path: Path,
+) -> None:
+    class Crash(Exception):
+        pass
+
+    def crash(at: str) -> None:
+        if at == "after-write":
+            raise Crash(at)
+
+    access = FakeAccess()
+    clock = Clock()
+    for rid, target, value in [("i1", "rare", 50.0), ("i2", "slow", 10.5)]:
+        with pytest.raises(Crash):
+            await service(tmp_path, access, clock, crash_point=crash).handle(
+                settings(), req(target, value, rid=rid), enabled=True
+            )
+    restarted = service(tmp_path, access, clock)
+    for entry in restarted.store.unsent():
+        assert restarted.recover(entry.key, entry.phase, entry.audit, entry.node)["result"] == "indeterminate"
+    clock.now += 10
+    soon = await handle(restarted, settings(), req("rare", 51.0, rid="i3"))
+    assert soon["reason"].startswith("too_soon"), "the interval runs from the recovery"
+    access.values["ns=2;s=Slow"] = 12.0  # the server's truth, not the intent (10.5) nor the old 10.0
+    assert (await handle(restarted, settings(), req("slow", 17.0, rid="i4")))["result"] == "applied"
+    assert access.writes[-1] == ("ns=2;s=Slow", 17.0, "Double"), (
+        "5 in 10 s at 0.5/s, from 12.0 (6.5 from 10.5)"
+    )

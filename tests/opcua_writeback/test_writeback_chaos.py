@@ -11,4 +11,5 @@ def test_kill_9_storm_gives_no_duplicate_or_unwanted_write_and_one_audit_per_req
     result = run_storm(StormOptions(tmp_path, seconds=40, rate_hz=4, kill_every_s=4, seed=14))
     assert result.kills >= 3 and result.hook_kills >= 1, "the storm killed the module, at random and by hook"
     assert result.requests >= 40 and result.resent >= 5 and result.plant_writes >= 10, result
+    assert result.results.get("refused", 0) >= 5, "the feed's minimum interval refused some (and held)"
     assert result.failures() == [], result

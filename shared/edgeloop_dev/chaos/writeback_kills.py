@@ -10,7 +10,11 @@ writes it received (`plant-writes.jsonl`), and the audits upstream:
 - writes that should not have happened: a written value no request asked for, or whose request was
   audited refused, failed or dry-run;
 - requests without exactly one audit: no audit upstream, or more than one audit id for it;
-- applied but not written: an `applied` audit with no Good write of that value in the plant.
+- applied but not written: an `applied` audit with no Good write of that value in the plant;
+- interval violations: two Good writes on the feed setpoint (minIntervalS 2) closer than 2 s in the
+  plant's own clock (the interval history survives kill -9, an indeterminate write included).
+
+Every other new request is a feed setpoint (a unique value each), the rest unique advisory texts.
 
 `python -m edgeloop_dev.chaos.writeback_kills --minutes 30` is the long form; the test
 `tests/opcua_writeback/test_writeback_chaos.py` runs a short one.
@@ -19,6 +23,7 @@ writes it received (`plant-writes.jsonl`), and the audits upstream:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import signal
@@ -27,6 +32,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +41,18 @@ from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, pick_
 from edgeloop_dev.plant import PlantOptions, PlantProcess, free_port, read_audit
 from edgeloop_dev.plant.testing import ModuleProcess
 
-NODE = "AI.Advisory"
+NODES = {"advisory": "AI.Advisory", "feed": "Crusher.FeedRateSetpoint"}
+FEED_INTERVAL_S = 2.0
 ROUTES = {
     "actions": "FROM /messages/modules/filter/outputs/actions"
     " INTO BrokeredEndpoint('/modules/opcua_writeback/inputs/requests')",
     "audit": "FROM /messages/modules/opcua_writeback/outputs/audit INTO $upstream",
 }
-TARGETS = {"advisory": {"nodeId": f"nsu=urn:edgeloop:plant;s={NODE}", "type": "String"}}
+TARGETS = {
+    "advisory": {"nodeId": f"nsu=urn:edgeloop:plant;s={NODES['advisory']}", "type": "String"},
+    "feed": {"nodeId": f"nsu=urn:edgeloop:plant;s={NODES['feed']}", "min": 200, "max": 1200,
+             "minIntervalS": FEED_INTERVAL_S},
+}  # fmt: skip
 HOOK_POINTS = ("before-write", "after-write", "after-outcome")
 
 
@@ -73,6 +84,7 @@ class StormResult:
     unexpected_writes: int = 0
     without_one_audit: int = 0
     applied_not_written: int = 0
+    interval_violations: int = 0
     results: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -83,6 +95,7 @@ class StormResult:
             "writes that should not have happened": self.unexpected_writes,
             "requests without exactly one audit": self.without_one_audit,
             "applied audits without a write": self.applied_not_written,
+            "writes closer than minIntervalS": self.interval_violations,
         }
         return [f"{name}: {n}" for name, n in checks.items() if n]
 
@@ -92,7 +105,7 @@ class _Storm:
         self.opts = opts
         self.rng = random.Random(opts.seed)
         self.result = StormResult()
-        self.values: dict[str, str] = {}  # request id -> the value it asks for
+        self.values: dict[str, tuple[str, Any]] = {}  # request id -> (target, value) it asks for
         self.module: ModuleProcess | None = None
         self.lock = threading.Lock()
 
@@ -174,12 +187,14 @@ class _Storm:
                 self.result.resent += 1
             else:
                 rid = f"storm-{self.opts.seed}-{i:06d}"
+                ask = ("feed", 200 + (i % 1_000_000) / 1000) if i % 2 else ("advisory", f"advisory {rid}")
                 with self.lock:
-                    self.values[rid] = f"advisory {rid}"
+                    self.values[rid] = ask
                 self.result.requests += 1
+            target, value = self.values[rid]
             env = {"v": 1, "kind": "writeRequest", "id": rid, "ts": _now_iso(),
                    "source": {"module": "anomaly_filter", "version": "0.1.0"}, "correlationId": f"evt-{rid}",
-                   "data": {"requestId": rid, "target": "advisory", "value": self.values[rid],
+                   "data": {"requestId": rid, "target": target, "value": value,
                             "reason": "chaos", "sourceTimestamp": _now_iso()}}  # fmt: skip
             feeder.send_json("actions", env, message_id=rid)
             stop.wait(1.0 / self.opts.rate_hz)
@@ -202,18 +217,26 @@ class _Storm:
         outcome = {rid: a[0]["data"]["result"] for rid, a in audits.items() if rid in self.values}
         r.results = dict(Counter(outcome.values()))
         r.without_one_audit = sum(len({a["id"] for a in audits.get(rid, [])}) != 1 for rid in self.values)
-        writes = [w for w in read_audit(plant.state_dir) if w["node"] == NODE and w["status"] == "Good"]
+        nodes = {node: target for target, node in NODES.items()}
+        writes = [w for w in read_audit(plant.state_dir) if w["node"] in nodes and w["status"] == "Good"]
         r.plant_writes = len(writes)
-        by_value = Counter(w["value"] for w in writes)
-        asked = {v: rid for rid, v in self.values.items()}
+        by_value = Counter((nodes[w["node"]], w["value"]) for w in writes)
+        asked = {ask: rid for rid, ask in self.values.items()}
         r.duplicate_writes = sum(n - 1 for n in by_value.values() if n > 1)
         r.unexpected_writes = sum(
-            n for v, n in by_value.items()
-            if v not in asked or outcome.get(asked[v]) in ("refused", "failed", "dry-run")
+            n for ask, n in by_value.items()
+            if ask not in asked or outcome.get(asked[ask]) in ("refused", "failed", "dry-run")
         )  # fmt: skip
         r.applied_not_written = sum(
             1 for rid, res in outcome.items() if res == "applied" and by_value[self.values[rid]] == 0
         )
+        feed = [_epoch(w["ts"]) for w in writes if w["node"] == NODES["feed"]]
+        slack = 0.01  # the plant's record has millisecond timestamps
+        r.interval_violations = sum(b - a < FEED_INTERVAL_S - slack for a, b in itertools.pairwise(feed))
+
+
+def _epoch(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def _now_iso() -> str:
