@@ -193,6 +193,16 @@ async def set_enabled(ctx: Context[Settings], payload: Any) -> Any:
     return {"enabled": payload["enabled"]}
 
 
+def heartbeat_due(s: Settings, enabled: bool) -> bool:
+    """A heartbeat goes out only while write-back is enabled, not dry-run, and one is configured."""
+    return s.heartbeat_node_id is not None and s.endpoint is not None and enabled and not s.dry_run
+
+
+def heartbeat_value(count: int, vtype: str) -> Any:
+    """The n-th heartbeat: an Int32 counter 1 .. 2**31-1 then 1 again, or a Boolean toggle."""
+    return (count - 1) % (2**31 - 1) + 1 if vtype == "Int32" else bool(count % 2)
+
+
 @module.task
 async def heartbeat(ctx: Context[Settings]) -> None:
     """Write the heartbeat node every `heartbeatIntervalS` while write-back is enabled and not dry-run,
@@ -201,10 +211,11 @@ async def heartbeat(ctx: Context[Settings]) -> None:
     while True:
         s = ctx.settings
         await asyncio.sleep(s.heartbeat_interval_s)
-        if s.heartbeat_node_id is None or s.endpoint is None or s.dry_run or not enabled_now(ctx)[0]:
+        if not heartbeat_due(s, enabled_now(ctx)[0]):
             continue
-        count = (count + 1) % 2**31
-        value: Any = count if s.heartbeat_type == "Int32" else bool(count % 2)
+        assert s.heartbeat_node_id is not None and s.endpoint is not None  # heartbeat_due
+        count += 1
+        value = heartbeat_value(count, s.heartbeat_type)
         access: OpcUaAccess = ctx.state["access"]
         service: WriteBackService = ctx.state["service"]
         try:

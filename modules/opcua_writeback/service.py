@@ -184,9 +184,13 @@ class WriteBackService:
                     return Decision(entry.audit, repeat=True)
                 return Decision(self.recover(request.request_id, entry.phase, entry.audit, entry.node))
             try:
-                self.store.prune(self.clock())
+                _, cut = self.store.prune(self.clock())
             except sqlite3.Error as exc:
                 _log.warning("duplicate window not pruned", error=str(exc))
+            else:
+                if cut:
+                    _log.warning("maxRequests reached: the duplicate window is shorter than duplicateWindowS",
+                                 forgotten=cut, max_requests=self.store.max_requests)  # fmt: skip
             return Decision(await self._decide(settings, request, enabled, envelope_ts, correlation_id))
 
     def recover(

@@ -172,11 +172,12 @@ class SafetyStore:
         ).fetchall()
         return [Entry(r[0], r[1], json.loads(r[2]), False, r[4], r[5]) for r in rows]
 
-    def prune(self, now: float | None = None, *, every_s: float = 60.0) -> int:
-        """Forget requests older than the window whose audit was sent (at most once a minute)."""
+    def prune(self, now: float | None = None, *, every_s: float = 60.0) -> tuple[int, int]:
+        """Forget requests older than the window whose audit was sent (at most once a minute); then, over
+        `max_requests`, the oldest audited ones. (expired, cut by the cap)."""
         now = time.time() if now is None else now
         if now - self._pruned_at < every_s:
-            return 0
+            return 0, 0
         self._pruned_at = now
         with self._db:
             self._tx()
@@ -184,13 +185,14 @@ class SafetyStore:
                 "DELETE FROM requests WHERE sent = 1 AND received_at < ?", (now - self.window_s,)
             ).rowcount
             over = self.count() - self.max_requests
+            cut = 0
             if over > 0:  # the cap bounds the disk; it shortens the window and is logged by the caller
-                gone += self._db.execute(
+                cut = self._db.execute(
                     "DELETE FROM requests WHERE key IN (SELECT key FROM requests WHERE sent = 1 "
                     "ORDER BY received_at LIMIT ?)",
                     (over,),
                 ).rowcount
-        return int(gone)
+        return int(gone), int(cut)
 
     def count(self) -> int:
         """Requests held."""

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from edgeloop_runtime.errors import ConfigError, TransientError
+from opcua_writeback.app import heartbeat_due, heartbeat_value
 from opcua_writeback.config import Settings, TargetSpec
 from opcua_writeback.guard import WriteGuard, WriteRequest, check_value, coerce, parse_request
 from opcua_writeback.service import NotSentError, WriteBackService, WriteRefusedError, bounded
@@ -378,7 +379,7 @@ def test_operator_switch_and_window_are_durable_and_pruned(tmp_path: Path) -> No
     st.close()
     again = store(tmp_path, window_s=3600)
     assert again.operator() == Operator(False, True)
-    assert again.prune(NOW) == 1
+    assert again.prune(NOW) == (1, 0)
     assert again.entry("old") is None and again.entry("new") is not None
     assert again.entry("unsent") is not None, "an audit not yet sent is never pruned"
 
@@ -452,3 +453,32 @@ async def test_an_indeterminate_write_counts_for_the_interval_and_the_next_rate_
     assert access.writes[-1] == ("ns=2;s=Slow", 17.0, "Double"), (
         "5 in 10 s at 0.5/s, from 12.0 (6.5 from 10.5)"
     )
+
+
+def test_the_window_cap_forgets_the_oldest_audited_first(tmp_path: Path) -> None:
+    st = store(tmp_path, max_requests=100)
+    for i in range(103):
+        st.begin(f"r{i}", "decided", {"result": "refused"}, now=NOW - 1000 + i)
+        st.mark_sent(f"r{i}")
+    assert st.prune(NOW) == (0, 3)
+    assert st.entry("r2") is None and st.entry("r3") is not None and st.count() == 100
+
+
+@pytest.mark.parametrize(
+    ("overrides", "enabled", "due"),
+    [
+        pytest.param({"heartbeatNodeId": "ns=2;s=Hb"}, True, True, id="configured-enabled"),
+        pytest.param({"heartbeatNodeId": "ns=2;s=Hb"}, False, False, id="operator-stop-stops-it"),
+        pytest.param({"heartbeatNodeId": "ns=2;s=Hb", "dryRun": True}, True, False, id="dry-run-no-writes"),
+        pytest.param({}, True, False, id="not-configured"),
+    ],
+)
+def test_the_heartbeat_runs_only_while_writes_could_go_out(
+    overrides: dict[str, Any], enabled: bool, due: bool
+) -> None:
+    assert heartbeat_due(settings(**overrides), enabled) is due
+
+
+def test_heartbeat_values_move_and_wrap() -> None:
+    assert [heartbeat_value(n, "Int32") for n in (1, 2, 2**31 - 1, 2**31)] == [1, 2, 2**31 - 1, 1]
+    assert [heartbeat_value(n, "Boolean") for n in (1, 2, 3)] == [True, False, True]
