@@ -7,6 +7,7 @@ appends every write it receives to `plant-writes.jsonl` (`read_audit`), independ
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import uuid
 from collections.abc import Callable, Iterator
@@ -226,3 +227,20 @@ def test_an_int32_target_takes_an_integral_float_and_refuses_a_fraction_up_front
     integral = rig.audit(rig.send("counter", 8.0))
     assert integral["result"] == "applied" and integral["attempts"] == 1 and integral["readBack"] == 8
     assert [(r["value"], r["variantType"]) for r in rig.plant_writes(HEARTBEAT_TAG)] == [(8, "Int32")]
+
+
+def test_huge_nan_and_400_digit_values_are_refused_with_one_small_audit_each(rig: Rig) -> None:
+    module = rig.start()
+    rids = {
+        "huge": rig.send("advisory", "x" * 200_000),  # the request fits edgeHub's 256 KB; its audit must too
+        "nan": rig.send("pumpSpeed", float("nan")),
+        "digits": rig.send("pumpSpeed", 10**400),
+    }
+    for what, rid in rids.items():
+        [audit] = until(f"the audit of the {what} request", lambda rid=rid: rig.audits(rid))
+        assert audit["data"]["result"] == "refused", audit["data"]
+        assert len(json.dumps(audit)) < 4096, "the audit is small whatever the request"
+    assert until("the huge value's audit", lambda: rig.audits(rids["huge"]))[0]["data"]["value"]["truncated"]
+    assert rig.plant_writes("AI.Advisory") == [] and rig.plant_writes("Pump.SpeedSetpoint") == []
+    failed = [line for line in module.log_lines() if line.get("event") == "input handler failed"]
+    assert failed == [], "nothing dead-lettered, no traceback"
