@@ -14,7 +14,12 @@ NUMERIC = ("Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32")
 
 
 class TargetSpec(BaseModel):
-    """One allowed write target (twin `targets.<key>`)."""
+    """One allowed write target (twin `targets.<key>`): a variable written, or a method called.
+
+    `kind: method`: `nodeId` is the method, `objectId` the object it is called on, the request's value its
+    one input argument (type and limits checked as for a variable). A method has no read-back, so a rate
+    limit on it needs `readNodeId`, the variable its change is measured from on a first call.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
@@ -26,6 +31,11 @@ class TargetSpec(BaseModel):
     max_rate_per_s: float | None = Field(default=None, gt=0)  # largest change per second
     min_interval_s: float = Field(default=0.0, ge=0)  # least time between two applied writes
     max_length: int = Field(default=256, gt=0)  # for String targets
+    kind: Literal["variable", "method"] = "variable"
+    object_id: str | None = Field(default=None, min_length=3)  # for methods: the object called on
+    read_node_id: str | None = Field(
+        default=None, min_length=3
+    )  # read for a first rate check (default nodeId)
 
     @model_validator(mode="after")
     def _limits(self) -> TargetSpec:
@@ -33,31 +43,47 @@ class TargetSpec(BaseModel):
             raise ValueError("a numeric target needs min and max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")
+        if self.kind == "method" and self.object_id is None:
+            raise ValueError("a method target needs objectId (the object the method is called on)")
+        if self.kind == "method" and self.max_rate_per_s is not None and self.read_node_id is None:
+            raise ValueError("a rate-limited method target needs readNodeId to measure its change from")
         return self
 
 
 class Settings(ModuleSettings):
     """Env `ENDPOINT`, `TARGETS` (JSON) ...; twin `endpoint`, `targets`, `enabled`, `dryRun` ..."""
 
-    enabled: bool = True
-    dry_run: bool = False
+    enabled: bool = True  # the twin's switch; an operator's setEnabled takes precedence (see below)
+    dry_run: bool = False  # decide and audit, never write
     endpoint: str | None = Field(default=None, pattern=r"^opc\.tcp://.+")
-    targets: dict[str, TargetSpec] = Field(default_factory=dict)
+    targets: dict[str, TargetSpec] = Field(default_factory=dict)  # the allow-list (see below)
     security_mode: Literal["None", "SignAndEncrypt"] = "None"
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     pki_dir: str = "/pki"
     auto_accept_untrusted: bool = False
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    retry_backoff_s: float = Field(default=0.5, ge=0)
-    rate_window_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)  # tries of a write that was never sent
+    retry_backoff_s: float = Field(default=0.5, ge=0)  # first pause before trying an unsent write again
+    rate_window_s: float = Field(default=60.0, gt=0)  # the most time a rate-of-change budget accrues
+    # a node's first write (no history): at most maxRatePerS x this from the value read from the server
+    first_write_budget_s: float = Field(default=1.0, gt=0)
     verify_tolerance: float = Field(default=1e-6, ge=0)
+    max_age_s: float | None = Field(default=None, gt=0)  # refuse decisions older than this (source time)
+    duplicate_window_s: float = Field(default=86400.0, ge=60)  # a request id is written at most once in it
+    max_requests: int = Field(default=50_000, ge=100)  # disk bound of the window (oldest audited go first)
+    permissive_node_id: str | None = Field(default=None, min_length=3)  # DCS "AI writes allowed" (Boolean)
+    heartbeat_node_id: str | None = Field(default=None, min_length=3)  # written every heartbeatIntervalS
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)  # while enabled and not dry-run
+    heartbeat_type: Literal["Int32", "Boolean"] = "Int32"  # a counter, or a toggle
 
     @model_validator(mode="after")
     def _endpoints(self) -> Settings:
         for key, t in self.targets.items():
             if t.endpoint is None and self.endpoint is None:
                 raise ValueError(f"target {key!r} has no endpoint and no default endpoint is set")
+        guarded = {t.node_id for t in self.targets.values()}
+        if self.heartbeat_node_id in guarded or self.permissive_node_id in guarded:
+            raise ValueError("the permissive and heartbeat nodes cannot also be write targets")
         return self
 
     def endpoint_of(self, target: TargetSpec) -> str:

@@ -17,6 +17,9 @@ _INT_RANGES = {
 }
 
 
+MAX_ID_CHARS = 256  # requestId and target: longer ones are malformed
+
+
 @dataclass(frozen=True)
 class WriteRequest:
     """A validated `writeRequest` (contract in DEVELOPERS.md)."""
@@ -37,10 +40,11 @@ def parse_request(data: Any) -> WriteRequest:
     missing = [k for k in ("requestId", "target", "value") if k not in data]
     if missing:
         raise ValueError(f"writeRequest lacks {', '.join(missing)}")
-    if not isinstance(data["requestId"], str) or not data["requestId"]:
-        raise ValueError("requestId must be a non-empty string")
-    if not isinstance(data["target"], str) or not data["target"]:
-        raise ValueError("target must be a non-empty string")
+    for key in ("requestId", "target"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise ValueError(f"{key} must be a non-empty string")
+        if len(data[key]) > MAX_ID_CHARS:
+            raise ValueError(f"{key} is longer than {MAX_ID_CHARS} characters")
     opt = {k: data.get(k) for k in ("reason", "rule", "asset", "sourceTimestamp")}
     for key, value in opt.items():
         if value is not None and not isinstance(value, str):
@@ -67,11 +71,26 @@ def _refuse(code: str, detail: str) -> Verdict:
     return Verdict(False, code, detail)
 
 
+def coerce(spec: TargetSpec, value: Any) -> Any:
+    """The value as the Python type the target's OPC UA type takes (call after `check_value` allowed it).
+
+    An exactly integral float for an integer target (8.0 for Int32) is accepted and written as 8: JSON
+    does not tell 8 from 8.0 and a rule's `value * scale` is a float. 8.5 is refused by `check_value`.
+    """
+    if spec.type in _INT_RANGES:
+        return int(value)
+    if spec.type in ("Double", "Float"):
+        return float(value)
+    return value
+
+
 def check_value(spec: TargetSpec, value: Any) -> Verdict:
-    """Type and engineering limits: refused, never clamped."""
+    """Type and engineering limits: refused, never clamped; never raises (huge integers, NaN included)."""
     if spec.type == "Boolean":
         return (
-            ALLOW if isinstance(value, bool) else _refuse("wrong_type", f"expected a boolean, got {value!r}")
+            ALLOW
+            if isinstance(value, bool)
+            else _refuse("wrong_type", f"expected a boolean, got {_show(value)}")
         )
     if spec.type == "String":
         if not isinstance(value, str):
@@ -80,18 +99,91 @@ def check_value(spec: TargetSpec, value: Any) -> Verdict:
             return _refuse("out_of_range", f"string longer than {spec.max_length}")
         return ALLOW
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return _refuse("wrong_type", f"expected a number for {spec.type}, got {value!r}")
-    if not math.isfinite(value):
+        return _refuse("wrong_type", f"expected a number for {spec.type}, got {_show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
         return _refuse("out_of_range", f"{value} is not finite")
     if spec.type in _INT_RANGES:
         if isinstance(value, float) and not value.is_integer():
             return _refuse("wrong_type", f"{value} is not an integer for {spec.type}")
         lo, hi = _INT_RANGES[spec.type]
         if not lo <= value <= hi:
-            return _refuse("out_of_range", f"{value} does not fit {spec.type}")
+            return _refuse("out_of_range", f"{_show(value)} does not fit {spec.type}")
+    elif isinstance(value, int) and not -(2**53) <= value <= 2**53:
+        return _refuse("out_of_range", f"{_show(value)} is not exactly representable as {spec.type}")
     assert spec.min is not None and spec.max is not None
     if not spec.min <= value <= spec.max:
-        return _refuse("out_of_range", f"{value} outside the engineering range [{spec.min}, {spec.max}]")
+        return _refuse(
+            "out_of_range", f"{_show(value)} outside the engineering range [{spec.min}, {spec.max}]"
+        )
+    return ALLOW
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A short repr for a refusal reason (a 400-digit number or a 200 KB string is cut)."""
+    text = (
+        repr(value)
+        if not isinstance(value, int) or abs(value) < 10**40
+        else f"<{len(str(value))}-digit integer>"
+    )
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_age(source_ts: float | None, now: float, max_age_s: float | None, what: str) -> Verdict:
+    """Stale (or from the future beyond `max_age_s`) decisions are refused; no timestamp, no write."""
+    if max_age_s is None:
+        return ALLOW
+    if source_ts is None:
+        return _refuse("stale", f"no usable {what} to measure the request's age against maxAgeS")
+    age = now - source_ts
+    if age > max_age_s:
+        return _refuse("stale", f"{what} is {age:.1f} s old; maxAgeS is {max_age_s:g}")
+    if age < -max_age_s:
+        return _refuse("stale", f"{what} is {-age:.1f} s in the future; clocks disagree by more than maxAgeS")
+    return ALLOW
+
+
+def check_timing(
+    spec: TargetSpec,
+    value: Any,
+    *,
+    last: tuple[Any, float] | None,
+    current: Any,
+    now: float,
+    rate_window_s: float,
+    first_step_s: float,
+) -> Verdict:
+    """Minimum interval and rate of change against the last value actually written and when.
+
+    With history: the change may be at most `maxRatePerS * elapsed` (no lower clamp on elapsed; capped
+    at `rate_window_s`); elapsed below zero (a clock stepped back) refuses. Without history (first write
+    to that node ever): the change from `current`, the value read back from the server, may be at most
+    `maxRatePerS * first_step_s`. No base to measure from (unreadable, not a number): refused.
+    """
+    if last is not None and spec.min_interval_s > 0:
+        since = now - last[1]
+        if since < spec.min_interval_s:
+            return _refuse(
+                "too_soon", f"{since:.2f} s since the last write; the minimum is {spec.min_interval_s} s"
+            )
+    if spec.max_rate_per_s is None or spec.type not in NUMERIC:
+        return ALLOW
+    if last is not None:
+        base, elapsed = last[0], min(now - last[1], rate_window_s)
+        measured = f"in {elapsed:.2f} s since the last write"
+    else:
+        base, elapsed = current, first_step_s
+        measured = f"from the server's value {_show(current)} on a first write (budget {first_step_s:g} s)"
+    if isinstance(base, bool) or not isinstance(base, int | float) or not math.isfinite(float(base)):
+        return _refuse("rate_of_change", f"no numeric value to measure the change from ({_show(base)})")
+    if elapsed < 0:
+        return _refuse("rate_of_change", f"the clock went back {-elapsed:.2f} s since the last write")
+    allowed = spec.max_rate_per_s * elapsed
+    step = abs(float(value) - float(base))
+    if step > allowed:
+        return _refuse(
+            "rate_of_change",
+            f"change of {step:g} {measured} exceeds {spec.max_rate_per_s:g}/s (max {allowed:g})",
+        )
     return ALLOW
 
 
@@ -104,10 +196,11 @@ class TargetHistory:
 
 
 class WriteGuard:
-    """Decides every write; remembers applied writes per target for interval and rate limits."""
+    """The pure checks in one call, with an in-memory history (the service keeps its history on disk)."""
 
-    def __init__(self, rate_window_s: float = 60.0) -> None:
+    def __init__(self, rate_window_s: float = 60.0, first_step_s: float = 1.0) -> None:
         self.rate_window_s = rate_window_s
+        self.first_step_s = first_step_s
         self.history: dict[str, TargetHistory] = {}
 
     def check(
@@ -128,31 +221,14 @@ class WriteGuard:
         verdict = check_value(spec, request.value)
         if not verdict.allowed:
             return verdict
-        hist = self.history.get(request.target, TargetHistory())
-        if hist.last_applied_at is not None and spec.min_interval_s > 0:
-            since = now - hist.last_applied_at
-            if since < spec.min_interval_s:
-                return _refuse(
-                    "too_soon", f"{since:.2f} s since the last write; the minimum is {spec.min_interval_s} s"
-                )
-        if spec.max_rate_per_s is not None and spec.type in NUMERIC:
-            base = (
-                current
-                if isinstance(current, int | float) and not isinstance(current, bool)
-                else hist.last_value
-            )
-            if isinstance(base, int | float):
-                elapsed = self.rate_window_s if hist.last_applied_at is None else now - hist.last_applied_at
-                elapsed = min(max(elapsed, 1.0), self.rate_window_s)
-                allowed = spec.max_rate_per_s * elapsed
-                step = abs(float(request.value) - float(base))
-                if step > allowed:
-                    return _refuse(
-                        "rate_of_change",
-                        f"change of {step:g} in {elapsed:.1f} s exceeds {spec.max_rate_per_s:g}/s"
-                        f" (max {allowed:g})",
-                    )
-        return ALLOW
+        hist = self.history.get(request.target)
+        last = (
+            None if hist is None or hist.last_applied_at is None else (hist.last_value, hist.last_applied_at)
+        )
+        return check_timing(
+            spec, request.value, last=last, current=current, now=now, rate_window_s=self.rate_window_s,
+            first_step_s=self.first_step_s,
+        )  # fmt: skip
 
     def applied(self, target: str, value: Any, now: float) -> None:
         """Record an applied write."""

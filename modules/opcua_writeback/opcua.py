@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ from edgeloop_opcua import map_error as map_connection_error
 from edgeloop_runtime.errors import TransientError
 
 from .config import Settings
-from .service import WriteRefusedError
+from .service import NotSentError, WriteRefusedError
 
 _NOT_TRANSIENT = {
     "BadNodeIdUnknown", "BadNodeIdInvalid", "BadTypeMismatch", "BadUserAccessDenied", "BadNotWritable",
     "BadWriteNotSupported", "BadOutOfRange", "BadAttributeIdInvalid", "BadIndexRangeInvalid",
+    "BadMethodInvalid", "BadArgumentsMissing", "BadInvalidArgument", "BadTooManyArguments",
+    "BadNotExecutable", "BadNotImplemented",
 }  # fmt: skip
 
 
@@ -120,13 +123,56 @@ class OpcUaAccess:
             raise err from exc
 
     async def write(self, endpoint: str, node_id: str, value: Any, vtype: str) -> None:
-        """Write `DataValue(Variant(value, vtype))` with no timestamps and check the status."""
-        client = await self._client(endpoint)
+        """Write `DataValue(Variant(value, vtype))` with no timestamps and check the status.
+
+        NotSentError when no session could be opened or the node not resolved (nothing left the module);
+        WriteRefusedError for a Bad status or a value the type cannot encode; TransientError otherwise.
+        """
         try:
+            client = await self._client(endpoint)
             node = await self._node(client, endpoint, node_id)
-            await node.write_attribute(ua.AttributeIds.Value, ua.DataValue(ua.Variant(value, _VTYPES[vtype])))
+            variant = ua.Variant(value, _VTYPES[vtype])
         except WriteRefusedError:
             raise
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+                raise NotSentError(str(err)) from exc
+            raise err from exc
+        try:
+            await node.write_attribute(ua.AttributeIds.Value, ua.DataValue(variant))
+        except (struct.error, TypeError, OverflowError) as exc:  # encoding: the request never left
+            raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+            raise err from exc
+
+    async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
+        """Call `method_id` on `object_id` with one argument `Variant(value, vtype)`; its output(s).
+
+        Errors as `write`: NotSentError before the call left, WriteRefusedError for a Bad status
+        (BadMethodInvalid, BadInvalidArgument, BadUserAccessDenied ...), TransientError otherwise.
+        """
+        try:
+            client = await self._client(endpoint)
+            obj = await self._node(client, endpoint, object_id)
+            method = await self._node(client, endpoint, method_id)
+            variant = ua.Variant(value, _VTYPES[vtype])
+        except WriteRefusedError:
+            raise
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+                raise NotSentError(str(err)) from exc
+            raise err from exc
+        try:
+            return await obj.call_method(method, variant)
+        except (struct.error, TypeError, OverflowError) as exc:
+            raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
         except Exception as exc:
             err = map_error(exc, endpoint)
             if isinstance(err, TransientError):

@@ -32,6 +32,7 @@ def module_env(name: str, tmp: Path) -> dict[str, str]:
         "opcua_ingest": {"PKI_DIR": str(tmp / "pki-ingest")},
         "opcua_writeback": {
             "PKI_DIR": str(tmp / "pki-writeback"),
+            "STATE_DIR": str(tmp / "writeback-state"),
             "ENDPOINT": "opc.tcp://127.0.0.1:1",
             "RETRY_BACKOFF_S": "0",
             "MAX_ATTEMPTS": "1",

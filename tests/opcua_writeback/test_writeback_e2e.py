@@ -37,7 +37,8 @@ def rig(
         hub = hub_factory(make_manifest(ROUTES, {"opcua_writeback": desired, "filter": {}}))
         feeder = sdk_module(hub.env("filter"))
         env = {**hub.env("opcua_writeback"), "METRICS_PORT": "0", "METRICS_HOST": "127.0.0.1",
-               "PKI_DIR": str(tmp_path / "pki"), "RETRY_BACKOFF_S": "0.1"}  # fmt: skip
+               "PKI_DIR": str(tmp_path / "pki"), "RETRY_BACKOFF_S": "0.1",
+               "STATE_DIR": str(tmp_path / "wb-state")}  # fmt: skip
         module = ModuleProcess("opcua_writeback", env, tmp_path / "wb.log")
         try:
             wait_for(lambda: hub.twin("opcua_writeback").get("reported", {}).get("status") == "running", 30)
@@ -77,22 +78,22 @@ def test_applied_refused_dry_run_and_switch(
     plant, hub, module, feeder = rig
     state = plant.options.state_dir
 
-    rid = send(feeder, "pumpSpeed", 1150.0)
+    rid = send(feeder, "pumpSpeed", 1110.0)  # a first write moves at most 20/s x 1 s from 1100
     audit = audit_for(hub, rid)
     assert audit["correlationId"] == f"evt-{rid}" and audit["source"]["module"] == "opcua_writeback"
     data = audit["data"]
-    assert data["result"] == "applied" and data["readBack"] == 1150.0 and data["attempts"] == 1
+    assert data["result"] == "applied" and data["readBack"] == 1110.0 and data["attempts"] == 1
     assert (
         data["nodeId"].endswith("Pump.SpeedSetpoint")
         and data["sourceTimestamp"] == "2026-11-22T10:00:00.000Z"
     )
     rec = read_audit(state)[-1]
     assert (rec["node"], rec["value"], rec["status"], rec["sourceTimestamp"]) == (
-        "Pump.SpeedSetpoint", 1150.0, "Good", None,
+        "Pump.SpeedSetpoint", 1110.0, "Good", None,
     ), "written without timestamps, accepted by a strict server"  # fmt: skip
     assert rec["writer"] == "anonymous"
 
-    send(feeder, "pumpSpeed", 1150.0, rid=rid)  # delivered again (at least once): not written again
+    send(feeder, "pumpSpeed", 1110.0, rid=rid)  # delivered again (at least once): not written again
     repeats = wait_for(lambda: len(found := audits(hub, rid)) == 2 and found, 15)
     assert [a["id"] for a in repeats] == [audit["id"]] * 2, "a repeat carries the same id upstream"
     assert repeats[1]["data"] == data

@@ -69,7 +69,8 @@ def pipeline(
     procs: dict[str, ModuleProcess] = {}
     for name in MODULES:
         env = {**hub.env(name), "METRICS_PORT": "0", "METRICS_HOST": "127.0.0.1", "LOG_LEVEL": "DEBUG",
-               "PKI_DIR": str(tmp_path / f"pki-{name}"), "STORE_PATH": str(tmp_path / "router.db")}  # fmt: skip
+               "PKI_DIR": str(tmp_path / f"pki-{name}"), "STORE_PATH": str(tmp_path / "router.db"),
+               "STATE_DIR": str(tmp_path / f"state-{name}")}  # fmt: skip
         if name == "upstream_router":
             env["BLOB_CONNECTION_STRING"] = secret["connectionString"]
             env["COMPRESS"] = "false"  # upstream.jsonl shows the events as JSON

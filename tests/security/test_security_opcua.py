@@ -78,7 +78,8 @@ def test_untrusted_certificate_cannot_write_and_out_of_limits_is_refused(
         feeder = sdk_module(hub.env("filter"))
         env = {**hub.env("opcua_writeback"), "METRICS_PORT": "0", "METRICS_HOST": "127.0.0.1",
                "PKI_DIR": str(pki.root), "SECURITY_MODE": "SignAndEncrypt", "USERNAME": "operator",
-               "PASSWORD": PASSWORD, "RETRY_BACKOFF_S": "0.1", "MAX_ATTEMPTS": "2"}  # fmt: skip
+               "PASSWORD": PASSWORD, "RETRY_BACKOFF_S": "0.1", "MAX_ATTEMPTS": "2",
+               "STATE_DIR": str(tmp_path / "writeback-state")}  # fmt: skip
         module = ModuleProcess("opcua_writeback", env, tmp_path / "writeback.log")
         try:
             wait_for(lambda: hub.twin("opcua_writeback").get("reported", {}).get("status") == "running", 30)

@@ -11,13 +11,26 @@ from .faults import SCENARIOS, Fault, FaultSchedule, fault_schedule
 from .model import PlantModel
 from .process import PlantProcess, free_port
 from .server import SCHEDULE_FILE, PlantOptions, PlantServer
-from .tags import AI_TAGS, ASSETS, NAMESPACE_URI, PROCESS_TAGS, TagSpec, load_tags
+from .tags import (
+    AI_TAGS,
+    ASSETS,
+    DCS_TAGS,
+    HEARTBEAT_TAG,
+    NAMESPACE_URI,
+    PERMISSIVE_TAG,
+    PROCESS_TAGS,
+    TagSpec,
+    load_tags,
+)
 
 __all__ = [
     "AI_TAGS",
     "ASSETS",
     "AUDIT_FILE",
+    "DCS_TAGS",
+    "HEARTBEAT_TAG",
     "NAMESPACE_URI",
+    "PERMISSIVE_TAG",
     "PROCESS_TAGS",
     "SCENARIOS",
     "SCHEDULE_FILE",

@@ -32,6 +32,11 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--allow-timestamped-writes", action="store_true", help="accept writes that carry a SourceTimestamp"
     )
+    p.add_argument(
+        "--no-ai-permissive",
+        action="store_true",
+        help="start with the DCS permissive (AI writes allowed) false",
+    )
     p.add_argument("--print-schedule", action="store_true", help="print the fault schedule and exit")
     p.set_defaults(func=_run)
 
@@ -59,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         rate_hz=args.rate,
         users=users,
         strict_writes=not args.allow_timestamped_writes,
+        ai_permissive=not args.no_ai_permissive,
     )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("edgeloop_dev.plant").setLevel(logging.INFO)

@@ -28,6 +28,8 @@ def plant_argv(options: PlantOptions) -> list[str]:
         argv += ["--tags", str(options.tags)]
     if not options.strict_writes:
         argv.append("--allow-timestamped-writes")
+    if not options.ai_permissive:
+        argv.append("--no-ai-permissive")
     if options.users:
         path = options.state_dir / USERS_FILE
         options.state_dir.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,16 @@ from .faults import FaultSchedule, fault_schedule
 from .model import GOOD, LoadModel, PlantModel
 from .security import PlantUserManager, ensure_server_certificate, pki_dirs, trust_validator
 from .stats import STATS_FILE, UpdateStats
-from .tags import AI_TAGS, INITIAL_SETPOINTS, NAMESPACE_URI, PROCESS_TAGS, TagSpec, load_tags
+from .tags import (
+    AI_TAGS,
+    DCS_TAGS,
+    INITIAL_SETPOINTS,
+    NAMESPACE_URI,
+    PERMISSIVE_TAG,
+    PROCESS_TAGS,
+    TagSpec,
+    load_tags,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -33,9 +42,10 @@ _VTYPES = {
     "Double": ua.VariantType.Double,
     "Boolean": ua.VariantType.Boolean,
     "String": ua.VariantType.String,
+    "Int32": ua.VariantType.Int32,
 }
 _ADMIN = User(role=UserRole.Admin)
-_INITIAL: dict[str, Any] = {"Double": 0.0, "Boolean": False, "String": ""}
+_INITIAL: dict[str, Any] = {"Double": 0.0, "Boolean": False, "String": "", "Int32": 0}
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class PlantOptions:
     rate_hz: float = 10.0
     users: dict[str, str] | None = field(default=None, repr=False)
     strict_writes: bool = True  # refuse writes that carry a SourceTimestamp, like many PLCs do
+    ai_permissive: bool = True  # initial value of the DCS's "AI writes allowed" tag
 
     @property
     def load_tag_count(self) -> int:
@@ -185,12 +196,14 @@ class PlantServer:
     async def _build_address_space(self, srv: Server) -> None:
         objects = srv.nodes.objects
         folders: dict[str, Any] = {}
-        for spec in (*PROCESS_TAGS, *AI_TAGS):
+        for spec in (*PROCESS_TAGS, *AI_TAGS, *DCS_TAGS):
             folder_name = spec.name.rsplit(".", 1)[0]
             if folder_name not in folders:
                 folders[folder_name] = await objects.add_folder(ua.NodeId(folder_name, self.ns), folder_name)
             nid = ua.NodeId(spec.name, self.ns)
             initial = INITIAL_SETPOINTS.get(spec.name, _INITIAL[spec.vtype])
+            if spec.name == PERMISSIVE_TAG:
+                initial = self.options.ai_permissive
             var = await folders[folder_name].add_variable(
                 nid, spec.name, ua.Variant(initial, _VTYPES[spec.vtype])
             )

@@ -8,7 +8,7 @@ from typing import Literal
 NAMESPACE_URI = "urn:edgeloop:plant"
 ASSETS = ("conveyor", "crusher", "pump")
 
-TagType = Literal["Double", "Boolean", "String"]
+TagType = Literal["Double", "Boolean", "String", "Int32"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,16 @@ AI_TAGS: tuple[TagSpec, ...] = (
     TagSpec("AI.Pump.AnomalyScore", "ai", "", 0.0, 1.0, "Double", True, "pump anomaly score"),
 )
 
+# The DCS handshake with the AI path (docs: modules/opcua_writeback/README.md). The permissive is the
+# DCS's "AI writes allowed" (the plant's operators set it; initial value from PlantOptions.ai_permissive);
+# the heartbeat is a counter the AI path writes every few seconds so the DCS sees it die and falls back.
+PERMISSIVE_TAG = "DCS.AiWritesPermitted"
+HEARTBEAT_TAG = "AI.Heartbeat"
+DCS_TAGS: tuple[TagSpec, ...] = (
+    TagSpec(PERMISSIVE_TAG, "dcs", "", 0.0, 1.0, "Boolean", True, "DCS permissive: AI writes allowed"),
+    TagSpec(HEARTBEAT_TAG, "ai", "", 0.0, 2**31 - 1, "Int32", True, "AI path heartbeat counter"),
+)
+
 INITIAL_SETPOINTS: dict[str, float] = {
     "Conveyor.SpeedSetpoint": 2.5,
     "Crusher.FeedRateSetpoint": 800.0,
@@ -91,4 +101,4 @@ def load_tags(count: int) -> tuple[TagSpec, ...]:
 
 def tag_by_name() -> dict[str, TagSpec]:
     """Every process and AI tag by name."""
-    return {t.name: t for t in (*PROCESS_TAGS, *AI_TAGS)}
+    return {t.name: t for t in (*PROCESS_TAGS, *AI_TAGS, *DCS_TAGS)}
