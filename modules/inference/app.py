@@ -31,9 +31,17 @@ async def start(ctx: Context[Settings]) -> None:
     svc = InferenceService(ctx.settings, InferenceMetrics(ctx.metrics))
     ctx.state["service"] = svc
     ctx.exit_stack.push_async_callback(svc.manager.close)
-    await svc.load_all(ctx.settings)  # ProviderError (requireGpu) is fatal: the module exits non-zero
+    # nothing under MODEL_PATH yet, or a refused version: logged and reported, the module serves what it
+    # can; ProviderError (requireGpu) is fatal: the module exits non-zero
+    await svc.load_all(ctx.settings)
+
+    async def emit(body: dict[str, Any]) -> None:
+        output = ctx.settings.predictions_output
+        if output:
+            await ctx.send(output, body, kind="prediction")
+
     if ctx.settings.rest_port >= 0:
-        runner = web.AppRunner(make_app(svc), access_log=None)
+        runner = web.AppRunner(make_app(svc, emit), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, ctx.settings.rest_host, ctx.settings.rest_port)
         await site.start()
@@ -49,9 +57,11 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     svc: InferenceService | None = ctx.state.get("service")
     if svc is None:
         return
+    strict = bool(ctx.state.get("configured"))  # at start nothing is refused: the module must come up
     try:
-        await svc.load_all(settings)  # a refused version raises: the patch is refused, the old one serves
+        await svc.load_all(settings, strict=strict)  # a refused pin raises: the patch is refused
     finally:
+        ctx.state["configured"] = True
         await ctx.report({"models": svc.status()})
 
 
@@ -73,15 +83,16 @@ async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
     names = [ctx.settings.sensor_model, ctx.settings.vision_model]
     results: dict[str, Any] = {}
     for name in names:
+        if name not in svc.names():
+            continue
         try:
-            loaded = await svc.manager.load(name, ctx.settings.model_versions.get(name), force=force)
-            svc.metrics.in_service(name, loaded.version, loaded.report.primary)
-            if loaded.files.metadata.kind == "window":
-                svc._sync_windows(loaded)
+            loaded = await svc.load(name, ctx.settings.model_versions.get(name), force=force)
             results[name] = {"version": loaded.version, "provider": loaded.report.primary}
         except ModelRejected as exc:
-            svc.metrics.refused.labels(model=name, reason=exc.reason).inc()
-            results[name] = {"refused": exc.reason, "error": exc.detail}
+            if name in svc.waiting:
+                results[name] = {"waiting": svc.waiting[name]}
+            else:
+                results[name] = {"refused": exc.reason, "error": exc.detail}
     status = svc.status()
     await ctx.report({"models": status})
     if any("refused" in r for r in results.values()):
@@ -89,6 +100,16 @@ async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
             409, "a model version was refused; the previous version keeps serving", results=results
         )
     return {"models": results}
+
+
+@module.task
+async def model_watch(ctx: Context[Settings]) -> None:
+    """Load a version as soon as it lands under MODEL_PATH (or the single file is replaced)."""
+    svc = _svc(ctx)
+    while ctx.settings.model_poll_seconds > 0:
+        await asyncio.sleep(ctx.settings.model_poll_seconds)
+        if await svc.watch_once():
+            await ctx.report({"models": svc.status()})
 
 
 @module.task

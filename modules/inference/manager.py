@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -15,9 +16,10 @@ from edgeloop_runtime import get_logger, utc_now_iso
 
 from .batcher import BatcherClosed, MicroBatcher
 from .errors import ModelRejected, ProviderError
+from .infer import infer_metadata
 from .metadata import Batching
 from .processors import FrameProcessor, StageObserver, WindowProcessor
-from .repository import ModelFiles, pick_version, read_version
+from .repository import ModelFiles, check_complete, check_sha256
 from .session import (
     OrtRunner,
     ProviderReport,
@@ -26,6 +28,7 @@ from .session import (
     create_session,
     example_feeds,
 )
+from .store import ModelStore
 
 _log = get_logger(__name__)
 
@@ -56,6 +59,7 @@ class LoadedModel:
         return {
             "version": self.version,
             "kind": self.files.metadata.kind,
+            "decoder": post.type if (post := self.files.metadata.postprocess) else None,
             "sha256": self.files.metadata.sha256,
             "provider": self.report.primary,
             "providers": list(self.report.active),
@@ -73,6 +77,8 @@ class EngineOptions:
 
     root: Path
     providers: list[str]
+    vision_model: str = "defect_detector"
+    decoder: str = ""  # DECODER: the vision model's postprocess.type, whatever is inferred
     require_gpu: bool = False
     intra_op_threads: int = 0
     confidence: float | None = None
@@ -116,12 +122,41 @@ class ModelManager:
         self._retiring: set[asyncio.Task[None]] = set()
         self._pre_pool = ThreadPoolExecutor(options.decode_threads(), thread_name_prefix="pre")
 
+    @property
+    def store(self) -> ModelStore:
+        return ModelStore(self.options.root, self.options.vision_model)
+
+    def pick_version(self, name: str, wanted: str | None) -> str:
+        """The version asked for, or the highest; ModelRejected('not_found') when it does not exist."""
+        found = self.store.versions(name)
+        if not found:
+            raise ModelRejected("not_found", f"no version of model {name!r} under {self.store.setting}")
+        if wanted in (None, "", "latest"):
+            return found[-1]
+        if wanted not in found:
+            raise ModelRejected("not_found", f"model {name!r} has no version {wanted!r} (has {found})")
+        return str(wanted)
+
+    def _read(self, name: str, version: str) -> tuple[ModelFiles, Any, ProviderReport]:
+        """Read a version, create its session; metadata as written, or inferred from the graph."""
+        raw = self.store.read(name, version)
+        if raw.complete:
+            files = check_complete(raw)
+            sess, report = create_session(files.data, self.options.providers, self.options.session_threads())
+            check_providers(report, self.options.require_gpu)
+            check_contract(sess, files.metadata)
+            return files, sess, report
+        expected = raw.sidecar.get("sha256")
+        digest = check_sha256(raw, str(expected)) if expected else hashlib.sha256(raw.data).hexdigest()
+        sess, report = create_session(raw.data, self.options.providers, self.options.session_threads())
+        check_providers(report, self.options.require_gpu)
+        decoder = self.options.decoder if name == self.options.vision_model else ""
+        meta = infer_metadata(sess, raw.sidecar, name, version, digest, decoder)
+        return ModelFiles(name, version, raw.path, raw.data, meta), sess, report
+
     def _build(self, name: str, version: str) -> LoadedModel:
         """Blocking: read, check, create the session, check providers and contract, warm up."""
-        files = read_version(self.options.root, name, version)
-        sess, report = create_session(files.data, self.options.providers, self.options.session_threads())
-        check_providers(report, self.options.require_gpu)
-        check_contract(sess, files.metadata)
+        files, sess, report = self._read(name, version)
         meta = files.metadata
         override = self.options.batching.get(name, {})
         merged = Batching.model_validate({**meta.batching.model_dump(by_alias=True), **override})
@@ -165,16 +200,18 @@ class ModelManager:
         async with self._lock:
             current = self.current.get(name)
             try:
-                chosen = pick_version(self.options.root, name, version)
+                chosen = self.pick_version(name, version)
                 if current is not None and current.version == chosen and not force:
                     return current
                 loaded = await asyncio.get_running_loop().run_in_executor(None, self._build, name, chosen)
             except (ModelRejected, ProviderError) as exc:
                 reason = getattr(exc, "reason", "provider")
+                if reason == "not_found" and not version:
+                    raise  # nothing there yet: waiting, not refused
                 self.refused[name] = {
                     "version": version or "latest",
                     "reason": reason,
-                    "error": str(exc),
+                    "error": f"{self.store.setting}: {exc}",
                     "at": utc_now_iso(),
                 }
                 _log.error(

@@ -32,6 +32,8 @@ def engine_options(s: Settings) -> EngineOptions:
     return EngineOptions(
         root=Path(s.model_path),
         providers=list(s.providers),
+        vision_model=s.vision_model,
+        decoder=s.decoder,
         require_gpu=s.require_gpu,
         intra_op_threads=s.intra_op_threads,
         confidence=s.confidence_threshold,
@@ -51,20 +53,83 @@ class InferenceService:
         self.assembler: WindowAssembler | None = None
         self.drift: DriftMonitor | None = None
         self._window_key: Any = None
+        self.waiting: dict[str, str] = {}  # model -> why it is not served yet (nothing under MODEL_PATH)
+        self._seen: dict[str, Any] = {}  # model -> (version, fingerprint) last loaded or refused
+        self._pending: dict[str, Any] = {}  # model -> (version, fingerprint) seen once: still being written?
 
-    async def load_all(self, settings: Settings) -> None:
-        """Load (or switch to) the configured version of every configured model; raises on refusal."""
+    def names(self) -> list[str]:
+        """The configured models this MODEL_PATH can hold (a single .onnx is the vision model only)."""
+        store = self.manager.store
+        return [n for n in (self.settings.sensor_model, self.settings.vision_model) if store.expects(n)]
+
+    async def load_all(self, settings: Settings, *, strict: bool = False) -> None:
+        """Load (or switch to) the configured version of every configured model. Nothing there yet is
+        waiting, not an error; a refused version is recorded (and raised when `strict` and pinned)."""
         self.settings = settings
         self.manager.options = engine_options(settings)
         for name in (settings.sensor_model, settings.vision_model):
+            if name not in self.names():
+                self.waiting.pop(name, None)
+        for name in self.names():
+            pinned = settings.model_versions.get(name)
             try:
-                loaded = await self.manager.load(name, settings.model_versions.get(name))
-            except ModelRejected as exc:
+                await self.load(name, pinned)
+            except ModelRejected:
+                if strict and pinned:
+                    raise
+
+    async def load(self, name: str, version: str | None, *, force: bool = False) -> LoadedModel:
+        """Load one model (see ModelManager.load); waiting / refused states and metrics kept here."""
+        store = self.manager.store
+        try:
+            chosen = self.manager.pick_version(name, version)
+            seen = (chosen, store.fingerprint(name, chosen))
+        except ModelRejected:
+            seen = None
+        try:
+            loaded = await self.manager.load(name, version, force=force)
+        except ModelRejected as exc:
+            if exc.reason == "not_found" and not version:
+                self.waiting[name] = f"waiting for model: no version of {name!r} under {store.setting}"
+                _log.warning("waiting for model", model=name, setting=store.setting)
+            else:
+                self.waiting.pop(name, None)
                 self.metrics.refused.labels(model=name, reason=exc.reason).inc()
-                raise
-            self.metrics.in_service(name, loaded.version, loaded.report.primary)
-            if loaded.files.metadata.kind == "window":
-                self._sync_windows(loaded)
+            if seen is not None:
+                self._seen[name] = seen
+            raise
+        if seen is not None:
+            self._seen[name] = seen
+        self.waiting.pop(name, None)
+        self.metrics.in_service(name, loaded.version, loaded.report.primary)
+        if loaded.files.metadata.kind == "window":
+            self._sync_windows(loaded)
+        return loaded
+
+    async def watch_once(self) -> bool:
+        """Load what landed in MODEL_PATH since the last look (a version's files unchanged over two looks,
+        so a copy still in progress is not taken); True when something was loaded or refused."""
+        changed = False
+        store = self.manager.store
+        for name in self.names():
+            pinned = self.settings.model_versions.get(name)
+            try:
+                target = self.manager.pick_version(name, pinned)
+                key = (target, store.fingerprint(name, target))
+            except ModelRejected:
+                continue  # nothing there (waiting), or the pinned version is missing (already refused)
+            if self._seen.get(name) == key:
+                continue
+            if self._pending.get(name) != key:
+                self._pending[name] = key
+                continue
+            current = self.manager.current.get(name)
+            try:
+                await self.load(name, pinned, force=current is not None and current.version == target)
+            except ModelRejected:
+                pass  # recorded as refused; the previous version (if any) keeps serving
+            changed = True
+        return changed
 
     def _sync_windows(self, loaded: LoadedModel) -> None:
         meta = loaded.files.metadata
@@ -81,7 +146,18 @@ class InferenceService:
             self.drift = DriftMonitor(meta.drift.baseline, meta.drift.window_size, meta.drift.threshold)
 
     def status(self) -> dict[str, Any]:
-        return self.manager.status()
+        """Loaded, refused and waiting models, and one word for the vision model's state."""
+        status = self.manager.status()
+        status["waiting"] = dict(self.waiting)
+        vision = self.settings.vision_model
+        if vision in status["loaded"]:
+            state = "serving"
+        elif vision in status["refused"]:
+            state = "model refused"
+        else:
+            state = "waiting for model"
+        status["state"] = state
+        return status
 
     # ---- telemetry ------------------------------------------------------------------------
     async def on_telemetry(self, out: Sender, body: Any, message_id: str | None) -> int:
@@ -206,6 +282,11 @@ class InferenceService:
             "captureTs": capture,
             "detections": dets,
         }
+        if result.classes:
+            top = result.classes[0]
+            body["classes"] = result.classes
+            body["score"] = top["confidence"]
+            body["contributions"] = {str(c["class"]): float(c["confidence"]) for c in result.classes}
         mid = str(uuid.uuid5(_IDS, f"frame|{camera}|{props.get('seq')}|{message_id}"))
         await out.send("scores", body, kind="score", message_id=mid)
 

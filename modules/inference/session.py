@@ -118,11 +118,27 @@ def check_contract(sess: ort.InferenceSession, meta: ModelMetadata) -> None:
                 raise ModelRejected("contract", f"{kind} {t.name}: shape {t.shape} != metadata {spec.shape}")
 
 
+def example_shape(meta: ModelMetadata, spec: TensorSpec, batch: int) -> list[int]:
+    """A concrete shape: `batch` for a dynamic batch, the preprocess size for dynamic image dims."""
+    shape = list(spec.shape)
+    pre = meta.preprocess
+    if pre is not None and spec.name == meta.inputs[0].name:
+        image = {
+            "NCHW": [3, pre.size, pre.size],
+            "NHWC": [pre.size, pre.size, 3],
+            "CHW": [3, pre.size, pre.size],
+        }
+        tail = image[pre.layout]
+        head = shape[: len(shape) - len(tail)]
+        shape = [*head, *(t if d == -1 else d for d, t in zip(shape[len(head) :], tail, strict=True))]
+    if spec.batched and shape and shape[0] == -1:
+        shape[0] = batch
+    return [1 if d == -1 else d for d in shape]
+
+
 def example_feeds(meta: ModelMetadata, batch: int) -> dict[str, np.ndarray]:
     """Zero inputs of the metadata's shapes with `batch` for dynamic dims (warm-up)."""
-    return {
-        t.name: np.zeros([batch if d == -1 else d for d in t.shape], np.dtype(t.dtype)) for t in meta.inputs
-    }
+    return {t.name: np.zeros(example_shape(meta, t, batch), np.dtype(t.dtype)) for t in meta.inputs}
 
 
 def _pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
@@ -144,8 +160,8 @@ class OrtRunner:
         self.io_binding = report.primary == "CUDAExecutionProvider"
         self.pad_to = meta.batching.max_batch_size if meta.batching.pad_batch else 0
         # only tensors whose first dimension is the batch (-1 in the metadata) are padded and cut back
-        self._batched_in = {t.name for t in meta.inputs if t.shape and t.shape[0] == -1}
-        self._batched_out = [bool(t.shape and t.shape[0] == -1) for t in meta.outputs]
+        self._batched_in = {t.name for t in meta.inputs if t.batched and t.shape and t.shape[0] == -1}
+        self._batched_out = [bool(t.batched and t.shape and t.shape[0] == -1) for t in meta.outputs]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one batch (padded to `pad_to` rows when set); ModelRejected('run_failed') when onnxruntime
@@ -177,5 +193,8 @@ class OrtRunner:
         for batch in sorted({1, self.meta.batching.max_batch_size}):
             outs = self.run(example_feeds(self.meta, batch))
             for spec, out in zip(self.meta.outputs, outs, strict=True):
-                if out.shape[0] != batch or not _dims_match(spec, list(out.shape)):
+                wrong_batch = (
+                    spec.batched and bool(spec.shape) and spec.shape[0] == -1 and out.shape[0] != batch
+                )
+                if wrong_batch or not _dims_match(spec, list(out.shape)):
                     raise ModelRejected("contract", f"warm-up output {spec.name} has shape {out.shape}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,9 @@ class Settings(ModuleSettings):
         default_factory=dict, description="model -> maxBatchSize/maxQueueDelayMs/padBatch"
     )
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    decoder: Literal["", "cellComponents", "yolov5", "yolov8", "nms", "classification"] = ""  # "" inferred
+    model_poll_seconds: float = Field(default=2.0, ge=0.0)  # repository watch; 0 disables
+    predictions_output: str = ""  # e.g. "predictions": /predict results are also sent on this output
     rest_port: int = Field(default=5000, ge=-1, le=65535)  # -1 disables, 0 picks a free port
     rest_host: str = "0.0.0.0"
     drift_enabled: bool = True
