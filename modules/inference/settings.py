@@ -28,7 +28,8 @@ class Settings(ModuleSettings):
         default_factory=dict, description="model -> maxBatchSize/maxQueueDelayMs/padBatch"
     )
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    decoder: Literal["", "cellComponents", "yolov5", "yolov8", "nms", "classification"] = ""  # "" inferred
+    # the vision model's output decoder: yolov5, yolov8, nms, classification, cellComponents; "" = inferred
+    decoder: Literal["", "cellComponents", "yolov5", "yolov8", "nms", "classification"] = ""
     model_poll_seconds: float = Field(default=2.0, ge=0.0)  # repository watch; 0 disables
     predictions_output: str = ""  # e.g. "predictions": /predict results are also sent on this output
     rest_port: int = Field(default=5000, ge=-1, le=65535)  # -1 disables, 0 picks a free port
