@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger
 
+from .delivery import Deliveries
 from .errors import ModelRejected
 from .gpu import gpu_samples
 from .rest import make_app
@@ -31,6 +33,20 @@ async def start(ctx: Context[Settings]) -> None:
     svc = InferenceService(ctx.settings, InferenceMetrics(ctx.metrics))
     ctx.state["service"] = svc
     ctx.exit_stack.push_async_callback(svc.manager.close)
+
+    async def load_for_delivery(name: str) -> tuple[str | None, str | None]:
+        try:
+            loaded = await svc.load(name, ctx.settings.model_versions.get(name))
+        except ModelRejected as exc:
+            current = svc.manager.current.get(name)
+            return (current.version if current else None), str(exc)
+        finally:
+            await ctx.report({"models": svc.status()})
+        return loaded.version, None
+
+    deliveries = Deliveries(load_for_delivery, ctx.report)
+    ctx.state["deliveries"] = deliveries
+    ctx.exit_stack.push_async_callback(deliveries.close)
     # nothing under MODEL_PATH yet, or a refused version: logged and reported, the module serves what it
     # can; ProviderError (requireGpu) is fatal: the module exits non-zero
     await svc.load_all(ctx.settings)
@@ -63,6 +79,13 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     finally:
         ctx.state["configured"] = True
         await ctx.report({"models": svc.status()})
+    deliveries: Deliveries = ctx.state["deliveries"]
+    deliveries.apply(
+        Path(settings.model_path),
+        dict(settings.model_delivery),
+        settings.model_retention,
+        dict(settings.model_versions),
+    )
 
 
 @module.input("telemetry", queue_size=2000, overflow="block", concurrency=64)

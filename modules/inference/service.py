@@ -54,7 +54,7 @@ class InferenceService:
         self.drift: DriftMonitor | None = None
         self._window_key: Any = None
         self.waiting: dict[str, str] = {}  # model -> why it is not served yet (nothing under MODEL_PATH)
-        self._seen: dict[str, Any] = {}  # model -> (version, fingerprint) last loaded or refused
+        self._seen: set[Any] = set()  # (model, version, fingerprint) loaded or refused: not tried again
         self._pending: dict[str, Any] = {}  # model -> (version, fingerprint) seen once: still being written?
 
     def names(self) -> list[str]:
@@ -74,16 +74,31 @@ class InferenceService:
             pinned = settings.model_versions.get(name)
             try:
                 await self.load(name, pinned)
-            except ModelRejected:
+            except ModelRejected as exc:
                 if strict and pinned:
                     raise
+                if not pinned and exc.reason != "not_found" and name not in self.manager.current:
+                    await self._fall_back(name)
+
+    async def _fall_back(self, name: str) -> None:
+        """The newest version was refused and nothing serves: the next older one that loads serves (the
+        refusal stays reported)."""
+        refusal = self.manager.refused.get(name)
+        for version in reversed(self.manager.store.versions(name)[:-1]):
+            try:
+                await self.load(name, version)
+            except ModelRejected:
+                continue
+            if refusal is not None:
+                self.manager.refused[name] = refusal
+            return
 
     async def load(self, name: str, version: str | None, *, force: bool = False) -> LoadedModel:
         """Load one model (see ModelManager.load); waiting / refused states and metrics kept here."""
         store = self.manager.store
         try:
             chosen = self.manager.pick_version(name, version)
-            seen = (chosen, store.fingerprint(name, chosen))
+            seen = (name, chosen, store.fingerprint(name, chosen))
         except ModelRejected:
             seen = None
         try:
@@ -96,10 +111,10 @@ class InferenceService:
                 self.waiting.pop(name, None)
                 self.metrics.refused.labels(model=name, reason=exc.reason).inc()
             if seen is not None:
-                self._seen[name] = seen
+                self._seen.add(seen)
             raise
         if seen is not None:
-            self._seen[name] = seen
+            self._seen.add(seen)
         self.waiting.pop(name, None)
         self.metrics.in_service(name, loaded.version, loaded.report.primary)
         if loaded.files.metadata.kind == "window":
@@ -115,10 +130,10 @@ class InferenceService:
             pinned = self.settings.model_versions.get(name)
             try:
                 target = self.manager.pick_version(name, pinned)
-                key = (target, store.fingerprint(name, target))
+                key = (name, target, store.fingerprint(name, target))
             except ModelRejected:
                 continue  # nothing there (waiting), or the pinned version is missing (already refused)
-            if self._seen.get(name) == key:
+            if key in self._seen:
                 continue
             if self._pending.get(name) != key:
                 self._pending[name] = key

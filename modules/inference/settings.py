@@ -9,6 +9,8 @@ from pydantic import Field
 
 from edgeloop_runtime import ModuleSettings
 
+from .delivery import DeliverySpec
+
 DEFAULT_REPOSITORY = str(Path(__file__).resolve().parent / "model_repository")
 
 
@@ -31,6 +33,11 @@ class Settings(ModuleSettings):
     # the vision model's output decoder: yolov5, yolov8, nms, classification, cellComponents; "" = inferred
     decoder: Literal["", "cellComponents", "yolov5", "yolov8", "nms", "classification"] = ""
     model_poll_seconds: float = Field(default=2.0, ge=0.0)  # repository watch; 0 disables
+    model_delivery: dict[str, DeliverySpec] = Field(
+        default_factory=dict,
+        description="model -> {version, url, sha256, size, metadata}: download and serve",
+    )
+    model_retention: int = Field(default=3, ge=1, le=100)  # versions kept per model after a delivery
     predictions_output: str = ""  # e.g. "predictions": /predict results are also sent on this output
     rest_port: int = Field(default=5000, ge=-1, le=65535)  # -1 disables, 0 picks a free port
     rest_host: str = "0.0.0.0"
