@@ -36,12 +36,12 @@ async def start(ctx: Context[Settings]) -> None:
 
     async def load_for_delivery(name: str) -> tuple[str | None, str | None]:
         try:
-            loaded = await svc.load(name, ctx.settings.model_versions.get(name))
+            loaded = await svc.load(name, svc.pinned(name))
         except ModelRejected as exc:
             current = svc.manager.current.get(name)
             return (current.version if current else None), str(exc)
         finally:
-            await ctx.report({"models": svc.status()})
+            await ctx.report({"models": svc.status_patch()})
         return loaded.version, None
 
     deliveries = Deliveries(load_for_delivery, ctx.report)
@@ -65,7 +65,7 @@ async def start(ctx: Context[Settings]) -> None:
         port = runner.addresses[0][1] if runner.addresses else ctx.settings.rest_port
         ctx.endpoints["rest"] = f"http://{ctx.settings.rest_host}:{port}"
         _log.info("REST server listening", port=port)
-    await ctx.report({"models": svc.status()})
+    await ctx.report({"models": svc.status_patch()})
 
 
 @module.on_config
@@ -78,7 +78,7 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
         await svc.load_all(settings, strict=strict)  # a refused pin raises: the patch is refused
     finally:
         ctx.state["configured"] = True
-        await ctx.report({"models": svc.status()})
+        await ctx.report({"models": svc.status_patch()})
     deliveries: Deliveries = ctx.state["deliveries"]
     deliveries.apply(
         Path(settings.model_path),
@@ -109,20 +109,54 @@ async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
         if name not in svc.names():
             continue
         try:
-            loaded = await svc.load(name, ctx.settings.model_versions.get(name), force=force)
+            loaded = await svc.load(name, svc.pinned(name), force=force)
             results[name] = {"version": loaded.version, "provider": loaded.report.primary}
         except ModelRejected as exc:
             if name in svc.waiting:
                 results[name] = {"waiting": svc.waiting[name]}
             else:
                 results[name] = {"refused": exc.reason, "error": exc.detail}
-    status = svc.status()
-    await ctx.report({"models": status})
+    await ctx.report({"models": svc.status_patch()})
     if any("refused" in r for r in results.values()):
         raise MethodError(
             409, "a model version was refused; the previous version keeps serving", results=results
         )
     return {"models": results}
+
+
+@module.method("promoteModel")
+async def promote_model(ctx: Context[Settings], payload: Any) -> Any:
+    """Make the shadow candidate (or `version`) of `model` (default: the vision model) the active version."""
+    svc = _svc(ctx)
+    body = payload if isinstance(payload, dict) else {}
+    name = str(body.get("model") or ctx.settings.vision_model)
+    version = body.get("version")
+    try:
+        loaded = await svc.promote(name, str(version) if version is not None else None)
+    except ModelRejected as exc:
+        raise MethodError(409, f"not promoted: {exc}", reason=exc.reason) from exc
+    finally:
+        await ctx.report({"models": svc.status_patch()})
+    return {"model": name, "version": loaded.version}
+
+
+@module.task
+async def shadow_summaries(ctx: Context[Settings]) -> None:
+    """Every shadowSummarySeconds: a model-evaluation summary per candidate on `evaluation`; automatic
+    promotion when enabled and the thresholds held long enough."""
+    svc = _svc(ctx)
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(ctx.settings.shadow_summary_seconds)
+        for summary in svc.take_summaries():
+            await ctx.send("evaluation", summary, kind="model-evaluation")
+            await ctx.report({"shadow": {summary["model"]: summary}})
+            if svc.due_for_promotion(summary, loop.time()):
+                try:
+                    await svc.promote(summary["model"])
+                except ModelRejected as exc:
+                    _log.error("automatic promotion failed", model=summary["model"], error=str(exc))
+                await ctx.report({"models": svc.status_patch()})
 
 
 @module.task
@@ -132,7 +166,7 @@ async def model_watch(ctx: Context[Settings]) -> None:
     while ctx.settings.model_poll_seconds > 0:
         await asyncio.sleep(ctx.settings.model_poll_seconds)
         if await svc.watch_once():
-            await ctx.report({"models": svc.status()})
+            await ctx.report({"models": svc.status_patch()})
 
 
 @module.task

@@ -115,6 +115,7 @@ class ModelManager:
     ) -> None:
         self.options = options
         self.current: dict[str, LoadedModel] = {}
+        self.shadows: dict[str, LoadedModel] = {}  # candidates run beside the active version
         self.refused: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
         self._observe_stage = observe_stage
@@ -228,6 +229,32 @@ class ModelManager:
                 task.add_done_callback(self._retiring.discard)
             return loaded
 
+    async def load_shadow(self, name: str, version: str) -> LoadedModel:
+        """Load `version` as the candidate beside the active one (its own session, batcher and thread)."""
+        current = self.shadows.get(name)
+        if current is not None and current.version == version:
+            return current
+        self.pick_version(name, version)
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self._build, name, version)
+        loaded.batcher.start()
+        self.shadows[name] = loaded
+        if current is not None:
+            await self._retire(current)
+        _log.info("shadow candidate loaded", model=name, version=version)
+        return loaded
+
+    async def drop_shadow(self, name: str) -> None:
+        old = self.shadows.pop(name, None)
+        if old is not None:
+            await self._retire(old)
+
+    async def submit_to(self, loaded: LoadedModel, item: Any) -> Any:
+        """Run one request on a given version (a shadow candidate): no resubmission on a swap."""
+        prepare = getattr(loaded.processor, "prepare", None)
+        if prepare is not None:
+            item = await asyncio.get_running_loop().run_in_executor(self._pre_pool, prepare, item)
+        return await loaded.batcher.submit(item)
+
     async def _retire(self, old: LoadedModel) -> None:
         await old.batcher.close()  # requests already queued on the old version finish there
         old.executor.shutdown(wait=False)
@@ -280,11 +307,12 @@ class ModelManager:
         """What is loaded and what was refused (for reported properties, getStatus and /health)."""
         return {
             "loaded": {name: m.describe() for name, m in self.current.items()},
+            "shadow": {name: m.describe() for name, m in self.shadows.items()},
             "refused": dict(self.refused),
         }
 
     async def close(self) -> None:
-        for loaded in list(self.current.values()):
+        for loaded in [*self.current.values(), *self.shadows.values()]:
             await loaded.batcher.close()
             loaded.executor.shutdown(wait=False)
         if self._retiring:

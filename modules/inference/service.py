@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +17,7 @@ from .errors import BadInput, ModelRejected
 from .manager import EngineOptions, LoadedModel, ModelManager
 from .processors import FrameResult, WindowResult
 from .settings import Settings
+from .shadow import Sampler, ShadowStats, class_agreement, frame_agreement, passes
 from .telemetry_metrics import InferenceMetrics
 from .windows import Window, WindowAssembler
 
@@ -56,6 +59,24 @@ class InferenceService:
         self.waiting: dict[str, str] = {}  # model -> why it is not served yet (nothing under MODEL_PATH)
         self._seen: set[Any] = set()  # (model, version, fingerprint) loaded or refused: not tried again
         self._pending: dict[str, Any] = {}  # model -> (version, fingerprint) seen once: still being written?
+        # model -> (promoted version, the twin's pin when promoted): a promotion holds until the pin changes
+        self.promoted: dict[str, tuple[str, str | None]] = {}
+        self.shadow_stats: dict[str, ShadowStats] = {}
+        self._samplers: dict[str, Sampler] = {}
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._passing_since: dict[str, float] = {}
+        self._reported: dict[str, Any] = {}
+
+    def pinned(self, name: str, settings: Settings | None = None) -> str | None:
+        """The version to serve: a promotion, else the twin's modelVersions pin, else None (the highest)."""
+        settings = settings or self.settings
+        pin = settings.model_versions.get(name)
+        promoted = self.promoted.get(name)
+        if promoted is not None:
+            if promoted[1] == pin:
+                return promoted[0]
+            del self.promoted[name]  # the twin's pin changed since: it wins
+        return pin
 
     def names(self) -> list[str]:
         """The configured models this MODEL_PATH can hold (a single .onnx is the vision model only)."""
@@ -71,7 +92,7 @@ class InferenceService:
             if name not in self.names():
                 self.waiting.pop(name, None)
         for name in self.names():
-            pinned = settings.model_versions.get(name)
+            pinned = self.pinned(name, settings)
             try:
                 await self.load(name, pinned)
             except ModelRejected as exc:
@@ -79,6 +100,119 @@ class InferenceService:
                     raise
                 if not pinned and exc.reason != "not_found" and name not in self.manager.current:
                     await self._fall_back(name)
+        await self._sync_shadows(settings)
+
+    async def _sync_shadows(self, settings: Settings) -> None:
+        """Load the configured candidates, drop the others (a candidate that is now active is dropped)."""
+        for name in list(self.manager.shadows):
+            active = self.manager.current.get(name)
+            wanted = settings.shadow_versions.get(name)
+            if wanted is None or (active is not None and active.version == wanted):
+                await self.manager.drop_shadow(name)
+                self.shadow_stats.pop(name, None)
+        for name, version in settings.shadow_versions.items():
+            active = self.manager.current.get(name)
+            if active is None or active.version == version:
+                continue
+            try:
+                await self.manager.load_shadow(name, version)
+            except ModelRejected as exc:
+                self.manager.refused[f"{name}:shadow"] = {
+                    "version": version,
+                    "reason": exc.reason,
+                    "error": str(exc),
+                }
+                continue
+            self.manager.refused.pop(f"{name}:shadow", None)
+            self._samplers[name] = Sampler(settings.shadow_share)
+            stats = self.shadow_stats.get(name)
+            if stats is None or (stats.active_version, stats.candidate_version) != (active.version, version):
+                self.shadow_stats[name] = ShadowStats(active.version, version)
+
+    def _shadow(self, name: str) -> LoadedModel | None:
+        """The candidate of `name` when this input is one of the share it sees."""
+        candidate = self.manager.shadows.get(name)
+        sampler = self._samplers.get(name)
+        if candidate is None or sampler is None or not sampler.take():
+            return None
+        return candidate
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _shadow_frame(
+        self, candidate: LoadedModel, image: bytes, active: FrameResult, active_ms: float
+    ) -> None:
+        stats = self.shadow_stats.get(candidate.name)
+        t0 = time.perf_counter()
+        try:
+            result: FrameResult = await self.manager.submit_to(candidate, image)
+        except Exception:  # the candidate's failures are measured, never seen by the active path
+            if stats is not None:
+                stats.errors += 1
+            return
+        if stats is None or stats.candidate_version != candidate.version:
+            return
+        stats.candidate_ms.append((time.perf_counter() - t0) * 1000)
+        stats.active_ms.append(active_ms)
+        if active.classes or result.classes:
+            stats.agreements.append(class_agreement(active.classes, result.classes))
+        else:
+            stats.agreements.append(frame_agreement(active.detections, result.detections))
+
+    async def _shadow_window(
+        self, candidate: LoadedModel, w: Window, active: WindowResult, active_ms: float
+    ) -> None:
+        stats = self.shadow_stats.get(candidate.name)
+        t0 = time.perf_counter()
+        try:
+            result: WindowResult = await self.manager.submit_to(candidate, w)
+        except Exception:
+            if stats is not None:
+                stats.errors += 1
+            return
+        if stats is None or stats.candidate_version != candidate.version:
+            return
+        stats.candidate_ms.append((time.perf_counter() - t0) * 1000)
+        stats.active_ms.append(active_ms)
+        stats.pairs.append((active.score, result.score))
+
+    def take_summaries(self) -> list[dict[str, Any]]:
+        """One model-evaluation summary per candidate that saw inputs; the periods restart."""
+        out = []
+        for name, stats in list(self.shadow_stats.items()):
+            if stats.samples == 0:
+                continue
+            out.append(stats.summary(name))
+            self.shadow_stats[name] = ShadowStats(stats.active_version, stats.candidate_version)
+        return out
+
+    def due_for_promotion(self, summary: dict[str, Any], now: float) -> bool:
+        """Automatic promotion: the thresholds held in every summary for shadowPromoteAfterSeconds."""
+        s = self.settings
+        name = summary["model"]
+        if not s.shadow_auto_promote:
+            return False
+        if not passes(summary, s.shadow_min_samples, s.shadow_min_agreement, s.shadow_max_latency_ratio):
+            self._passing_since.pop(name, None)
+            return False
+        since = self._passing_since.setdefault(name, now - s.shadow_summary_seconds)
+        return now - since >= s.shadow_promote_after_seconds
+
+    async def promote(self, name: str, version: str | None = None) -> LoadedModel:
+        """Make the candidate (or `version`) the active version; it holds until the twin's pin changes."""
+        candidate = self.manager.shadows.get(name)
+        version = version or (candidate.version if candidate else None)
+        if version is None:
+            raise ModelRejected("no_candidate", f"model {name!r} has no shadow candidate to promote")
+        loaded = await self.load(name, version)
+        self.promoted[name] = (version, self.settings.model_versions.get(name))
+        self._passing_since.pop(name, None)
+        await self._sync_shadows(self.settings)
+        _log.info("model promoted", model=name, version=version)
+        return loaded
 
     async def _fall_back(self, name: str) -> None:
         """The newest version was refused and nothing serves: the next older one that loads serves (the
@@ -127,7 +261,7 @@ class InferenceService:
         changed = False
         store = self.manager.store
         for name in self.names():
-            pinned = self.settings.model_versions.get(name)
+            pinned = self.pinned(name)
             try:
                 target = self.manager.pick_version(name, pinned)
                 key = (name, target, store.fingerprint(name, target))
@@ -160,10 +294,23 @@ class InferenceService:
         if meta.drift is not None and self.settings.drift_enabled:
             self.drift = DriftMonitor(meta.drift.baseline, meta.drift.window_size, meta.drift.threshold)
 
+    def status_patch(self) -> dict[str, Any]:
+        """`status()` as a reported-properties patch: entries gone since the last patch are set to null
+        (reported properties merge, so an entry left out would otherwise stay)."""
+        now = self.status()
+        patch = dict(now)
+        for key, value in now.items():
+            if isinstance(value, dict):
+                gone = {k: None for k in self._reported.get(key, {}) if k not in value}
+                patch[key] = {**gone, **value}
+        self._reported = now
+        return patch
+
     def status(self) -> dict[str, Any]:
         """Loaded, refused and waiting models, and one word for the vision model's state."""
         status = self.manager.status()
         status["waiting"] = dict(self.waiting)
+        status["promoted"] = {name: v for name, (v, _pin) in self.promoted.items()}
         vision = self.settings.vision_model
         if vision in status["loaded"]:
             state = "serving"
@@ -187,10 +334,12 @@ class InferenceService:
         if not windows:  # most messages only add a row: a window completes every `stride` rows
             return 0
         name = self.settings.sensor_model
+        t0 = time.perf_counter()
         if len(windows) == 1:  # the common case
             results: list[Any] = [await self.manager.submit(name, windows[0])]
         else:  # a message that completes several assets' windows: one batch, answered in order
             results = await self.manager.submit_many(name, windows)
+        active_ms = (time.perf_counter() - t0) * 1000
         sent = 0
         error: BaseException | None = None
         for w, r in zip(windows, results, strict=True):
@@ -198,6 +347,9 @@ class InferenceService:
                 error = error or r
                 continue
             loaded, result = r
+            candidate = self._shadow(loaded.name)
+            if candidate is not None:
+                self._spawn(self._shadow_window(candidate, w, result, active_ms))
             await out.send(
                 "scores", self.window_score(loaded, w, result), kind="score", message_id=self._id(w)
             )
@@ -264,11 +416,15 @@ class InferenceService:
     # ---- frames ---------------------------------------------------------------------------
     async def detect(self, image: bytes, source: str) -> tuple[LoadedModel, FrameResult]:
         """Detections for one JPEG (shared batcher for frames and REST); BadInput for unusable images."""
+        t0 = time.perf_counter()
         try:
             loaded, result = await self.manager.submit(self.settings.vision_model, image)
         except BadInput as exc:
             self.metrics.rejected.labels(input=source, reason=exc.reason).inc()
             raise
+        candidate = self._shadow(loaded.name)
+        if candidate is not None:
+            self._spawn(self._shadow_frame(candidate, image, result, (time.perf_counter() - t0) * 1000))
         return loaded, result
 
     async def on_frame(self, out: Sender, data: bytes, props: dict[str, str], message_id: str | None) -> None:

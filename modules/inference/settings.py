@@ -38,6 +38,16 @@ class Settings(ModuleSettings):
         description="model -> {version, url, sha256, size, metadata}: download and serve",
     )
     model_retention: int = Field(default=3, ge=1, le=100)  # versions kept per model after a delivery
+    shadow_versions: dict[str, str] = Field(
+        default_factory=dict, description="model -> candidate version run beside the active one"
+    )
+    shadow_share: float = Field(default=0.2, gt=0.0, le=1.0)  # share of real inputs the candidate also sees
+    shadow_summary_seconds: float = Field(default=60.0, gt=0.0)  # a model-evaluation summary this often
+    shadow_auto_promote: bool = False  # promote when the thresholds below hold for shadowPromoteAfterSeconds
+    shadow_min_samples: int = Field(default=100, ge=1)  # per summary period
+    shadow_min_agreement: float = Field(default=0.95, ge=0.0, le=1.0)  # detections, or score correlation
+    shadow_max_latency_ratio: float = Field(default=1.5, gt=0.0)  # candidate p95 / active p95
+    shadow_promote_after_seconds: float = Field(default=600.0, ge=0.0)
     predictions_output: str = ""  # e.g. "predictions": /predict results are also sent on this output
     rest_port: int = Field(default=5000, ge=-1, le=65535)  # -1 disables, 0 picks a free port
     rest_host: str = "0.0.0.0"
