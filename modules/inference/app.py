@@ -41,6 +41,7 @@ async def start(ctx: Context[Settings]) -> None:
             current = svc.manager.current.get(name)
             return (current.version if current else None), str(exc)
         finally:
+            await svc.sync_shadows(ctx.settings)  # a candidate may have been waiting for this version
             await ctx.report({"models": svc.status_patch()})
         return loaded.version, None
 

@@ -212,7 +212,8 @@ class Deliveries:
             await self._fetch(root, name, spec, stop)
             fetched = True
         if pinned and pinned != spec.version:
-            return  # delivered beside the pinned version, which keeps serving (rollback by pinning)
+            await self._load(name)  # the pinned version keeps serving (rollback); a shadow may want it
+            return
         await self._set(name, state="warming")
         serving, refusal = await self._load(name)
         if serving != spec.version:

@@ -100,9 +100,9 @@ class InferenceService:
                     raise
                 if not pinned and exc.reason != "not_found" and name not in self.manager.current:
                     await self._fall_back(name)
-        await self._sync_shadows(settings)
+        await self.sync_shadows(settings)
 
-    async def _sync_shadows(self, settings: Settings) -> None:
+    async def sync_shadows(self, settings: Settings) -> None:
         """Load the configured candidates, drop the others (a candidate that is now active is dropped)."""
         for name in list(self.manager.shadows):
             active = self.manager.current.get(name)
@@ -210,7 +210,7 @@ class InferenceService:
         loaded = await self.load(name, version)
         self.promoted[name] = (version, self.settings.model_versions.get(name))
         self._passing_since.pop(name, None)
-        await self._sync_shadows(self.settings)
+        await self.sync_shadows(self.settings)
         _log.info("model promoted", model=name, version=version)
         return loaded
 
