@@ -23,6 +23,7 @@ from .repository import ModelFiles, check_complete, check_sha256
 from .session import (
     OrtRunner,
     ProviderReport,
+    TensorrtOptions,
     check_contract,
     check_providers,
     create_session,
@@ -79,6 +80,8 @@ class EngineOptions:
     providers: list[str]
     vision_model: str = "defect_detector"
     decoder: str = ""  # DECODER: the vision model's postprocess.type, whatever is inferred
+    tensorrt_fp16: bool = False
+    tensorrt_cache: str = ""  # "" = MODEL_PATH/.trt_cache when MODEL_PATH is a writable folder
     require_gpu: bool = False
     intra_op_threads: int = 0
     confidence: float | None = None
@@ -138,18 +141,27 @@ class ModelManager:
             raise ModelRejected("not_found", f"model {name!r} has no version {wanted!r} (has {found})")
         return str(wanted)
 
+    def tensorrt(self, name: str, version: str) -> TensorrtOptions:
+        """TensorRT options for one version: its own engine cache folder on the model volume."""
+        o = self.options
+        root = Path(o.tensorrt_cache) if o.tensorrt_cache else None
+        if root is None and o.root.is_dir() and os.access(o.root, os.W_OK):
+            root = o.root / ".trt_cache"
+        return TensorrtOptions(o.tensorrt_fp16, str(root / name / version) if root is not None else None)
+
     def _read(self, name: str, version: str) -> tuple[ModelFiles, Any, ProviderReport]:
         """Read a version, create its session; metadata as written, or inferred from the graph."""
         raw = self.store.read(name, version)
+        threads, trt = self.options.session_threads(), self.tensorrt(name, version)
         if raw.complete:
             files = check_complete(raw)
-            sess, report = create_session(files.data, self.options.providers, self.options.session_threads())
+            sess, report = create_session(files.data, self.options.providers, threads, trt)
             check_providers(report, self.options.require_gpu)
             check_contract(sess, files.metadata)
             return files, sess, report
         expected = raw.sidecar.get("sha256")
         digest = check_sha256(raw, str(expected)) if expected else hashlib.sha256(raw.data).hexdigest()
-        sess, report = create_session(raw.data, self.options.providers, self.options.session_threads())
+        sess, report = create_session(raw.data, self.options.providers, threads, trt)
         check_providers(report, self.options.require_gpu)
         decoder = self.options.decoder if name == self.options.vision_model else ""
         meta = infer_metadata(sess, raw.sidecar, name, version, digest, decoder)

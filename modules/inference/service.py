@@ -37,6 +37,8 @@ def engine_options(s: Settings) -> EngineOptions:
         providers=list(s.providers),
         vision_model=s.vision_model,
         decoder=s.decoder,
+        tensorrt_fp16=s.tensorrt_fp16,
+        tensorrt_cache=s.tensorrt_cache,
         require_gpu=s.require_gpu,
         intra_op_threads=s.intra_op_threads,
         confidence=s.confidence_threshold,

@@ -20,6 +20,8 @@ class Settings(ModuleSettings):
     model_path: str = DEFAULT_REPOSITORY
     providers: list[str] = Field(default_factory=lambda: ["tensorrt", "cuda", "cpu"])
     require_gpu: bool = False
+    tensorrt_fp16: bool = False  # TensorRT builds FP16 engines (faster; check the accuracy first)
+    tensorrt_cache: str = ""  # engine cache folder; "" = MODEL_PATH/.trt_cache when writable, else none
     intra_op_threads: int = Field(default=0, ge=0, le=256)  # 0: the cores / maxInFlight
     pre_threads: int = Field(default=2, ge=0, le=64)  # JPEG decode + letterbox pool; 0: one per core
     max_in_flight: int = Field(default=2, ge=1, le=8)  # batches running at once per model
