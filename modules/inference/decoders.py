@@ -53,7 +53,7 @@ def batched_nms(
         for c in np.unique(classes)
         for idx in [np.flatnonzero(classes == c)]
     ]
-    merged = np.concatenate(kept)
+    merged = np.sort(np.concatenate(kept))  # equal scores keep the input order, as in one pass
     return merged[np.argsort(-scores[merged], kind="stable")]
 
 

@@ -255,3 +255,19 @@ def test_the_committed_test_models_are_what_the_script_makes(tmp_path: Path) -> 
         if made.is_file():
             assert made.read_bytes() == (MODELS / made.relative_to(tmp_path)).read_bytes(), made.name
     onnx.checker.check_model(onnx.load(str(MODELS / "yolov8" / "model.onnx")), full_check=True)
+
+
+@pytest.mark.parametrize("n", [300, 3000], ids=["one-offset-matrix", "per-class-matrices"])
+def test_class_aware_nms_keeps_what_greedy_nms_per_class_keeps(n: int) -> None:
+    from inference.decoders import batched_nms
+
+    rng = np.random.default_rng(n)
+    xy = rng.uniform(0, 600, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(10, 80, (n, 2))], axis=1).astype(np.float32)
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    classes = rng.integers(0, 3, n)
+    keep = batched_nms(boxes, scores, classes, 0.5)
+    rows = [([float(v) for v in b], float(s), int(c)) for b, s, c in zip(boxes, scores, classes, strict=True)]
+    want = ref._nms(rows, 0.5, max_det=n)
+    got = [rows[int(i)] for i in keep]
+    assert [(r[2], r[1]) for r in got] == [(r[2], r[1]) for r in want]
