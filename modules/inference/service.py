@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from .errors import BadInput, ModelRejected
 from .manager import EngineOptions, LoadedModel, ModelManager
 from .processors import FrameResult, WindowResult
 from .settings import Settings
-from .shadow import Sampler, ShadowStats, class_agreement, frame_agreement, passes
+from .shadowing import Shadows
 from .telemetry_metrics import InferenceMetrics
 from .windows import Window, WindowAssembler
 
@@ -63,10 +62,7 @@ class InferenceService:
         self._pending: dict[str, Any] = {}  # model -> (version, fingerprint) seen once: still being written?
         # model -> (promoted version, the twin's pin when promoted): a promotion holds until the pin changes
         self.promoted: dict[str, tuple[str, str | None]] = {}
-        self.shadow_stats: dict[str, ShadowStats] = {}
-        self._samplers: dict[str, Sampler] = {}
-        self._shadow_tasks: set[asyncio.Task[None]] = set()
-        self._passing_since: dict[str, float] = {}
+        self.shadows = Shadows(self.manager)
         self._reported: dict[str, Any] = {}
 
     def pinned(self, name: str, settings: Settings | None = None) -> str | None:
@@ -105,103 +101,14 @@ class InferenceService:
         await self.sync_shadows(settings)
 
     async def sync_shadows(self, settings: Settings) -> None:
-        """Load the configured candidates, drop the others (a candidate that is now active is dropped)."""
-        for name in list(self.manager.shadows):
-            active = self.manager.current.get(name)
-            wanted = settings.shadow_versions.get(name)
-            if wanted is None or (active is not None and active.version == wanted):
-                await self.manager.drop_shadow(name)
-                self.shadow_stats.pop(name, None)
-        for name, version in settings.shadow_versions.items():
-            active = self.manager.current.get(name)
-            if active is None or active.version == version:
-                continue
-            try:
-                await self.manager.load_shadow(name, version)
-            except ModelRejected as exc:
-                self.manager.refused[f"{name}:shadow"] = {
-                    "version": version,
-                    "reason": exc.reason,
-                    "error": str(exc),
-                }
-                continue
-            self.manager.refused.pop(f"{name}:shadow", None)
-            self._samplers[name] = Sampler(settings.shadow_share)
-            stats = self.shadow_stats.get(name)
-            if stats is None or (stats.active_version, stats.candidate_version) != (active.version, version):
-                self.shadow_stats[name] = ShadowStats(active.version, version)
-
-    def _shadow(self, name: str) -> LoadedModel | None:
-        """The candidate of `name` when this input is one of the share it sees."""
-        candidate = self.manager.shadows.get(name)
-        sampler = self._samplers.get(name)
-        if candidate is None or sampler is None or not sampler.take():
-            return None
-        return candidate
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._shadow_tasks.add(task)
-        task.add_done_callback(self._shadow_tasks.discard)
-
-    async def _shadow_frame(
-        self, candidate: LoadedModel, image: bytes, active: FrameResult, active_ms: float
-    ) -> None:
-        stats = self.shadow_stats.get(candidate.name)
-        t0 = time.perf_counter()
-        try:
-            result: FrameResult = await self.manager.submit_to(candidate, image)
-        except Exception:  # the candidate's failures are measured, never seen by the active path
-            if stats is not None:
-                stats.errors += 1
-            return
-        if stats is None or stats.candidate_version != candidate.version:
-            return
-        stats.candidate_ms.append((time.perf_counter() - t0) * 1000)
-        stats.active_ms.append(active_ms)
-        if active.classes or result.classes:
-            stats.agreements.append(class_agreement(active.classes, result.classes))
-        else:
-            stats.agreements.append(frame_agreement(active.detections, result.detections))
-
-    async def _shadow_window(
-        self, candidate: LoadedModel, w: Window, active: WindowResult, active_ms: float
-    ) -> None:
-        stats = self.shadow_stats.get(candidate.name)
-        t0 = time.perf_counter()
-        try:
-            result: WindowResult = await self.manager.submit_to(candidate, w)
-        except Exception:
-            if stats is not None:
-                stats.errors += 1
-            return
-        if stats is None or stats.candidate_version != candidate.version:
-            return
-        stats.candidate_ms.append((time.perf_counter() - t0) * 1000)
-        stats.active_ms.append(active_ms)
-        stats.pairs.append((active.score, result.score))
+        """Load the configured shadow candidates, drop the others."""
+        await self.shadows.sync(settings)
 
     def take_summaries(self) -> list[dict[str, Any]]:
-        """One model-evaluation summary per candidate that saw inputs; the periods restart."""
-        out = []
-        for name, stats in list(self.shadow_stats.items()):
-            if stats.samples == 0:
-                continue
-            out.append(stats.summary(name))
-            self.shadow_stats[name] = ShadowStats(stats.active_version, stats.candidate_version)
-        return out
+        return self.shadows.take_summaries()
 
     def due_for_promotion(self, summary: dict[str, Any], now: float) -> bool:
-        """Automatic promotion: the thresholds held in every summary for shadowPromoteAfterSeconds."""
-        s = self.settings
-        name = summary["model"]
-        if not s.shadow_auto_promote:
-            return False
-        if not passes(summary, s.shadow_min_samples, s.shadow_min_agreement, s.shadow_max_latency_ratio):
-            self._passing_since.pop(name, None)
-            return False
-        since = self._passing_since.setdefault(name, now - s.shadow_summary_seconds)
-        return now - since >= s.shadow_promote_after_seconds
+        return self.shadows.due_for_promotion(summary, now, self.settings)
 
     async def promote(self, name: str, version: str | None = None) -> LoadedModel:
         """Make the candidate (or `version`) the active version; it holds until the twin's pin changes."""
@@ -211,7 +118,7 @@ class InferenceService:
             raise ModelRejected("no_candidate", f"model {name!r} has no shadow candidate to promote")
         loaded = await self.load(name, version)
         self.promoted[name] = (version, self.settings.model_versions.get(name))
-        self._passing_since.pop(name, None)
+        self.shadows.promoted(name)
         await self.sync_shadows(self.settings)
         _log.info("model promoted", model=name, version=version)
         return loaded
@@ -349,9 +256,7 @@ class InferenceService:
                 error = error or r
                 continue
             loaded, result = r
-            candidate = self._shadow(loaded.name)
-            if candidate is not None:
-                self._spawn(self._shadow_window(candidate, w, result, active_ms))
+            self.shadows.window(loaded.name, w, result, active_ms)
             await out.send(
                 "scores", self.window_score(loaded, w, result), kind="score", message_id=self._id(w)
             )
@@ -424,9 +329,7 @@ class InferenceService:
         except BadInput as exc:
             self.metrics.rejected.labels(input=source, reason=exc.reason).inc()
             raise
-        candidate = self._shadow(loaded.name)
-        if candidate is not None:
-            self._spawn(self._shadow_frame(candidate, image, result, (time.perf_counter() - t0) * 1000))
+        self.shadows.frame(loaded.name, image, result, (time.perf_counter() - t0) * 1000)
         return loaded, result
 
     async def on_frame(self, out: Sender, data: bytes, props: dict[str, str], message_id: str | None) -> None:

@@ -87,8 +87,8 @@ async def services() -> AsyncIterator[list[InferenceService]]:
 
 async def _settle(svc: InferenceService) -> None:
     """Until every shadow request started so far has finished."""
-    while svc._shadow_tasks:
-        await asyncio.gather(*svc._shadow_tasks, return_exceptions=True)
+    while svc.shadows.tasks:
+        await asyncio.gather(*svc.shadows.tasks, return_exceptions=True)
 
 
 @pytest.mark.parametrize(
