@@ -16,7 +16,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from inference.vision_post import PostParams, detections, iou_matrix
-from inference.vision_pre import prepare
+from inference.vision_pre import jpeg_size, prepare
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "modules" / "inference" / "model_repository"
@@ -321,6 +321,29 @@ def evaluate(
     return {"precision": round(tp / max(tp + fp, 1), 3), "recall": round(tp / max(tp + fn, 1), 3)}
 
 
+def dataset_frames(folder: Path) -> list[tuple[bytes, list[Any], np.ndarray]]:
+    """Frames of a folder `edgeloop dataset pull` wrote (YOLO layout) as training items: the JPEG, no
+    labels, and the class mask their boxes fill (frames of another size than the camera's are skipped)."""
+    from edgeloop_dev.modelops.dataset import read_yolo, yolo_names
+
+    names = yolo_names(folder)
+    out = []
+    for img, rows in read_yolo(folder):
+        data = img.read_bytes()
+        w, h = jpeg_size(data)
+        if (w, h) != (FRAME_W, FRAME_H):
+            continue
+        classes = np.zeros((FRAME_H, FRAME_W), np.uint8)
+        for c, cx, cy, bw, bh in rows:
+            if c >= len(names) or names[c] not in LABELS:
+                continue
+            x1, x2 = round((cx - bw / 2) * w), round((cx + bw / 2) * w)
+            y1, y2 = round((cy - bh / 2) * h), round((cy + bh / 2) * h)
+            classes[max(0, y1) : y2, max(0, x1) : x2] = LABELS.index(names[c]) + 1
+        out.append((data, [], classes))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model repository root")
@@ -328,9 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--train-images", type=int, default=80)
     ap.add_argument("--test-images", type=int, default=40)
+    ap.add_argument("--dataset", type=Path, help="a folder from `edgeloop dataset pull` to train on as well")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     train = [make_image(rng) for _ in range(args.train_images)]
+    if args.dataset is not None:
+        train += dataset_frames(args.dataset)
     test_rng = np.random.default_rng(args.seed + 1000)
     test = [make_image(test_rng) for _ in range(args.test_images)]
     feats = _session(feature_model()).run(None, {"image": _batch([j for j, _, _ in train])})[0]
@@ -389,7 +415,12 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": 0.5,
         "batching": {"maxBatchSize": 16, "maxQueueDelayMs": 4.0, "cpuMaxBatchSize": CPU_MAX_BATCH},
         "evaluation": {"testImages": len(test), **quality},
-        "training": {"seed": args.seed, "trainImages": len(train), "hidden": HIDDEN},
+        "training": {
+            "seed": args.seed,
+            "trainImages": len(train),
+            "hidden": HIDDEN,
+            **({"dataset": args.dataset.name} if args.dataset is not None else {}),
+        },
         "sha256": hashlib.sha256(data).hexdigest(),
         "opset": OPSET,
         "irVersion": IR_VERSION,

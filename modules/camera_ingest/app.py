@@ -28,6 +28,11 @@ async def start(ctx: Context[Settings]) -> None:
     ctx.state["bytes"] = m.histogram(
         "frame_bytes", "JPEG size per frame.", buckets=(16e3, 32e3, 64e3, 128e3, 192e3, 256e3)
     )
+    ctx.state["age"] = m.histogram(
+        "frame_age_seconds",
+        "From the grab of a frame to its send on `frames`.",
+        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    )
     ctx.state["seq"] = 0
 
 
@@ -62,11 +67,12 @@ async def capture(ctx: Context[Settings]) -> None:
                 source = None
                 continue
             ctx.state["captured"].inc()
+            grabbed = time.monotonic() - float(getattr(source, "age_s", 0.0))
             if pending is not None and not pending.done():
                 ctx.state["dropped"].labels(reason="downstream_slow").inc()
             else:
                 ctx.state["seq"] += 1
-                pending = asyncio.create_task(_send(ctx, frame, ctx.state["seq"], utc_now_iso()))
+                pending = asyncio.create_task(_send(ctx, frame, ctx.state["seq"], utc_now_iso(), grabbed))
             await asyncio.sleep(max(0.0, 1.0 / s.fps - (time.monotonic() - tick)))
     finally:
         if source is not None:
@@ -75,7 +81,7 @@ async def capture(ctx: Context[Settings]) -> None:
             await asyncio.gather(pending, return_exceptions=True)
 
 
-async def _send(ctx: Context[Settings], frame: np.ndarray, seq: int, captured: str) -> None:
+async def _send(ctx: Context[Settings], frame: np.ndarray, seq: int, captured: str, grabbed: float) -> None:
     s = ctx.settings
     try:
         data, _q, scale = await asyncio.get_running_loop().run_in_executor(
@@ -93,6 +99,9 @@ async def _send(ctx: Context[Settings], frame: np.ndarray, seq: int, captured: s
         "width": str(round(w * scale)),
         "height": str(round(h * scale)),
     }
+    age = time.monotonic() - grabbed
+    props["ageMs"] = str(round(age * 1000))  # grab -> send: how far behind the camera this frame is
+    ctx.state["age"].observe(age)
     try:
         await ctx.send_bytes("frames", data, content_type="image/jpeg", properties=props)
     except EdgeloopError as exc:

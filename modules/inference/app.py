@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger
 
+from .delivery import Deliveries
 from .errors import ModelRejected
 from .gpu import gpu_samples
 from .rest import make_app
@@ -31,9 +33,32 @@ async def start(ctx: Context[Settings]) -> None:
     svc = InferenceService(ctx.settings, InferenceMetrics(ctx.metrics))
     ctx.state["service"] = svc
     ctx.exit_stack.push_async_callback(svc.manager.close)
-    await svc.load_all(ctx.settings)  # ProviderError (requireGpu) is fatal: the module exits non-zero
+
+    async def load_for_delivery(name: str) -> tuple[str | None, str | None]:
+        try:
+            loaded = await svc.load(name, svc.pinned(name))
+        except ModelRejected as exc:
+            current = svc.manager.current.get(name)
+            return (current.version if current else None), str(exc)
+        finally:
+            await svc.sync_shadows(ctx.settings)  # a candidate may have been waiting for this version
+            await ctx.report({"models": svc.status_patch()})
+        return loaded.version, None
+
+    deliveries = Deliveries(load_for_delivery, ctx.report)
+    ctx.state["deliveries"] = deliveries
+    ctx.exit_stack.push_async_callback(deliveries.close)
+    # nothing under MODEL_PATH yet, or a refused version: logged and reported, the module serves what it
+    # can; ProviderError (requireGpu) is fatal: the module exits non-zero
+    await svc.load_all(ctx.settings)
+
+    async def emit(body: dict[str, Any]) -> None:
+        output = ctx.settings.predictions_output
+        if output:
+            await ctx.send(output, body, kind="prediction")
+
     if ctx.settings.rest_port >= 0:
-        runner = web.AppRunner(make_app(svc), access_log=None)
+        runner = web.AppRunner(make_app(svc, emit), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, ctx.settings.rest_host, ctx.settings.rest_port)
         await site.start()
@@ -41,7 +66,7 @@ async def start(ctx: Context[Settings]) -> None:
         port = runner.addresses[0][1] if runner.addresses else ctx.settings.rest_port
         ctx.endpoints["rest"] = f"http://{ctx.settings.rest_host}:{port}"
         _log.info("REST server listening", port=port)
-    await ctx.report({"models": svc.status()})
+    await ctx.report({"models": svc.status_patch()})
 
 
 @module.on_config
@@ -49,10 +74,19 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
     svc: InferenceService | None = ctx.state.get("service")
     if svc is None:
         return
+    strict = bool(ctx.state.get("configured"))  # at start nothing is refused: the module must come up
     try:
-        await svc.load_all(settings)  # a refused version raises: the patch is refused, the old one serves
+        await svc.load_all(settings, strict=strict)  # a refused pin raises: the patch is refused
     finally:
-        await ctx.report({"models": svc.status()})
+        ctx.state["configured"] = True
+        await ctx.report({"models": svc.status_patch()})
+    deliveries: Deliveries = ctx.state["deliveries"]
+    deliveries.apply(
+        Path(settings.model_path),
+        dict(settings.model_delivery),
+        settings.model_retention,
+        dict(settings.model_versions),
+    )
 
 
 @module.input("telemetry", queue_size=2000, overflow="block", concurrency=64)
@@ -73,22 +107,67 @@ async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
     names = [ctx.settings.sensor_model, ctx.settings.vision_model]
     results: dict[str, Any] = {}
     for name in names:
+        if name not in svc.names():
+            continue
         try:
-            loaded = await svc.manager.load(name, ctx.settings.model_versions.get(name), force=force)
-            svc.metrics.in_service(name, loaded.version, loaded.report.primary)
-            if loaded.files.metadata.kind == "window":
-                svc._sync_windows(loaded)
+            loaded = await svc.load(name, svc.pinned(name), force=force)
             results[name] = {"version": loaded.version, "provider": loaded.report.primary}
         except ModelRejected as exc:
-            svc.metrics.refused.labels(model=name, reason=exc.reason).inc()
-            results[name] = {"refused": exc.reason, "error": exc.detail}
-    status = svc.status()
-    await ctx.report({"models": status})
+            if name in svc.waiting:
+                results[name] = {"waiting": svc.waiting[name]}
+            else:
+                results[name] = {"refused": exc.reason, "error": exc.detail}
+    await ctx.report({"models": svc.status_patch()})
     if any("refused" in r for r in results.values()):
         raise MethodError(
             409, "a model version was refused; the previous version keeps serving", results=results
         )
     return {"models": results}
+
+
+@module.method("promoteModel")
+async def promote_model(ctx: Context[Settings], payload: Any) -> Any:
+    """Make the shadow candidate (or `version`) of `model` (default: the vision model) the active version."""
+    svc = _svc(ctx)
+    body = payload if isinstance(payload, dict) else {}
+    name = str(body.get("model") or ctx.settings.vision_model)
+    version = body.get("version")
+    try:
+        loaded = await svc.promote(name, str(version) if version is not None else None)
+    except ModelRejected as exc:
+        raise MethodError(409, f"not promoted: {exc}", reason=exc.reason) from exc
+    finally:
+        await ctx.report({"models": svc.status_patch()})
+    return {"model": name, "version": loaded.version}
+
+
+@module.task
+async def shadow_summaries(ctx: Context[Settings]) -> None:
+    """Every shadowSummarySeconds: a model-evaluation summary per candidate on `evaluation`; automatic
+    promotion when enabled and the thresholds held long enough."""
+    svc = _svc(ctx)
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(ctx.settings.shadow_summary_seconds)
+        for summary in svc.take_summaries():
+            await ctx.send("evaluation", summary, kind="model-evaluation")
+            await ctx.report({"shadow": {summary["model"]: summary}})
+            if svc.due_for_promotion(summary, loop.time()):
+                try:
+                    await svc.promote(summary["model"])
+                except ModelRejected as exc:
+                    _log.error("automatic promotion failed", model=summary["model"], error=str(exc))
+                await ctx.report({"models": svc.status_patch()})
+
+
+@module.task
+async def model_watch(ctx: Context[Settings]) -> None:
+    """Load a version as soon as it lands under MODEL_PATH (or the single file is replaced)."""
+    svc = _svc(ctx)
+    while ctx.settings.model_poll_seconds > 0:
+        await asyncio.sleep(ctx.settings.model_poll_seconds)
+        if await svc.watch_once():
+            await ctx.report({"models": svc.status_patch()})
 
 
 @module.task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -15,17 +16,20 @@ from edgeloop_runtime import get_logger, utc_now_iso
 
 from .batcher import BatcherClosed, MicroBatcher
 from .errors import ModelRejected, ProviderError
+from .infer import infer_metadata
 from .metadata import Batching
 from .processors import FrameProcessor, StageObserver, WindowProcessor
-from .repository import ModelFiles, pick_version, read_version
+from .repository import ModelFiles, check_complete, check_sha256
 from .session import (
     OrtRunner,
     ProviderReport,
+    TensorrtOptions,
     check_contract,
     check_providers,
     create_session,
     example_feeds,
 )
+from .store import ModelStore
 
 _log = get_logger(__name__)
 
@@ -56,6 +60,7 @@ class LoadedModel:
         return {
             "version": self.version,
             "kind": self.files.metadata.kind,
+            "decoder": post.type if (post := self.files.metadata.postprocess) else None,
             "sha256": self.files.metadata.sha256,
             "provider": self.report.primary,
             "providers": list(self.report.active),
@@ -73,6 +78,10 @@ class EngineOptions:
 
     root: Path
     providers: list[str]
+    vision_model: str = "defect_detector"
+    decoder: str = ""  # DECODER: the vision model's postprocess.type, whatever is inferred
+    tensorrt_fp16: bool = False
+    tensorrt_cache: str = ""  # "" = MODEL_PATH/.trt_cache when MODEL_PATH is a writable folder
     require_gpu: bool = False
     intra_op_threads: int = 0
     confidence: float | None = None
@@ -109,6 +118,7 @@ class ModelManager:
     ) -> None:
         self.options = options
         self.current: dict[str, LoadedModel] = {}
+        self.shadows: dict[str, LoadedModel] = {}  # candidates run beside the active version
         self.refused: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
         self._observe_stage = observe_stage
@@ -116,12 +126,50 @@ class ModelManager:
         self._retiring: set[asyncio.Task[None]] = set()
         self._pre_pool = ThreadPoolExecutor(options.decode_threads(), thread_name_prefix="pre")
 
+    @property
+    def store(self) -> ModelStore:
+        return ModelStore(self.options.root, self.options.vision_model)
+
+    def pick_version(self, name: str, wanted: str | None) -> str:
+        """The version asked for, or the highest; ModelRejected('not_found') when it does not exist."""
+        found = self.store.versions(name)
+        if not found:
+            raise ModelRejected("not_found", f"no version of model {name!r} under {self.store.setting}")
+        if wanted in (None, "", "latest"):
+            return found[-1]
+        if wanted not in found:
+            raise ModelRejected("not_found", f"model {name!r} has no version {wanted!r} (has {found})")
+        return str(wanted)
+
+    def tensorrt(self, name: str, version: str) -> TensorrtOptions:
+        """TensorRT options for one version: its own engine cache folder on the model volume."""
+        o = self.options
+        root = Path(o.tensorrt_cache) if o.tensorrt_cache else None
+        if root is None and o.root.is_dir() and os.access(o.root, os.W_OK):
+            root = o.root / ".trt_cache"
+        return TensorrtOptions(o.tensorrt_fp16, str(root / name / version) if root is not None else None)
+
+    def _read(self, name: str, version: str) -> tuple[ModelFiles, Any, ProviderReport]:
+        """Read a version, create its session; metadata as written, or inferred from the graph."""
+        raw = self.store.read(name, version)
+        threads, trt = self.options.session_threads(), self.tensorrt(name, version)
+        if raw.complete:
+            files = check_complete(raw)
+            sess, report = create_session(files.data, self.options.providers, threads, trt)
+            check_providers(report, self.options.require_gpu)
+            check_contract(sess, files.metadata)
+            return files, sess, report
+        expected = raw.sidecar.get("sha256")
+        digest = check_sha256(raw, str(expected)) if expected else hashlib.sha256(raw.data).hexdigest()
+        sess, report = create_session(raw.data, self.options.providers, threads, trt)
+        check_providers(report, self.options.require_gpu)
+        decoder = self.options.decoder if name == self.options.vision_model else ""
+        meta = infer_metadata(sess, raw.sidecar, name, version, digest, decoder)
+        return ModelFiles(name, version, raw.path, raw.data, meta), sess, report
+
     def _build(self, name: str, version: str) -> LoadedModel:
         """Blocking: read, check, create the session, check providers and contract, warm up."""
-        files = read_version(self.options.root, name, version)
-        sess, report = create_session(files.data, self.options.providers, self.options.session_threads())
-        check_providers(report, self.options.require_gpu)
-        check_contract(sess, files.metadata)
+        files, sess, report = self._read(name, version)
         meta = files.metadata
         override = self.options.batching.get(name, {})
         merged = Batching.model_validate({**meta.batching.model_dump(by_alias=True), **override})
@@ -165,16 +213,18 @@ class ModelManager:
         async with self._lock:
             current = self.current.get(name)
             try:
-                chosen = pick_version(self.options.root, name, version)
+                chosen = self.pick_version(name, version)
                 if current is not None and current.version == chosen and not force:
                     return current
                 loaded = await asyncio.get_running_loop().run_in_executor(None, self._build, name, chosen)
             except (ModelRejected, ProviderError) as exc:
                 reason = getattr(exc, "reason", "provider")
+                if reason == "not_found" and not version:
+                    raise  # nothing there yet: waiting, not refused
                 self.refused[name] = {
                     "version": version or "latest",
                     "reason": reason,
-                    "error": str(exc),
+                    "error": f"{self.store.setting}: {exc}",
                     "at": utc_now_iso(),
                 }
                 _log.error(
@@ -190,6 +240,32 @@ class ModelManager:
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
             return loaded
+
+    async def load_shadow(self, name: str, version: str) -> LoadedModel:
+        """Load `version` as the candidate beside the active one (its own session, batcher and thread)."""
+        current = self.shadows.get(name)
+        if current is not None and current.version == version:
+            return current
+        self.pick_version(name, version)
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self._build, name, version)
+        loaded.batcher.start()
+        self.shadows[name] = loaded
+        if current is not None:
+            await self._retire(current)
+        _log.info("shadow candidate loaded", model=name, version=version)
+        return loaded
+
+    async def drop_shadow(self, name: str) -> None:
+        old = self.shadows.pop(name, None)
+        if old is not None:
+            await self._retire(old)
+
+    async def submit_to(self, loaded: LoadedModel, item: Any) -> Any:
+        """Run one request on a given version (a shadow candidate): no resubmission on a swap."""
+        prepare = getattr(loaded.processor, "prepare", None)
+        if prepare is not None:
+            item = await asyncio.get_running_loop().run_in_executor(self._pre_pool, prepare, item)
+        return await loaded.batcher.submit(item)
 
     async def _retire(self, old: LoadedModel) -> None:
         await old.batcher.close()  # requests already queued on the old version finish there
@@ -243,11 +319,12 @@ class ModelManager:
         """What is loaded and what was refused (for reported properties, getStatus and /health)."""
         return {
             "loaded": {name: m.describe() for name, m in self.current.items()},
+            "shadow": {name: m.describe() for name, m in self.shadows.items()},
             "refused": dict(self.refused),
         }
 
     async def close(self) -> None:
-        for loaded in list(self.current.values()):
+        for loaded in [*self.current.values(), *self.shadows.values()]:
             await loaded.batcher.close()
             loaded.executor.shutdown(wait=False)
         if self._retiring:

@@ -17,6 +17,7 @@ class TensorSpec(_Meta):
     name: str
     dtype: Literal["float32", "float16", "int64", "int32", "uint8"]
     shape: list[int]
+    batched: bool = True  # False: the first dimension is not the batch (torchvision detection outputs)
 
 
 class WindowSpec(_Meta):
@@ -80,20 +81,52 @@ class Batching(_Meta):
 
 
 class Preprocess(_Meta):
+    """How a frame becomes the input tensor.
+
+    `layout` NCHW (most exports), NHWC (TF), CHW (torchvision detection: one image, no batch axis).
+    `scale` multiplies the pixel values (1/255 for float inputs, 1 for uint8); `mean`/`std` (per channel,
+    after scaling) normalise classifiers. `interpolation` linear and `reducedDecode` off give exactly the
+    pixels Ultralytics' LetterBox gives.
+    """
+
     size: int = Field(ge=8, le=4096)
     letterbox: bool = True
     pad_value: int = Field(114, alias="padValue", ge=0, le=255)
     color_order: Literal["BGR", "RGB"] = Field("BGR", alias="colorOrder")
+    layout: Literal["NCHW", "NHWC", "CHW"] = "NCHW"
+    scale: float = Field(1.0 / 255.0, gt=0)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    interpolation: Literal["area", "linear"] = "area"
+    reduced_decode: bool = Field(True, alias="reducedDecode")
+
+
+DecoderType = Literal["cellComponents", "yolov5", "yolov8", "nms", "classification"]
 
 
 class Postprocess(_Meta):
-    type: Literal["cellComponents"] = "cellComponents"
-    stride: int = Field(ge=1)
+    """Output decoding. `cellComponents`: the shipped detector's probability map (needs `stride`).
+    `yolov5`: [N, boxes, 5+classes] (xywh, objectness, class scores; conf = obj * cls).
+    `yolov8`: [N, 4+classes, boxes] (xywh, class scores; conf = max class score; YOLO11 alike).
+    `nms`: NMS inside the model (boxes / scores / classes [/ num_detections] outputs, or one [N, K, 6]).
+    `classification`: [N, classes] scores (softmax applied unless they already are probabilities).
+    """
+
+    type: DecoderType = "cellComponents"
+    stride: int = Field(1, ge=1)
     pixel_threshold: float = Field(0.5, alias="pixelThreshold")
     min_cells: int = Field(1, alias="minCells")
     confidence_threshold: float = Field(0.5, alias="confidenceThreshold")
     nms_iou: float = Field(0.5, alias="nmsIou")
     shrink: float = 0.0
+    max_detections: int = Field(300, alias="maxDetections", ge=1, le=10_000)
+    agnostic: bool = False  # class-agnostic NMS
+    # `nms` decoding: the output names by role, the box format, and how class ids map to labels
+    outputs: dict[str, str] = Field(default_factory=dict)  # boxes / scores / classes / count / detections
+    box_format: Literal["xyxy", "yxyx"] = Field("xyxy", alias="boxFormat")
+    normalized: bool = False  # boxes in [0, 1] of the input size
+    class_offset: int = Field(0, alias="classOffset")  # label index = class id - offset (TF OD API: 1)
+    top_k: int = Field(5, alias="topK", ge=1)  # classification: classes reported per image
 
 
 class ModelMetadata(_Meta):
@@ -101,7 +134,7 @@ class ModelMetadata(_Meta):
 
     name: str
     version: str
-    kind: Literal["window", "detector"]
+    kind: Literal["window", "detector", "classifier"]
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -123,8 +156,11 @@ class ModelMetadata(_Meta):
             for asset, spec in self.assets.items():
                 if len(spec.fields) > self.window.width:
                     return f"asset {asset!r} has more fields than the window width"
-        if self.kind == "detector" and (
-            self.preprocess is None or self.postprocess is None or not self.labels
-        ):
-            return "a detector needs `preprocess`, `postprocess` and `labels`"
+        if self.kind != "window" and (self.preprocess is None or self.postprocess is None or not self.labels):
+            return f"a {self.kind} needs `preprocess`, `postprocess` and `labels`"
         return None
+
+    @property
+    def vision(self) -> bool:
+        """A model of frames (detector or classifier)."""
+        return self.kind != "window"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .decoders import make_decoder
 from .errors import BadInput
 from .metadata import ModelMetadata
 from .session import OrtRunner
-from .vision_post import PostParams, detections
-from .vision_pre import Letterbox, prepare, to_batch
+from .vision_pre import Letterbox, prepare, to_tensor
 from .windows import Window
 
 StageObserver = Callable[[str, float], None]
@@ -34,6 +34,7 @@ class FrameResult:
     detections: list[dict[str, Any]]
     width: int
     height: int
+    classes: list[dict[str, Any]] = field(default_factory=list)  # classifiers: the top classes
 
 
 class WindowProcessor:
@@ -77,8 +78,8 @@ class PreparedFrame:
 
 
 class FrameProcessor:
-    """Detects defects: JPEG bytes -> `prepare` (decode + letterbox, per request, in a thread pool) ->
-    one batched run -> boxes after NMS. `__call__` also takes raw bytes (prepared inline)."""
+    """Frames: JPEG bytes -> `prepare` (decode + letterbox, per request, in a thread pool) -> one batched
+    run -> the model family's decoder (boxes after NMS, or top classes). `__call__` also takes raw bytes."""
 
     def __init__(
         self, runner: OrtRunner, meta: ModelMetadata, confidence: float | None, observe: StageObserver = _noop
@@ -87,18 +88,10 @@ class FrameProcessor:
         self.runner = runner
         self.meta = meta
         self.pre = meta.preprocess
-        post = meta.postprocess
-        self.post = PostParams(
-            labels=tuple(meta.labels),
-            stride=post.stride,
-            pixel_threshold=post.pixel_threshold,
-            min_cells=post.min_cells,
-            confidence_threshold=post.confidence_threshold if confidence is None else confidence,
-            nms_iou=post.nms_iou,
-            shrink=post.shrink,
-        )
+        self.decode = make_decoder(meta, confidence)
         self.observe = observe
         self.input_name = meta.inputs[0].name
+        self.input_dtype = np.dtype(meta.inputs[0].dtype)
 
     def prepare(self, data: bytes) -> PreparedFrame:
         """Decode (reduced-size where the input is smaller) and letterbox; BadInput for unusable images.
@@ -106,13 +99,21 @@ class FrameProcessor:
         OpenCV releases the GIL here, so several requests are prepared in parallel with `session.run`.
         """
         t0 = time.perf_counter()
+        pre = self.pre
         try:
-            canvas, box = prepare(data, self.pre.size, self.pre.pad_value)
+            canvas, box = prepare(
+                data,
+                pre.size,
+                pre.pad_value,
+                letterboxed=pre.letterbox,
+                linear=pre.interpolation == "linear",
+                reduced=pre.reduced_decode,
+            )
         except BadInput:
             raise
         except Exception as exc:  # OpenCV can raise cv2.error on malformed streams
             raise BadInput("corrupt_image", f"decode failed: {str(exc)[:200]}") from exc
-        if self.pre.color_order == "RGB":
+        if pre.color_order == "RGB":
             canvas = canvas[:, :, ::-1]
         self.observe("pre", time.perf_counter() - t0)
         return PreparedFrame(canvas, box)
@@ -132,13 +133,17 @@ class FrameProcessor:
         if not ready:
             return out
         t0 = time.perf_counter()
-        batch = to_batch([p.canvas for p in ready])
+        pre = self.pre
+        batch = to_tensor(
+            [p.canvas for p in ready], pre.layout, self.input_dtype, pre.scale, pre.mean, pre.std
+        )
         t1 = time.perf_counter()
-        (probs,) = self.runner.run({self.input_name: batch})
+        outs = self.runner.run({self.input_name: batch})
         t2 = time.perf_counter()
         for k, i in enumerate(slots):
             box = ready[k].box
-            out[i] = FrameResult(detections(probs[k], box, self.post), box.width, box.height)
+            decoded = self.decode(outs, k, box)
+            out[i] = FrameResult(decoded.detections, box.width, box.height, decoded.classes)
         t3 = time.perf_counter()
         self.observe("pre", t1 - t0)
         self.observe("run", t2 - t1)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -54,18 +55,62 @@ def pick_version(root: Path, model: str, wanted: str | None) -> str:
     return str(wanted)
 
 
-def read_version(root: Path, model: str, version: str) -> ModelFiles:
-    """Read and check one version: metadata parses, names agree, sha256 matches the model file."""
+@dataclass(frozen=True, slots=True)
+class RawVersion:
+    """One version as found: the model bytes and whatever metadata lies beside them (maybe none)."""
+
+    name: str
+    version: str
+    path: Path  # the version folder (or the folder of a single-file model)
+    data: bytes
+    sidecar: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        """A full metadata.json (as scripts/train_* write): checked as written, nothing inferred."""
+        return all(k in self.sidecar for k in ("kind", "inputs", "outputs", "sha256"))
+
+
+def model_file(vdir: Path) -> Path:
+    """`model.onnx`, else the one .onnx file of the folder; ModelRejected when there are several."""
+    if (vdir / MODEL_FILE).is_file():
+        return vdir / MODEL_FILE
+    found = sorted(vdir.glob("*.onnx"))
+    if len(found) > 1:
+        raise ModelRejected("ambiguous", f"{vdir} holds several .onnx files {[f.name for f in found]}")
+    if not found:
+        raise ModelRejected("unreadable", f"{vdir}: no .onnx file")
+    return found[0]
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """A metadata.json as a dict ({} when there is none); ModelRejected when it is not a JSON object."""
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelRejected("bad_metadata", f"{path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ModelRejected("bad_metadata", f"{path}: not a JSON object")
+    return raw
+
+
+def read_raw(root: Path, model: str, version: str) -> RawVersion:
+    """The bytes of one repository version and its metadata.json, if any."""
     vdir = root / model / version
     try:
-        data = (vdir / MODEL_FILE).read_bytes()
-        raw = json.loads((vdir / METADATA_FILE).read_text())
+        data = model_file(vdir).read_bytes()
     except OSError as exc:
         raise ModelRejected("unreadable", f"{vdir}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ModelRejected("bad_metadata", f"{vdir / METADATA_FILE}: {exc}") from exc
+    return RawVersion(model, version, vdir, data, read_sidecar(vdir / METADATA_FILE))
+
+
+def check_complete(raw: RawVersion) -> ModelFiles:
+    """A version with a full metadata.json: it parses, names agree, sha256 matches the model file."""
+    model, version = raw.name, raw.version
     try:
-        meta = ModelMetadata.model_validate(raw)
+        meta = ModelMetadata.model_validate(raw.sidecar)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -77,9 +122,23 @@ def read_version(root: Path, model: str, version: str) -> ModelFiles:
     problem = meta.check_kind()
     if problem:
         raise ModelRejected("bad_metadata", f"{model}/{version}: {problem}")
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != meta.sha256:
+    check_sha256(raw, meta.sha256)
+    return ModelFiles(model, version, raw.path, raw.data, meta)
+
+
+def check_sha256(raw: RawVersion, expected: str) -> str:
+    """The model file's sha256; ModelRejected('checksum') when it is not `expected`."""
+    digest = hashlib.sha256(raw.data).hexdigest()
+    if digest != expected.lower():
         raise ModelRejected(
-            "checksum", f"{model}/{version}: sha256 {digest[:12]}... != {meta.sha256[:12]}..."
+            "checksum", f"{raw.name}/{raw.version}: sha256 {digest[:12]}... != {expected[:12]}..."
         )
-    return ModelFiles(model, version, vdir, data, meta)
+    return digest
+
+
+def read_version(root: Path, model: str, version: str) -> ModelFiles:
+    """Read and check one version with a full metadata.json (see `check_complete`)."""
+    raw = read_raw(root, model, version)
+    if not raw.sidecar:
+        raise ModelRejected("unreadable", f"{raw.path / METADATA_FILE}: missing")
+    return check_complete(raw)

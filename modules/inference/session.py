@@ -5,6 +5,7 @@ Every onnxruntime error is mapped to ModelRejected / ProviderError here, and now
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +67,61 @@ def check_providers(report: ProviderReport, require_gpu: bool) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TensorrtOptions:
+    """TensorRT execution provider: FP16, and the engine cache (built engines are reused across restarts,
+    which otherwise cost seconds to minutes at every start)."""
+
+    fp16: bool = False
+    cache_dir: str | None = None  # one folder per model version, on the model volume when writable
+
+    def provider_options(self) -> dict[str, str]:
+        opts = {"trt_fp16_enable": "True" if self.fp16 else "False"}
+        if self.cache_dir:
+            opts.update(
+                {
+                    "trt_engine_cache_enable": "True",
+                    "trt_engine_cache_path": self.cache_dir,
+                    "trt_timing_cache_enable": "True",
+                    "trt_timing_cache_path": self.cache_dir,
+                }
+            )
+        return opts
+
+
+def preload_tensorrt() -> bool:
+    """Load TensorRT's libraries from the `tensorrt-cu13-libs` wheel (ONNX Runtime's TensorRT provider looks
+    for libnvinfer on the library path, where pip does not put it); False when they are not installed."""
+    import ctypes
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("tensorrt_libs")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    loaded = False
+    for pattern in ("libnvinfer.so*", "libnvinfer_plugin.so*", "libnvonnxparser.so*"):
+        for lib in sorted(folder.glob(pattern)):
+            try:
+                ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+                loaded = True
+            except OSError as exc:
+                _log.warning("TensorRT library not loaded", library=lib.name, error=str(exc))
+            break
+    return loaded
+
+
+def provider_list(usable: list[str], tensorrt: TensorrtOptions | None) -> list[Any]:
+    """The providers argument of InferenceSession: names, TensorRT with its options."""
+    return [
+        (p, tensorrt.provider_options()) if p == "TensorrtExecutionProvider" and tensorrt is not None else p
+        for p in usable
+    ]
+
+
 def create_session(
-    data: bytes, providers: list[str], intra_op_threads: int = 0
+    data: bytes, providers: list[str], intra_op_threads: int = 0, tensorrt: TensorrtOptions | None = None
 ) -> tuple[ort.InferenceSession, ProviderReport]:
     """Create a session with the requested providers that this build has, then read back the active ones."""
     available = tuple(ort.get_available_providers())
@@ -82,8 +136,12 @@ def create_session(
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = intra_op_threads
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if "TensorrtExecutionProvider" in usable:
+        preload_tensorrt()
+        if tensorrt is not None and tensorrt.cache_dir:
+            os.makedirs(tensorrt.cache_dir, exist_ok=True)
     try:
-        sess = ort.InferenceSession(data, opts, providers=usable)
+        sess = ort.InferenceSession(data, opts, providers=provider_list(usable, tensorrt))
     except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph / RuntimeException types
         raise ModelRejected("load_failed", f"onnxruntime refused the model: {str(exc)[:300]}") from exc
     report = ProviderReport(requested, available, tuple(sess.get_providers()))
@@ -118,11 +176,27 @@ def check_contract(sess: ort.InferenceSession, meta: ModelMetadata) -> None:
                 raise ModelRejected("contract", f"{kind} {t.name}: shape {t.shape} != metadata {spec.shape}")
 
 
+def example_shape(meta: ModelMetadata, spec: TensorSpec, batch: int) -> list[int]:
+    """A concrete shape: `batch` for a dynamic batch, the preprocess size for dynamic image dims."""
+    shape = list(spec.shape)
+    pre = meta.preprocess
+    if pre is not None and spec.name == meta.inputs[0].name:
+        image = {
+            "NCHW": [3, pre.size, pre.size],
+            "NHWC": [pre.size, pre.size, 3],
+            "CHW": [3, pre.size, pre.size],
+        }
+        tail = image[pre.layout]
+        head = shape[: len(shape) - len(tail)]
+        shape = [*head, *(t if d == -1 else d for d, t in zip(shape[len(head) :], tail, strict=True))]
+    if spec.batched and shape and shape[0] == -1:
+        shape[0] = batch
+    return [1 if d == -1 else d for d in shape]
+
+
 def example_feeds(meta: ModelMetadata, batch: int) -> dict[str, np.ndarray]:
     """Zero inputs of the metadata's shapes with `batch` for dynamic dims (warm-up)."""
-    return {
-        t.name: np.zeros([batch if d == -1 else d for d in t.shape], np.dtype(t.dtype)) for t in meta.inputs
-    }
+    return {t.name: np.zeros(example_shape(meta, t, batch), np.dtype(t.dtype)) for t in meta.inputs}
 
 
 def _pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
@@ -144,8 +218,8 @@ class OrtRunner:
         self.io_binding = report.primary == "CUDAExecutionProvider"
         self.pad_to = meta.batching.max_batch_size if meta.batching.pad_batch else 0
         # only tensors whose first dimension is the batch (-1 in the metadata) are padded and cut back
-        self._batched_in = {t.name for t in meta.inputs if t.shape and t.shape[0] == -1}
-        self._batched_out = [bool(t.shape and t.shape[0] == -1) for t in meta.outputs]
+        self._batched_in = {t.name for t in meta.inputs if t.batched and t.shape and t.shape[0] == -1}
+        self._batched_out = [bool(t.batched and t.shape and t.shape[0] == -1) for t in meta.outputs]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one batch (padded to `pad_to` rows when set); ModelRejected('run_failed') when onnxruntime
@@ -177,5 +251,8 @@ class OrtRunner:
         for batch in sorted({1, self.meta.batching.max_batch_size}):
             outs = self.run(example_feeds(self.meta, batch))
             for spec, out in zip(self.meta.outputs, outs, strict=True):
-                if out.shape[0] != batch or not _dims_match(spec, list(out.shape)):
+                wrong_batch = (
+                    spec.batched and bool(spec.shape) and spec.shape[0] == -1 and out.shape[0] != batch
+                )
+                if wrong_batch or not _dims_match(spec, list(out.shape)):
                     raise ModelRejected("contract", f"warm-up output {spec.name} has shape {out.shape}")

@@ -15,6 +15,7 @@ _TOOLS = (
     "edgeloop_dev.plant.cli",  # plant
     "edgeloop_dev.manifest.cli",  # manifest render | lint
     "edgeloop_dev.demo.cli",  # demo
+    "edgeloop_dev.modelops.cli",  # dataset pull, model package | publish
 )
 
 

@@ -87,3 +87,37 @@ def module_env(hub_env: dict[str, str], **extra: str) -> dict[str, str]:
     env.update(hub_env)
     env.update(extra)
     return env
+
+
+def post_image(url: str, data: bytes) -> tuple[int, dict[str, Any]]:
+    """POST one image as multipart field `image` (the ASE sample's contract): (status, JSON body)."""
+    import json
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    )
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(url, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    """GET a JSON resource: (status, body), also for error statuses."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
