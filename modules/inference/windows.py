@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from .errors import BadInput
 from .metadata import AssetSpec, WindowSpec
+from .pubsub import NetworkMessage
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 QUALITY_ORDER = {"good": 0, "uncertain": 1, "bad": 2}
@@ -56,8 +58,10 @@ def status_quality(status: Any) -> str:
         return "good"
     if not isinstance(status, dict):
         raise BadInput("bad_telemetry", f"StatusCode must be an object, got {type(status).__name__}")
-    symbol = status.get("Symbol")
-    code = status.get("Code")
+    return _quality(status.get("Symbol"), status.get("Code"))
+
+
+def _quality(symbol: Any, code: Any) -> str:
     if isinstance(symbol, str) and symbol:
         low = symbol.lower()
         return "bad" if low.startswith("bad") else "uncertain" if low.startswith("uncertain") else "good"
@@ -96,11 +100,15 @@ class WindowAssembler:
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
         self._state = {name: _AssetState(spec) for name, spec in assets.items()}
+        self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
 
     def feed(self, body: Any, message_id: str | None) -> list[Window]:
-        """Validate one network message fully, then update the buffers; BadInput leaves state untouched."""
-        updates = self._parse(body)
-        mid = message_id or (body.get("MessageId") if isinstance(body.get("MessageId"), str) else "") or ""
+        """Validate one network message fully, then update the buffers; BadInput leaves state untouched.
+
+        `body` is the parsed JSON, or a typed NetworkMessage (pubsub.py) that gives the same windows."""
+        updates = self._parse_typed(body) if isinstance(body, NetworkMessage) else self._parse(body)
+        given = body.MessageId if isinstance(body, NetworkMessage) else body.get("MessageId")
+        mid = message_id or (given if isinstance(given, str) else "") or ""
         out: list[Window] = []
         for asset, fields, ts, ts_key in updates:
             st = self._state[asset]
@@ -161,7 +169,65 @@ class WindowAssembler:
                 updates.append((asset, fields, newest, newest_key))
         return updates
 
+    def _parse_typed(
+        self, body: NetworkMessage
+    ) -> list[tuple[str, dict[str, tuple[float | None, str]], str, float]]:
+        """`_parse` on the typed message: the same checks where types can still be wrong, each distinct
+        timestamp string parsed once per message."""
+        keys: dict[str, float] = {}
+        updates = []
+        for m in body.Messages:
+            asset = str(m.DataSetWriterId)
+            if m.MessageType == "ua-keepalive" or asset not in self._state:
+                continue
+            payload = m.Payload
+            if payload is None:
+                raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
+            wanted = self._wanted[asset]
+            fields: dict[str, tuple[float | None, str]] = {}
+            newest = ""
+            newest_key = -math.inf
+            for name, dv in payload.items():
+                if name not in wanted:
+                    continue
+                status = dv.StatusCode
+                raw = dv.Value
+                if raw is msgspec.UNSET:
+                    if status is None:
+                        raise BadInput("bad_telemetry", f"field {name!r} of {asset!r} has no `Value`")
+                    raw = None
+                quality = "good" if status is None else _quality(status.Symbol, status.Code)
+                if type(raw) is float and -FLOAT32_MAX <= raw <= FLOAT32_MAX:  # what _number gives it
+                    value: float | None = raw
+                else:
+                    value = _number(name, raw) if quality == "good" or raw is not None else None
+                ts = dv.SourceTimestamp or m.Timestamp or body.Timestamp
+                key = keys.get(ts) if ts is not None else None
+                if key is None:
+                    key = _ts_key(ts)
+                    if ts is not None:
+                        keys[ts] = key
+                if key > newest_key:
+                    newest, newest_key = str(ts), key
+                fields[name] = (value, quality)
+            if fields:
+                updates.append((asset, fields, newest, newest_key))
+        return updates
+
     def _row(self, asset: str, st: _AssetState, ts: str, ts_key: float, mid: str) -> _Row | None:
+        fields = st.spec.fields
+        last = st.last
+        if len(last) >= len(fields):  # every field seen (the common case): no per-field branches
+            try:
+                values = [last[name] for name in fields]
+            except KeyError:
+                pass
+            else:
+                vals = np.zeros(self.window.width, np.float32)
+                vals[: len(values)] = values
+                seen = {st.status.get(name, "good") for name in fields}
+                quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
+                return _Row(vals, quality, ts, ts_key, mid)
         vals = np.zeros(self.window.width, np.float32)
         quality = "good"
         for i, name in enumerate(st.spec.fields):
