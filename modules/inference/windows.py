@@ -33,9 +33,12 @@ class Window:
     message_ids: tuple[str, ...]
 
 
+Update = tuple[str, dict[str, float], dict[str, str], str, float]  # asset, values, qualities, newest ts
+
+
 @dataclass(slots=True)
 class _Row:
-    values: np.ndarray
+    values: list[float]  # one per field of the asset, made float32 once per window
     quality: str
     ts: str
     ts_key: float
@@ -91,6 +94,11 @@ def _number(field_name: str, value: Any) -> float:
     return v
 
 
+def _update(asset: str, fields: dict[str, tuple[float | None, str]], ts: str, key: float) -> Update:
+    values = {name: value for name, (value, _q) in fields.items() if value is not None}
+    return asset, values, {name: q for name, (_v, q) in fields.items()}, ts, key
+
+
 class WindowAssembler:
     """Per-asset row buffers fed by PubSub network messages; emits windows every `stride` rows."""
 
@@ -110,12 +118,10 @@ class WindowAssembler:
         given = body.MessageId if isinstance(body, NetworkMessage) else body.get("MessageId")
         mid = message_id or (given if isinstance(given, str) else "") or ""
         out: list[Window] = []
-        for asset, fields, ts, ts_key in updates:
+        for asset, values, qualities, ts, ts_key in updates:
             st = self._state[asset]
-            for name, (value, quality) in fields.items():
-                if value is not None:
-                    st.last[name] = value
-                st.status[name] = quality
+            st.last.update(values)  # only the fields that came with a value
+            st.status.update(qualities)
             row = self._row(asset, st, ts, ts_key, mid)
             if row is None:
                 continue
@@ -129,7 +135,7 @@ class WindowAssembler:
                 out.append(self._cut(asset, st))
         return out
 
-    def _parse(self, body: Any) -> list[tuple[str, dict[str, tuple[float | None, str]], str, float]]:
+    def _parse(self, body: Any) -> list[Update]:
         if not isinstance(body, dict):
             raise BadInput("bad_telemetry", "telemetry must be a PubSub network message (a JSON object)")
         messages = body.get("Messages")
@@ -166,12 +172,10 @@ class WindowAssembler:
                     newest, newest_key = str(ts), key
                 fields[name] = (value, quality)
             if fields:
-                updates.append((asset, fields, newest, newest_key))
+                updates.append(_update(asset, fields, newest, newest_key))
         return updates
 
-    def _parse_typed(
-        self, body: NetworkMessage
-    ) -> list[tuple[str, dict[str, tuple[float | None, str]], str, float]]:
+    def _parse_typed(self, body: NetworkMessage) -> list[Update]:
         """`_parse` on the typed message: the same checks where types can still be wrong, each distinct
         timestamp string parsed once per message."""
         keys: dict[str, float] = {}
@@ -184,7 +188,8 @@ class WindowAssembler:
             if payload is None:
                 raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
             wanted = self._wanted[asset]
-            fields: dict[str, tuple[float | None, str]] = {}
+            values: dict[str, float] = {}
+            qualities: dict[str, str] = {}
             newest = ""
             newest_key = -math.inf
             for name, dv in payload.items():
@@ -198,9 +203,9 @@ class WindowAssembler:
                     raw = None
                 quality = "good" if status is None else _quality(status.Symbol, status.Code)
                 if type(raw) is float and -FLOAT32_MAX <= raw <= FLOAT32_MAX:  # what _number gives it
-                    value: float | None = raw
-                else:
-                    value = _number(name, raw) if quality == "good" or raw is not None else None
+                    values[name] = raw
+                elif quality == "good" or raw is not None:
+                    values[name] = _number(name, raw)
                 ts = dv.SourceTimestamp or m.Timestamp or body.Timestamp
                 key = keys.get(ts) if ts is not None else None
                 if key is None:
@@ -209,9 +214,9 @@ class WindowAssembler:
                         keys[ts] = key
                 if key > newest_key:
                     newest, newest_key = str(ts), key
-                fields[name] = (value, quality)
-            if fields:
-                updates.append((asset, fields, newest, newest_key))
+                qualities[name] = quality
+            if qualities:
+                updates.append((asset, values, qualities, newest, newest_key))
         return updates
 
     def _row(self, asset: str, st: _AssetState, ts: str, ts_key: float, mid: str) -> _Row | None:
@@ -222,19 +227,17 @@ class WindowAssembler:
                 values = [last[name] for name in fields]
             except KeyError:
                 pass
-            else:
-                vals = np.zeros(self.window.width, np.float32)
-                vals[: len(values)] = values
-                seen = {st.status.get(name, "good") for name in fields}
+            else:  # every field has a status too (set with its value); statuses hold only these fields
+                seen = set(st.status.values())
                 quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
-                return _Row(vals, quality, ts, ts_key, mid)
-        vals = np.zeros(self.window.width, np.float32)
+                return _Row(values, quality, ts, ts_key, mid)
+        vals: list[float] = []
         quality = "good"
-        for i, name in enumerate(st.spec.fields):
+        for name in st.spec.fields:
             if name in st.last:
-                vals[i] = st.last[name]
+                vals.append(st.last[name])
             elif name in self.fallback.get(asset, {}) and name in st.status:
-                vals[i] = self.fallback[asset][name]
+                vals.append(self.fallback[asset][name])
             else:
                 return None  # not every field seen yet
             q = st.status.get(name, "good")
@@ -247,10 +250,12 @@ class WindowAssembler:
         quality = max((r.quality for r in rows), key=QUALITY_ORDER.__getitem__)
         newest = max(rows, key=lambda r: r.ts_key)
         ids = tuple(dict.fromkeys(r.message_id for r in rows if r.message_id))
+        values = np.zeros((len(rows), self.window.width), np.float32)
+        values[:, : len(st.spec.fields)] = [r.values for r in rows]
         return Window(
             asset=asset,
             asset_index=st.spec.index,
-            values=np.stack([r.values for r in rows]),
+            values=values,
             quality=quality,
             window_start=rows[0].ts,
             window_end=rows[-1].ts,
