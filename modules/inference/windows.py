@@ -6,6 +6,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -94,6 +95,9 @@ def _number(field_name: str, value: Any) -> float:
     return v
 
 
+_TS_KEY = attrgetter("ts_key")
+
+
 def _update(asset: str, fields: dict[str, tuple[float | None, str]], ts: str, key: float) -> Update:
     values = {name: value for name, (value, _q) in fields.items() if value is not None}
     return asset, values, {name: q for name, (_v, q) in fields.items()}, ts, key
@@ -107,7 +111,9 @@ class WindowAssembler:
     ):
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
-        self._state = {name: _AssetState(spec) for name, spec in assets.items()}
+        self._state = {
+            name: _AssetState(spec, rows=deque(maxlen=window.length)) for name, spec in assets.items()
+        }
         self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
 
     def feed(self, body: Any, message_id: str | None) -> list[Window]:
@@ -125,9 +131,7 @@ class WindowAssembler:
             row = self._row(asset, st, ts, ts_key, mid)
             if row is None:
                 continue
-            st.rows.append(row)
-            if len(st.rows) > self.window.length:
-                st.rows.popleft()
+            st.rows.append(row)  # the oldest row drops out (maxlen)
             st.since += 1
             if len(st.rows) == self.window.length and (not st.emitted or st.since >= self.window.stride):
                 st.since = 0
@@ -188,6 +192,7 @@ class WindowAssembler:
             if payload is None:
                 raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
             wanted = self._wanted[asset]
+            default_ts = m.Timestamp or body.Timestamp
             values: dict[str, float] = {}
             qualities: dict[str, str] = {}
             newest = ""
@@ -206,7 +211,7 @@ class WindowAssembler:
                     values[name] = raw
                 elif quality == "good" or raw is not None:
                     values[name] = _number(name, raw)
-                ts = dv.SourceTimestamp or m.Timestamp or body.Timestamp
+                ts = dv.SourceTimestamp or default_ts
                 key = keys.get(ts) if ts is not None else None
                 if key is None:
                     key = _ts_key(ts)
@@ -247,8 +252,9 @@ class WindowAssembler:
 
     def _cut(self, asset: str, st: _AssetState) -> Window:
         rows = list(st.rows)
-        quality = max((r.quality for r in rows), key=QUALITY_ORDER.__getitem__)
-        newest = max(rows, key=lambda r: r.ts_key)
+        seen = {r.quality for r in rows}
+        quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
+        newest = max(rows, key=_TS_KEY)  # the first of equal keys, as max gives it
         ids = tuple(dict.fromkeys(r.message_id for r in rows if r.message_id))
         values = np.zeros((len(rows), self.window.width), np.float32)
         values[:, : len(st.spec.fields)] = [r.values for r in rows]
