@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import functools
 import http.client
 import io
@@ -47,6 +48,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.inference.legacy_windows: the "before" arm of the sensor benchmark
 REPO = ROOT / "modules" / "inference" / "model_repository"
 TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
 VISION, SENSOR = "defect_detector", "sensor_anomaly"
@@ -125,7 +127,7 @@ def _processor(threads: int | None = None) -> Any:
     return FrameProcessor(OrtRunner(sess, report, files.metadata), files.metadata, None)
 
 
-def _serve_engine(port: int, ready: Any) -> None:
+def _serve_engine(port: int, ready: Any, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from edgeloop_runtime.metrics import Metrics
@@ -141,7 +143,7 @@ def _serve_engine(port: int, ready: Any) -> None:
         await svc.load_all(svc.settings)
         runner = web.AppRunner(make_app(svc), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, "127.0.0.1", port, reuse_port=reuse_port or None).start()
         ready.set()
         await asyncio.Event().wait()
 
@@ -242,15 +244,17 @@ class _Client:
         self.conn.request("POST", self.path, body, {"Content-Type": f"multipart/form-data; boundary={b}"})
         resp = self.conn.getresponse()
         resp.read()
-        if resp.status != 200 and field == "image":
-            raise RuntimeError(f"POST {self.path}: {resp.status}")
+        if resp.status != 200 and field != "other":
+            raise RuntimeError(f"POST {self.conn.host}:{self.conn.port}{self.path}: {resp.status}")
         return time.perf_counter() - t
 
     def close(self) -> None:
         self.conn.close()
 
 
-def _http_load(arm: str, url: str, images: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+def _http_load(
+    arm: str, url: str, images: list[bytes], clients: int, seconds: float, field: str = "image"
+) -> dict[str, Any]:
     lat: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -258,7 +262,7 @@ def _http_load(arm: str, url: str, images: list[bytes], clients: int, seconds: f
         c, i = _Client(url), k
         try:
             while time.perf_counter() < stop:
-                lat.append(c.post(images[i % len(images)]))
+                lat.append(c.post(images[i % len(images)], field))
                 i += clients
         finally:
             c.close()
@@ -348,7 +352,7 @@ def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
     pb = s.run(x1)
 
     def a_post(i: int) -> object:
-        return detections(probs[i % 16], pre[i % 16].box, proc.post)
+        return detections(probs[i % 16], pre[i % 16].box, s.post)
 
     n = len(images)
     out = {
@@ -390,36 +394,126 @@ def _in_child(ctx: Any, target: Callable[..., None], args: tuple[Any, ...], time
             p.terminate()
 
 
-def bench_vision(seconds: float, clients: list[int], frame_size: tuple[int, int] | None = None) -> None:
+BENTO_VENV = ROOT / ".bench" / "bentoml"
+BENTO_SPEC = "bentoml>=1.4,<1.5"
+
+
+def _bentoml_python() -> Path:
+    """The benchmark's own venv with BentoML 1.4 (made once; the project's .venv never sees BentoML)."""
+    py = BENTO_VENV / "bin" / "python"
+    if not py.exists():
+        import subprocess
+
+        print(json.dumps({"bentoml": f"creating {BENTO_VENV} with {BENTO_SPEC}"}), flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENTO_VENV)], check=True)
+        pkgs = [BENTO_SPEC, "onnxruntime", "opencv-python-headless", "numpy"]
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pkgs], check=True
+        )
+    return py
+
+
+def _start_bentoml(port: int, env: dict[str, str]) -> Any:
+    import subprocess
+
+    py = _bentoml_python()
+    cmd = [str(py), "-m", "bentoml", "serve", "bench_bentoml_service:Detector", "--host", "127.0.0.1",
+           "-p", str(port)]  # fmt: skip
+    full = {**os.environ, "BENTOML_HOME": str(BENTO_VENV / "home"), "BENTOML_DO_NOT_TRACK": "true", **env}
+    proc = subprocess.Popen(cmd, cwd=ROOT / "scripts", env=full, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # waiting for BentoML's readiness endpoint
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"bentoml serve exited with {proc.returncode}")
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("bentoml did not become ready in 120 s")
+
+
+def _start_servers(ctx: Any, bento: bool) -> tuple[list[Any], dict[str, tuple[str, str]]]:
+    """The HTTP arms: the module (one process, and two sharing the port with SO_REUSEPORT), the seed-style
+    sample, BentoML. Returns the processes and arm -> (url, multipart field)."""
+    procs: list[Any] = []
+    urls: dict[str, tuple[str, str]] = {}
+    specs = (("a_engine", _serve_engine, 18500, 1), ("a_engine_x2", _serve_engine, 18502, 2),
+             ("b_sample", _serve_sample, 18501, 1))  # fmt: skip
+    for arm, target, port, n in specs:
+        for _ in range(n):
+            ready = ctx.Event()
+            args = (port, ready, True) if n > 1 else (port, ready)
+            p = ctx.Process(target=target, args=args, daemon=True)
+            p.start()
+            if not ready.wait(90):
+                raise SystemExit(f"{arm} server did not start")
+            procs.append(p)
+        urls[arm] = (f"http://127.0.0.1:{port}/predict", "image")
+    if bento:
+        procs.append(_start_bentoml(18503, {}))
+        urls["d_bentoml"] = ("http://127.0.0.1:18503/predict", "images")
+    return procs, urls
+
+
+def _stop(procs: list[Any]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(10) if hasattr(p, "returncode") else p.join(10)
+
+
+def _after_burst(urls: dict[str, tuple[str, str]], images: list[bytes], seconds: float) -> None:
+    """One client's p50 in 5-second slices after 16 clients for 5 s: does a learned wait linger?"""
+    for arm in ("a_engine", "d_bentoml"):
+        if arm not in urls:
+            continue
+        url, field = urls[arm]
+        before = _http_load(arm, url, images, 1, 3, field)["p50_ms"]
+        _http_load(arm, url, images, 16, 5, field)
+        slices = [_http_load(arm, url, images, 1, 5, field)["p50_ms"] for _ in range(int(seconds // 5))]
+        print(json.dumps({"model": VISION, "after_burst": arm, "p50_ms_before": before,
+                          "p50_ms_per_5s_after": slices}), flush=True)  # fmt: skip
+
+
+def bench_vision(
+    seconds: float,
+    clients: list[int],
+    frame_size: tuple[int, int] | None = None,
+    rounds: int = 2,
+    bento: bool = True,
+    burst_seconds: float = 0.0,
+) -> None:
     images = _images(frame_size)
     size = f"{frame_size[0]}x{frame_size[1]}" if frame_size else "512x384 (the test set)"
     mean_bytes = round(sum(map(len, images)) / len(images))
     print(json.dumps({"model": VISION, "frame_size": size, "mean_jpeg_bytes": mean_bytes}), flush=True)
     ctx = mp.get_context("spawn")
-    procs, urls = [], {}
-    for arm, target, port in (("a_engine", _serve_engine, 18500), ("b_sample", _serve_sample, 18501)):
-        ready = ctx.Event()
-        p = ctx.Process(target=target, args=(port, ready), daemon=True)
-        p.start()
-        if not ready.wait(90):
-            raise SystemExit(f"{arm} server did not start")
-        procs.append(p)
-        urls[arm] = f"http://127.0.0.1:{port}/predict"
+    procs, urls = _start_servers(ctx, bento)
     rows: list[dict[str, Any]] = []
     try:
-        for url in urls.values():
-            _http_load("warm-up", url, images, 2, 1.0)
-        probe = _Client(urls["a_engine"])
+        for url, field in urls.values():
+            _http_load("warm-up", url, images, 16, 2.0, field)
+        probe = _Client(urls["a_engine"][0])
         http_only = _ms(lambda i: probe.post(images[0], field="other"), 200)
         probe.close()
+        arms = list(urls.items())
         for c in clients:
-            for arm, url in urls.items():
-                rows.append(_http_load(arm, url, images, c, seconds))
-                print(json.dumps({"model": VISION, **rows[-1]}), flush=True)
+            got: dict[str, list[dict[str, Any]]] = {}
+            for r in range(rounds):  # alternating order: neither arm always follows the other
+                for arm, (url, field) in arms if r % 2 == 0 else arms[::-1]:
+                    got.setdefault(arm, []).append(_http_load(arm, url, images, c, seconds, field))
+                    print(json.dumps({"model": VISION, "round": r, **got[arm][-1]}), flush=True)
+            rows += [_merge(v) for v in got.values()]
+        if burst_seconds > 0:
+            _after_burst(urls, images, burst_seconds)
     finally:
-        for p in procs:
-            p.terminate()
-            p.join()
+        _stop(procs)
     for c in clients:
         rows.append(_in_child(ctx, _engine_inproc, (images, c, seconds), seconds * 2 + 120))
         print(json.dumps({"model": VISION, **rows[-1]}), flush=True)
@@ -431,6 +525,18 @@ def bench_vision(seconds: float, clients: list[int], frame_size: tuple[int, int]
     breakdown["a_http_multipart_roundtrip"] = round(http_only, 3)
     print(json.dumps({"model": VISION, "breakdown_ms_per_image": breakdown}), flush=True)
     _summary("images", rows, max(ceilings.values()), clients, "a_engine", "b_sample")
+    for c in clients:
+        at = {r["arm"]: r for r in rows if r["clients"] == c}
+        ceiling = max(ceilings.values())
+        line: dict[str, str] = {
+            k: f"{at[k]['per_s'] / ceiling:.2f} of (c)" for k in ("a_engine", "a_engine_x2") if k in at
+        }
+        if "d_bentoml" in at:
+            for k in ("a_engine", "a_engine_x2"):
+                d, a = at["d_bentoml"], at[k]
+                line[f"{k}/bentoml"] = (f"{a['per_s'] / d['per_s']:.2f}x images/s, p99 {a['p99_ms']} vs "
+                                        f"{d['p99_ms']} ms")  # fmt: skip
+        print(f"{c} clients: {json.dumps(line)}", flush=True)
 
 
 def _summary(
@@ -483,11 +589,11 @@ class _Sink:
         return message_id or ""
 
 
-Handler = Callable[[Any, dict[str, Any], str], Any]
+Handler = Callable[[Any, Any, str], Any]
 
 
 async def _feed(
-    clients: int, seconds: float, msgs: list[dict[str, Any]], handle: Handler
+    clients: int, seconds: float, msgs: list[Any], handle: Handler
 ) -> tuple[int, float, list[float]]:
     lat: list[float] = []
     stop = time.perf_counter() + seconds
@@ -534,34 +640,66 @@ def _window_body(meta: Any, w: Any, score: float, contrib: np.ndarray) -> dict[s
 
 
 async def _sensor_arms(
-    seconds: float, clients: list[int], msgs: list[dict[str, Any]]
+    seconds: float, clients: list[int], msgs: list[dict[str, Any]], rounds: int
 ) -> list[dict[str, Any]]:
+    """`on_telemetry` from the message bytes, before (json.loads + the assembler as it was, kept in
+    tests/inference/legacy_windows.py) and now (the typed decoder), in alternating rounds; then the
+    single-window arm."""
     from edgeloop_runtime.metrics import Metrics
+    from inference.pubsub import decode_network_message
     from inference.service import InferenceService
     from inference.settings import Settings
     from inference.telemetry_metrics import InferenceMetrics
+    from tests.inference.legacy_windows import WindowAssembler as LegacyAssembler
 
     meta, sess, assembler = _sensor_parts()
+    raw = [json.dumps(m).encode() for m in msgs]
     svc = InferenceService(Settings(providers=_providers(), drift_enabled=False, rest_port=-1),
                            InferenceMetrics(Metrics("inference", "bench")))  # fmt: skip
     await svc.load_all(svc.settings)
+    typed_asm = svc.assembler
+    assert meta.window is not None and typed_asm is not None
+    legacy_asm = LegacyAssembler(meta.window, meta.assets, typed_asm.fallback)
     asm = assembler()
 
-    async def single(out: _Sink, body: dict[str, Any], mid: str) -> None:
-        for w in asm.feed(body, mid):
+    async def before(out: _Sink, body: bytes, mid: str) -> None:
+        svc.assembler = legacy_asm  # type: ignore[assignment]
+        await svc.on_telemetry(out, json.loads(body), mid)
+
+    async def after(out: _Sink, body: bytes, mid: str) -> None:
+        svc.assembler = typed_asm
+        typed = decode_network_message(body)
+        await svc.on_telemetry(out, json.loads(body) if typed is None else typed, mid)
+
+    async def single(out: _Sink, body: bytes, mid: str) -> None:
+        for w in asm.feed(decode_network_message(body), mid):
             score, contrib = sess.run(None, {"window": w.values[None], "asset": np.array([w.asset_index])})
             await out.send("scores", _window_body(meta, w, float(score[0]), contrib[0]), kind="score")
 
     rows = []
+    arms: list[tuple[str, Handler]] = [("a0_engine_json_before", before), ("a_engine", after)]
     try:
         for c in clients:
-            for arm, handle in (("a_engine", svc.on_telemetry), ("b_single", single)):
-                n, wall, lat = await _feed(c, seconds, msgs, handle)
-                rows.append(_row(arm, c, n, wall, lat))
-                print(json.dumps({"model": SENSOR, **rows[-1]}), flush=True)
+            got: dict[str, list[dict[str, Any]]] = {}
+            for r in range(rounds):
+                for arm, handle in arms if r % 2 == 0 else arms[::-1]:
+                    n, wall, lat = await _feed(c, seconds, raw, handle)
+                    got.setdefault(arm, []).append(_row(arm, c, n, wall, lat))
+                    print(json.dumps({"model": SENSOR, "round": r, **got[arm][-1]}), flush=True)
+            rows += [_merge(v) for v in got.values()]
+            n, wall, lat = await _feed(c, seconds, raw, single)
+            rows.append(_row("b_single", c, n, wall, lat))
+            print(json.dumps({"model": SENSOR, **rows[-1]}), flush=True)
     finally:
         await svc.manager.close()
     return rows
+
+
+def _merge(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One arm's rounds as one row: mean throughput, worst p50/p99 (and each round's throughput)."""
+    return {**rows[0], "per_s": round(statistics.fmean(r["per_s"] for r in rows), 1),
+            "p50_ms": max(r["p50_ms"] for r in rows), "p99_ms": max(r["p99_ms"] for r in rows),
+            "rounds": [r["per_s"] for r in rows]}  # fmt: skip
 
 
 def _sensor_ceiling(seconds: float, batch: int, msgs: list[dict[str, Any]]) -> float:
@@ -601,20 +739,32 @@ def _sensor_breakdown(msgs: list[dict[str, Any]]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in out.items()}
 
 
-def bench_sensor(seconds: float, clients: list[int]) -> None:
+def bench_sensor(seconds: float, clients: list[int], rounds: int) -> None:
     msgs = _telemetry(3000)
-    rows = asyncio.run(_sensor_arms(seconds, clients, msgs))
+    rows = asyncio.run(_sensor_arms(seconds, clients, msgs, rounds))
     ceilings = {b: round(_sensor_ceiling(seconds, b, msgs), 1) for b in (1, 16)}
     for b, v in ceilings.items():
         print(json.dumps({"model": SENSOR, "arm": "c_ceiling", "batch": b, "per_s": v}), flush=True)
     print(json.dumps({"model": SENSOR, "breakdown_ms": _sensor_breakdown(msgs)}), flush=True)
     _summary("windows", rows, max(ceilings.values()), clients, "a_engine", "b_single")
+    for c in clients:
+        got = {r["arm"]: r["per_s"] for r in rows if r["clients"] == c}
+        ratio = got["a_engine"] / got["a0_engine_json_before"]
+        print(f"{c} clients: typed decoder / before = {ratio:.2f}x windows/s", flush=True)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="per arm and client count")
     ap.add_argument("--clients", default="1,4,16")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of the compared arms")
+    ap.add_argument("--no-bentoml", action="store_true", help="leave out the BentoML arm")
+    ap.add_argument(
+        "--burst-seconds",
+        type=float,
+        default=0.0,
+        help="after the vision arms: one client's p50 for this long after a 16-client burst",
+    )
     ap.add_argument("--only", choices=["vision", "sensor"])
     ap.add_argument("--frame-size", metavar="WxH", help="the test scenes as camera frames (e.g. 1920x1440)")
     ap.add_argument("--providers", default="cpu", help="every arm's providers, e.g. cuda,cpu (default cpu)")
@@ -623,6 +773,7 @@ def main() -> int:
     clients = [int(x) for x in args.clients.split(",")]
     frame_size = tuple(int(v) for v in args.frame_size.lower().split("x")) if args.frame_size else None
     load = [round(x, 1) for x in os.getloadavg()]
+    atexit.register(lambda: print(json.dumps({"loadavg_at_end": [round(x, 1) for x in os.getloadavg()]})))
     import onnxruntime as ort
 
     active = ort.InferenceSession(
@@ -632,9 +783,9 @@ def main() -> int:
                       "onnxruntime": ort.__version__, "active_providers": active.get_providers()}),
           flush=True)  # fmt: skip
     if args.only in (None, "vision"):
-        bench_vision(args.seconds, clients, frame_size)  # type: ignore[arg-type]
+        bench_vision(args.seconds, clients, frame_size, args.rounds, not args.no_bentoml, args.burst_seconds)  # type: ignore[arg-type]
     if args.only in (None, "sensor"):
-        bench_sensor(args.seconds, clients)
+        bench_sensor(args.seconds, clients, args.rounds)
     return 0
 
 

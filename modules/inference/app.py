@@ -13,6 +13,7 @@ from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_log
 from .delivery import Deliveries
 from .errors import ModelRejected
 from .gpu import gpu_samples
+from .pubsub import decode_network_message
 from .rest import make_app
 from .service import InferenceService
 from .settings import Settings
@@ -91,7 +92,11 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
 
 @module.input("telemetry", queue_size=2000, overflow="block", concurrency=64)
 async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
-    await _svc(ctx).on_telemetry(ctx, msg.json(), msg.message_id)
+    # typed decode straight from the bytes; a message not of the well-formed shape is parsed as plain
+    # JSON and validated field by field, so it gets the same error (or the same windows) as before
+    utf8 = (msg.content_encoding or "utf-8").lower() in ("utf-8", "utf8")
+    body = decode_network_message(msg.data) if utf8 else None
+    await _svc(ctx).on_telemetry(ctx, msg.json() if body is None else body, msg.message_id)
 
 
 @module.input("frames", queue_size=64, overflow="drop_oldest", concurrency=32)

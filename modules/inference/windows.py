@@ -6,12 +6,15 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from .errors import BadInput
 from .metadata import AssetSpec, WindowSpec
+from .pubsub import NetworkMessage
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 QUALITY_ORDER = {"good": 0, "uncertain": 1, "bad": 2}
@@ -31,9 +34,12 @@ class Window:
     message_ids: tuple[str, ...]
 
 
+Update = tuple[str, dict[str, float], dict[str, str], str, float]  # asset, values, qualities, newest ts
+
+
 @dataclass(slots=True)
 class _Row:
-    values: np.ndarray
+    values: list[float]  # one per field of the asset, made float32 once per window
     quality: str
     ts: str
     ts_key: float
@@ -56,8 +62,10 @@ def status_quality(status: Any) -> str:
         return "good"
     if not isinstance(status, dict):
         raise BadInput("bad_telemetry", f"StatusCode must be an object, got {type(status).__name__}")
-    symbol = status.get("Symbol")
-    code = status.get("Code")
+    return _quality(status.get("Symbol"), status.get("Code"))
+
+
+def _quality(symbol: Any, code: Any) -> str:
     if isinstance(symbol, str) and symbol:
         low = symbol.lower()
         return "bad" if low.startswith("bad") else "uncertain" if low.startswith("uncertain") else "good"
@@ -87,6 +95,14 @@ def _number(field_name: str, value: Any) -> float:
     return v
 
 
+_TS_KEY = attrgetter("ts_key")
+
+
+def _update(asset: str, fields: dict[str, tuple[float | None, str]], ts: str, key: float) -> Update:
+    values = {name: value for name, (value, _q) in fields.items() if value is not None}
+    return asset, values, {name: q for name, (_v, q) in fields.items()}, ts, key
+
+
 class WindowAssembler:
     """Per-asset row buffers fed by PubSub network messages; emits windows every `stride` rows."""
 
@@ -95,25 +111,27 @@ class WindowAssembler:
     ):
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
-        self._state = {name: _AssetState(spec) for name, spec in assets.items()}
+        self._state = {
+            name: _AssetState(spec, rows=deque(maxlen=window.length)) for name, spec in assets.items()
+        }
+        self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
 
     def feed(self, body: Any, message_id: str | None) -> list[Window]:
-        """Validate one network message fully, then update the buffers; BadInput leaves state untouched."""
-        updates = self._parse(body)
-        mid = message_id or (body.get("MessageId") if isinstance(body.get("MessageId"), str) else "") or ""
+        """Validate one network message fully, then update the buffers; BadInput leaves state untouched.
+
+        `body` is the parsed JSON, or a typed NetworkMessage (pubsub.py) that gives the same windows."""
+        updates = self._parse_typed(body) if isinstance(body, NetworkMessage) else self._parse(body)
+        given = body.MessageId if isinstance(body, NetworkMessage) else body.get("MessageId")
+        mid = message_id or (given if isinstance(given, str) else "") or ""
         out: list[Window] = []
-        for asset, fields, ts, ts_key in updates:
+        for asset, values, qualities, ts, ts_key in updates:
             st = self._state[asset]
-            for name, (value, quality) in fields.items():
-                if value is not None:
-                    st.last[name] = value
-                st.status[name] = quality
+            st.last.update(values)  # only the fields that came with a value
+            st.status.update(qualities)
             row = self._row(asset, st, ts, ts_key, mid)
             if row is None:
                 continue
-            st.rows.append(row)
-            if len(st.rows) > self.window.length:
-                st.rows.popleft()
+            st.rows.append(row)  # the oldest row drops out (maxlen)
             st.since += 1
             if len(st.rows) == self.window.length and (not st.emitted or st.since >= self.window.stride):
                 st.since = 0
@@ -121,7 +139,7 @@ class WindowAssembler:
                 out.append(self._cut(asset, st))
         return out
 
-    def _parse(self, body: Any) -> list[tuple[str, dict[str, tuple[float | None, str]], str, float]]:
+    def _parse(self, body: Any) -> list[Update]:
         if not isinstance(body, dict):
             raise BadInput("bad_telemetry", "telemetry must be a PubSub network message (a JSON object)")
         messages = body.get("Messages")
@@ -158,17 +176,73 @@ class WindowAssembler:
                     newest, newest_key = str(ts), key
                 fields[name] = (value, quality)
             if fields:
-                updates.append((asset, fields, newest, newest_key))
+                updates.append(_update(asset, fields, newest, newest_key))
+        return updates
+
+    def _parse_typed(self, body: NetworkMessage) -> list[Update]:
+        """`_parse` on the typed message: the same checks where types can still be wrong, each distinct
+        timestamp string parsed once per message."""
+        keys: dict[str, float] = {}
+        updates = []
+        for m in body.Messages:
+            asset = str(m.DataSetWriterId)
+            if m.MessageType == "ua-keepalive" or asset not in self._state:
+                continue
+            payload = m.Payload
+            if payload is None:
+                raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
+            wanted = self._wanted[asset]
+            default_ts = m.Timestamp or body.Timestamp
+            values: dict[str, float] = {}
+            qualities: dict[str, str] = {}
+            newest = ""
+            newest_key = -math.inf
+            for name, dv in payload.items():
+                if name not in wanted:
+                    continue
+                status = dv.StatusCode
+                raw = dv.Value
+                if raw is msgspec.UNSET:
+                    if status is None:
+                        raise BadInput("bad_telemetry", f"field {name!r} of {asset!r} has no `Value`")
+                    raw = None
+                quality = "good" if status is None else _quality(status.Symbol, status.Code)
+                if type(raw) is float and -FLOAT32_MAX <= raw <= FLOAT32_MAX:  # what _number gives it
+                    values[name] = raw
+                elif quality == "good" or raw is not None:
+                    values[name] = _number(name, raw)
+                ts = dv.SourceTimestamp or default_ts
+                key = keys.get(ts) if ts is not None else None
+                if key is None:
+                    key = _ts_key(ts)
+                    if ts is not None:
+                        keys[ts] = key
+                if key > newest_key:
+                    newest, newest_key = str(ts), key
+                qualities[name] = quality
+            if qualities:
+                updates.append((asset, values, qualities, newest, newest_key))
         return updates
 
     def _row(self, asset: str, st: _AssetState, ts: str, ts_key: float, mid: str) -> _Row | None:
-        vals = np.zeros(self.window.width, np.float32)
+        fields = st.spec.fields
+        last = st.last
+        if len(last) >= len(fields):  # every field seen (the common case): no per-field branches
+            try:
+                values = [last[name] for name in fields]
+            except KeyError:
+                pass
+            else:  # every field has a status too (set with its value); statuses hold only these fields
+                seen = set(st.status.values())
+                quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
+                return _Row(values, quality, ts, ts_key, mid)
+        vals: list[float] = []
         quality = "good"
-        for i, name in enumerate(st.spec.fields):
+        for name in st.spec.fields:
             if name in st.last:
-                vals[i] = st.last[name]
+                vals.append(st.last[name])
             elif name in self.fallback.get(asset, {}) and name in st.status:
-                vals[i] = self.fallback[asset][name]
+                vals.append(self.fallback[asset][name])
             else:
                 return None  # not every field seen yet
             q = st.status.get(name, "good")
@@ -178,13 +252,16 @@ class WindowAssembler:
 
     def _cut(self, asset: str, st: _AssetState) -> Window:
         rows = list(st.rows)
-        quality = max((r.quality for r in rows), key=QUALITY_ORDER.__getitem__)
-        newest = max(rows, key=lambda r: r.ts_key)
+        seen = {r.quality for r in rows}
+        quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
+        newest = max(rows, key=_TS_KEY)  # the first of equal keys, as max gives it
         ids = tuple(dict.fromkeys(r.message_id for r in rows if r.message_id))
+        values = np.zeros((len(rows), self.window.width), np.float32)
+        values[:, : len(st.spec.fields)] = [r.values for r in rows]
         return Window(
             asset=asset,
             asset_index=st.spec.index,
-            values=np.stack([r.values for r in rows]),
+            values=values,
             quality=quality,
             window_start=rows[0].ts,
             window_end=rows[-1].ts,
