@@ -116,6 +116,15 @@ def test_drain_order_follows_class_priority() -> None:
     assert drain_order(ev, T + 10, T + 60)[0] is False
 
 
+def test_an_event_made_as_the_link_came_back_is_not_backlog() -> None:
+    ev = Evidence()
+    ev.upstream = [
+        up(T + 11, "a1", cls="anomaly", ts=T + 3),
+        up(T + 12, "s1", cls="safety", ts=T + 9.8),  # still on its way to the router's store at T + 10
+    ]
+    assert drain_order(ev, T + 10, T + 60) == (True, ["anomaly"])
+
+
 def test_ground_truth_restarts_with_each_plant_run_and_drops_cut_faults() -> None:
     first = fault_schedule(35, "demo").faults[0]
     runs = [PlantRun(T, T + first.start_s + 1), PlantRun(T + 100)]

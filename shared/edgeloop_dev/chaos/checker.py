@@ -223,13 +223,23 @@ def check(
     return res
 
 
+IN_TRANSIT_S = 1.0  # filter -> hub -> router's store, under load
+
+
 def drain_order(ev: Evidence, link_up: float, until: float) -> tuple[bool, list[str]]:
     """Classes of the backlog (events made before `link_up`) in the order they went upstream after it;
-    True when no class was sent after a lower one."""
+    True when no class was sent after a lower one. An event made in the last `IN_TRANSIT_S` before the
+    link came back may still be on its way to the router's store then: it is not backlog yet."""
     seen: list[str] = []
     by_message: dict[str, str] = {}
+    made_before = link_up - IN_TRANSIT_S
     for u in ev.upstream:
-        if link_up <= u.t <= until and u.ts is not None and u.ts < link_up and u.message_id not in by_message:
+        if (
+            link_up <= u.t <= until
+            and u.ts is not None
+            and u.ts < made_before
+            and u.message_id not in by_message
+        ):
             by_message[u.message_id] = u.cls
             seen.append(u.cls)
     ranks = [PRIORITY.get(c, 9) for c in seen]
