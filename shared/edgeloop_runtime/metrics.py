@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -146,6 +148,12 @@ class MetricsServer:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        port_file = os.environ.get("METRICS_PORT_FILE")
+        if port_file:  # where the image HEALTHCHECK finds the port when METRICS_PORT is 0
+            try:
+                Path(port_file).write_text(f"{self.port}\n")  # noqa: ASYNC240 - a few bytes, once at start
+            except OSError:
+                pass
         return self.port
 
     async def stop(self) -> None:
