@@ -110,7 +110,7 @@ def test_the_local_hub_accepts_the_template(kind: str) -> None:
     config = load_manifest(TEMPLATES[kind])
     assert (
         len(Router(parse_routes(config.edgehub_desired), default_ttl_secs=config.default_ttl_secs).routes)
-        == 15
+        == 16
     )
     assert set(PIPELINE) <= set(config.module_desired)
 

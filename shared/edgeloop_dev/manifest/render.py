@@ -116,6 +116,9 @@ def render_manifest(
     doc = _resolve_images(doc, catalog, options, gpu_modules)
     doc = map_strings(doc, lambda _path, value: expand_variables(value, options.variables))
     _chunk_all(doc)
+    # A template's marker, not part of a deployment: SchemaStore's deployment 2.0 (what VS Code checks
+    # config/*.json against) allows only modulesContent at the root, and iotedgedev drops it too.
+    doc.pop("$schema-template", None)
     if options.strict:
         missing = find_unresolved(doc)
         if missing:
