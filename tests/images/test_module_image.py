@@ -27,7 +27,7 @@ def _podman_ready() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.container, pytest.mark.xdist_group("podman")]
+pytestmark = [pytest.mark.container, pytest.mark.xdist_group("podman"), pytest.mark.timeout(900)]
 
 
 def test_example_module_image_routes_messages_through_the_local_hub(
