@@ -189,10 +189,15 @@ class ModuleRunner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay_s)
 
+    def _fixed_metrics_port(self) -> int | None:
+        """The manifest's METRICS_PORT when it names a port; 0, -1 or none: a free port each start."""
+        raw = self.spec.env.get("METRICS_PORT", "")
+        return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
     async def _run_once(self) -> Exit | None:
         """Run one process to its end; None when it was stopped on request."""
         self._set(ModuleState.STARTING)
-        self.metrics_port = free_port(self._probe_host)
+        self.metrics_port = self._fixed_metrics_port() or free_port(self._probe_host)
         try:
             env = self._env_factory(self.metrics_port)
             self.process = process = await ModuleProcess.spawn(self._argv, env, self.log_path, self._cwd)

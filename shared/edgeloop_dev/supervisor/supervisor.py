@@ -67,9 +67,12 @@ def load_plan(config: SupervisorConfig, repo_root: Path) -> Plan:
     except ValueError as exc:
         raise ManifestError(f"manifest {config.manifest} is not JSON: {exc}") from exc
     # $EDGELOOP_STATE_DIR in the manifest names this run's state directory (the debug template keeps
-    # every module's writable paths under it); an env file may override it.
-    variables = {"EDGELOOP_STATE_DIR": str(config.state_dir.resolve())}
+    # every module's writable paths under it): always --state-dir, whatever an env file says. Without
+    # a .env (a fresh clone) evidence blobs go to a folder in it, as the demo does without Azurite.
+    state = config.state_dir.resolve()
+    variables = {"BLOB_CONNECTION_STRING": f"file://{state / 'blob'}"}
     variables.update(load_env_file(config.env_file) if config.env_file else {})
+    variables["EDGELOOP_STATE_DIR"] = str(state)
     packages = local_packages(repo_root / "modules")
     for folder in config.python_path:
         packages += local_packages(folder)
