@@ -21,7 +21,7 @@ from prometheus_client import (
 
 # Prometheus convention (and what edgeHub/edgeAgent expose): no `*_created` series beside counters
 # and histograms. Process-wide, as prometheus_client has it.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
