@@ -55,13 +55,12 @@ def test_the_image_imports_its_module_and_runs_as_uid_10001(built: None, name: s
     result = subprocess.run([*run, _image(name), "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "10001"
-    config = json.loads(
-        subprocess.run(
-            [*PODMAN, "image", "inspect", _image(name)], capture_output=True, text=True, check=True
-        ).stdout
-    )[0]["Config"]
-    assert config["User"] == "10001:10001"
-    assert config["Healthcheck"]["Test"][:3] == ["CMD", "python3", "-I"]
+    inspect = subprocess.run(
+        [*PODMAN, "image", "inspect", _image(name)], capture_output=True, text=True, check=True
+    )
+    image = json.loads(inspect.stdout)[0]
+    assert image["Config"]["User"] == "10001:10001"
+    assert image["Healthcheck"]["Test"][:3] == ["CMD", "python3", "-I"]  # podman keeps it beside Config
 
 
 def test_anomaly_filter_image_carries_no_numpy(built: None) -> None:

@@ -82,7 +82,8 @@ def _render(args: argparse.Namespace) -> int:
         options = RenderOptions(
             platform=args.platform,
             gpu=args.gpu,
-            variables=files.variables(env_file),
+            # the container debug template binds files of this checkout: $EDGELOOP_REPO unless set
+            variables={"EDGELOOP_REPO": str(root), **files.variables(env_file)},
             gpu_overlay=overlay,
             strict=True,
         )
