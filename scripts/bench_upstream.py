@@ -138,7 +138,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rate-hz", type=float, default=10.0)
     ap.add_argument("--budget", type=float, default=None, help="bytes per hour (default: none)")
-    ap.add_argument("--gzip", action="store_true", help="send gzip batches (default: JSON text, as the router)")
+    ap.add_argument(
+        "--gzip", action="store_true", help="send gzip batches (default: JSON text, as the router)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     r = run(args.seconds, args.seed, args.rate_hz, args.budget, args.gzip)
