@@ -10,15 +10,6 @@ raw PubSub network messages.
 
     .venv/bin/python scripts/bench_upstream.py --seconds 3600 [--seed 1] [--budget BYTES_PER_HOUR]
                                                [--gzip] [--json]
-"""Bytes upstream for an hour of plant telemetry: filter + router logic vs OPC Publisher's Samples format.
-
-One run, faster than real time: the plant model (seeded demo fault schedule) → PubSub telemetry →
-inference's windows and the shipped ONNX model → anomaly_filter's engine → upstream_router's store,
-scheduler and batching (JSON text, the router's default; gzip with --gzip).
-The same batches are also measured in the other encoding, so both byte counts are reported. The same ticks are also counted as OPC Publisher would send them in its
-legacy Samples format (one JSON message per value change) and as raw PubSub network messages.
-
-    .venv/bin/python scripts/bench_upstream.py --seconds 3600 [--seed 1] [--budget BYTES_PER_HOUR] [--gzip] [--json]
 """
 
 from __future__ import annotations
