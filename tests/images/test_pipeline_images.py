@@ -63,6 +63,28 @@ def test_the_image_imports_its_module_and_runs_as_uid_10001(built: None, name: s
     assert image["Healthcheck"]["Test"][:3] == ["CMD", "python3", "-I"]  # podman keeps it beside Config
 
 
+KEY_DEPENDENCY = {
+    "opcua_ingest": "asyncua",
+    "opcua_writeback": "asyncua",
+    "camera_ingest": "opencv-python-headless",
+    "inference": "onnxruntime",
+    "anomaly_filter": "pydantic",
+    "upstream_router": "azure-storage-blob",
+    "example_module": "azure-iot-device",
+}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_each_image_has_a_cyclonedx_sbom_of_its_venv(built: None, name: str) -> None:
+    version = _image(name).rsplit(":", 1)[1].removesuffix("-amd64")
+    sbom = json.loads((ROOT / "build" / "sbom" / f"{name}-{version}-amd64.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX" and sbom["specVersion"] == "1.6"
+    purls = {c.get("purl", "").split("@")[0] for c in sbom["components"]}
+    assert f"pkg:pypi/{KEY_DEPENDENCY[name]}" in purls and "pkg:pypi/edgeloop" in purls
+    if name == "anomaly_filter":
+        assert "pkg:pypi/numpy" not in purls
+
+
 def test_anomaly_filter_image_carries_no_numpy(built: None) -> None:
     run = [*PODMAN, "run", "--rm", "--network=none", *LIMITS, "--entrypoint", "python3"]
     probe = "import importlib.util as u; print(u.find_spec('numpy') is None)"
