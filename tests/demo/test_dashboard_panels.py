@@ -54,3 +54,14 @@ def test_upstream_panel_reads_budget_link_and_queues_in_words() -> None:
 def test_panels_before_anything_is_reported() -> None:
     assert "(waiting for inference)" in _text(model_panel({}))
     assert "by class: -" in _text(upstream_panel(DemoState(), {}))
+
+
+def test_every_anomaly_lands_on_a_labelled_row_of_the_report() -> None:
+    from edgeloop_dev.demo.report import timeline_rows
+    from edgeloop_dev.plant import ASSETS
+
+    state = DemoState()
+    state.anomaly_opens += [{"asset": "pump"}, {"asset": "line1"}, {"asset": "crusher"}, {"asset": "line1"}]
+    rows = timeline_rows(state)
+    assert list(rows)[: len(ASSETS)] == list(ASSETS)
+    assert "line1" in rows and len(set(rows.values())) == len(rows)
