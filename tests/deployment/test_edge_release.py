@@ -11,7 +11,7 @@ import pytest
 from deploy_helpers import DEPLOYMENT, PIPELINE, ROOT, TEMPLATES, load
 
 from edgeloop_dev.manifest.catalog import ModuleInfo
-from edgeloop_dev.manifest.layered import compose
+from edgeloop_dev.manifest.layered import compose, unwrap
 from edgeloop_dev.manifest.lint import lint_manifest
 from edgeloop_dev.manifest.vendor_check import VendoredSchemas, vendor_findings
 
@@ -38,7 +38,7 @@ def _images(node: Any) -> list[str]:
 
 
 def _modules(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    agent = doc["modulesContent"]["$edgeAgent"]
+    agent = unwrap(doc)["modulesContent"]["$edgeAgent"]
     if "properties.desired" in agent:
         modules: dict[str, dict[str, Any]] = agent["properties.desired"]["modules"]
         return modules
@@ -47,7 +47,7 @@ def _modules(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _routes(doc: dict[str, Any]) -> dict[str, Any]:
-    hub = doc["modulesContent"]["$edgeHub"]
+    hub = unwrap(doc)["modulesContent"]["$edgeHub"]
     if "properties.desired" in hub:
         routes: dict[str, Any] = hub["properties.desired"]["routes"]
         return routes

@@ -28,8 +28,18 @@ def _checkout(tmp_path: Path) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("platform", ["amd64", "arm64v8"])
-def test_genconfig_output_equals_edgeloop_render(tmp_path: Path, platform: str) -> None:
+CASES = [
+    pytest.param("deployment/deployment.template.json", "amd64", "../modules", id="full-amd64"),
+    pytest.param("deployment/deployment.template.json", "arm64v8", "../modules", id="full-arm64v8"),
+    # a layer one folder deeper: MODULES_PATH from the environment (it wins over .env)
+    pytest.param("deployment/layered/site-pit-3.template.json", "amd64", "../../modules", id="layer-amd64"),
+]
+
+
+@pytest.mark.parametrize(("template", "platform", "modules_path"), CASES)
+def test_genconfig_output_equals_edgeloop_render(
+    tmp_path: Path, template: str, platform: str, modules_path: str
+) -> None:
     bin_dir = tool_venv()
     repo = _checkout(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTAINER_REGISTRY", "MODULES_PATH"))}
@@ -39,22 +49,23 @@ def test_genconfig_output_equals_edgeloop_render(tmp_path: Path, platform: str) 
             "solution",
             "genconfig",
             "-f",
-            "deployment/deployment.template.json",
+            template,
             "-P",
             platform,
         ],
         cwd=repo,
-        env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
+        env={**env, "PATH": f"{bin_dir}:{env['PATH']}", "MODULES_PATH": modules_path},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert gen.returncode == 0, gen.stdout[-3000:] + gen.stderr[-3000:]
-    theirs = json.loads((repo / "config" / f"deployment.{platform}.json").read_text())
+    (written,) = (repo / "config").glob("*.json")  # iotedgedev names it after its own settings
+    theirs = json.loads(written.read_text())
     ours_path = tmp_path / "ours.json"
     render = subprocess.run(
         [sys.executable, "-m", "edgeloop_dev.cli", "manifest", "render", "--platform", platform,
-         "--template", str(repo / "deployment/deployment.template.json"), "--env-file", str(repo / ".env"),
+         "--template", str(repo / template), "--env-file", str(repo / ".env"),
          "--modules-dir", str(repo / "modules"), "--out", str(ours_path)],
         cwd=repo, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

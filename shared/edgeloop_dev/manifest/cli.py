@@ -161,7 +161,9 @@ def _lint(args: argparse.Namespace) -> int:
 
 def _counts(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Module and route names of a manifest or a layer."""
-    content = manifest.get("modulesContent", {})
+    from .layered import unwrap
+
+    content = unwrap(manifest).get("modulesContent", {})
     agent, hub = content.get("$edgeAgent", {}), content.get("$edgeHub", {})
     if "properties.desired" in agent:
         return list(agent["properties.desired"].get("modules", {})), list(

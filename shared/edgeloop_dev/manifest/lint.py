@@ -8,7 +8,7 @@ from typing import Any
 from .catalog import ModuleInfo
 from .errors import RenderError
 from .findings import Finding
-from .layered import compose, layered_modules
+from .layered import compose, layered_modules, unwrap
 from .placeholders import module_refs
 from .render import find_unresolved
 from .route_check import ROUTES_PATH, route_findings
@@ -123,6 +123,7 @@ def lint_layer(
     vendored: VendoredSchemas | None = None,
 ) -> list[Finding]:
     """Findings for a layered deployment: its own schema and sizes, then (with a base) the composed whole."""
+    layer = unwrap(layer)
     found = schema_findings(layer, layered_schema, schema)
     content = layer.get("modulesContent")
     if isinstance(content, Mapping):
