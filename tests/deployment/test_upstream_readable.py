@@ -69,6 +69,23 @@ def test_upstream_decode_prints_every_event_of_json_and_gzip_batches(
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    for record in hub.upstream():  # as `az iot hub monitor-events --properties all` prints one
+        event = record["event"]
+        assert set(event) == {
+            "origin",
+            "module",
+            "interface",
+            "component",
+            "payload",
+            "properties",
+            "annotations",
+        }
+        annotations = event["annotations"]
+        assert not [key for key in annotations if key.startswith("edgeloop")]
+        assert annotations["iothub-connection-module-id"] == "router"
+        assert annotations["iothub-connection-auth-generation-id"].isdigit()
+        assert "dt-subject" not in event["properties"]["system"]
+        assert event["properties"]["application"] == {"class": "anomaly", "events": "2"}
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["event"] for line in lines] == sent
     assert {line["class"] for line in lines} == {"anomaly"} and {line["module"] for line in lines} == {
