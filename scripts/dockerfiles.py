@@ -60,7 +60,10 @@ FROM ${{BASE_IMAGE}} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir pip=={pip}
-COPY pyproject.toml README.md ./
+# pyproject.toml names README.md as the long description: an empty one, so that editing the README
+# does not rebuild every image's dependency layer.
+COPY pyproject.toml ./
+RUN touch README.md
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
 {shared_copies}COPY modules/{name} modules/{name}
 # Only the runtime and this module are in the context copied above, so only they are installed,
@@ -115,7 +118,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir pip=={pip}
-COPY pyproject.toml README.md ./
+# pyproject.toml names README.md as the long description: an empty one, so that editing the README
+# does not rebuild every image's dependency layer.
+COPY pyproject.toml ./
+RUN touch README.md
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
 {shared_copies}COPY modules/{name} modules/{name}
 # onnxruntime-gpu (CUDA 13) instead of onnxruntime: never both in one environment.

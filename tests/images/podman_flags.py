@@ -3,7 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = "localhost/edgeloop-python:3.11-bookworm"
+PODMAN = ["podman", "--runtime", "runc"]
+LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+
+def podman_ready() -> str | None:
+    """Why images cannot be built and run here, or None when podman, runc and debootstrap are there."""
+    for tool in ("podman", "runc", "debootstrap"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed (Debian: apt-get install podman buildah runc debootstrap; scripts/test does)"
+    if subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
+        return "building the local base with debootstrap needs root"
+    return None
 
 
 def create_options(module: dict[str, Any]) -> dict[str, Any]:

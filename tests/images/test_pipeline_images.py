@@ -13,8 +13,7 @@ import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 
-from .podman_flags import create_options, podman_flags
-from .test_module_image import LIMITS, PODMAN, ROOT, _podman_ready
+from .podman_flags import LIMITS, PODMAN, ROOT, create_options, podman_flags, podman_ready
 
 MODULES = sorted(p.parent.name for p in ROOT.glob("modules/*/Dockerfile.amd64"))
 TEMPLATE = ROOT / "deployment/deployment.template.json"
@@ -38,7 +37,7 @@ def _template_module(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def built() -> Iterator[None]:
     """All seven images, built once for this module's tests by scripts/build_images."""
-    reason = _podman_ready()
+    reason = podman_ready()
     if reason:
         pytest.skip(reason)
     build = subprocess.run(
@@ -153,3 +152,35 @@ def test_the_router_container_runs_with_the_manifest_create_options_and_keeps_it
         logs = subprocess.run([*PODMAN, "logs", container], capture_output=True, text=True)
         subprocess.run([*PODMAN, "rm", "-f", container], capture_output=True)
         print(logs.stdout[-3000:], logs.stderr[-3000:])
+
+
+def test_example_module_image_routes_messages_through_the_local_hub(
+    built: None, tmp_path: Path, hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    routes = {
+        "in": "FROM /messages/modules/feeder/outputs/values INTO BrokeredEndpoint('/modules/example_module/inputs/values')",
+        "out": "FROM /messages/modules/example_module/outputs/scaled INTO BrokeredEndpoint('/modules/feeder/inputs/scaled')",
+    }
+    hub = hub_factory(make_manifest(routes, {"example_module": {"gain": 4}, "feeder": {}}))
+    env = hub.env("example_module")
+    ca = Path(env["EdgeModuleCACertificateFile"])
+    ca.chmod(0o644)
+    run = [
+        *PODMAN, "run", "-d", "--rm", "--read-only", "--network=host", *LIMITS,
+        "-v", f"{ca}:/certs/ca.pem:ro",
+        "-e", f"EdgeHubConnectionString={env['EdgeHubConnectionString']}",
+        "-e", "EdgeModuleCACertificateFile=/certs/ca.pem",
+        "-e", "METRICS_PORT=-1",
+        _image("example_module"),
+    ]  # fmt: skip
+    container = subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        feeder = sdk_module(hub.env("feeder"))
+        feeder.send_json("values", {"value": 2}, message_id="img-1")
+        got = feeder.next_input(60)
+        assert json.loads(got.data)["data"] == {"value": 8.0, "gain": 4.0}
+        stop = subprocess.run([*PODMAN, "stop", "-t", "20", container], capture_output=True, text=True)
+        assert stop.returncode == 0
+        assert hub.twin("example_module")["reported"]["status"] == "stopped"
+    finally:
+        subprocess.run([*PODMAN, "rm", "-f", container], capture_output=True)
