@@ -19,6 +19,8 @@ SHIPPED = {
     **TEMPLATES,
     "layered-base": DEPLOYMENT / "layered/base.template.json",
     "layered-site": DEPLOYMENT / "layered/site-pit-3.template.json",
+    "gpu": DEPLOYMENT / "deployment.gpu.template.json",
+    "debug-containers": DEPLOYMENT / "deployment.debug.containers.template.json",
 }
 
 
@@ -65,7 +67,7 @@ def test_runtime_images_are_iot_edge_1_6_lts_and_nothing_floats_on_latest(kind: 
             assert image.endswith(":1.6"), image
 
 
-@pytest.mark.parametrize("kind", ["production", "debug", "layered-base"])
+@pytest.mark.parametrize("kind", ["production", "debug", "layered-base", "gpu", "debug-containers"])
 def test_edgehub_schema_version_is_the_one_template_4_0_requires(kind: str) -> None:
     doc = load(SHIPPED[kind])
     assert doc["$schema-template"] == "4.0.0"
@@ -119,7 +121,7 @@ def _create_options(module: dict[str, Any]) -> dict[str, Any]:
     return json.loads(options) if isinstance(options, str) else dict(options)
 
 
-@pytest.mark.parametrize("kind", ["production", "layered-base", "layered-site"])
+@pytest.mark.parametrize("kind", ["production", "layered-base", "layered-site", "gpu", "debug-containers"])
 def test_pipeline_containers_drop_capabilities_and_privilege_escalation(kind: str) -> None:
     modules = _modules(load(SHIPPED[kind]))
     ours = [name for name in modules if name in PIPELINE]

@@ -33,6 +33,8 @@ CASES = [
     pytest.param("deployment/deployment.template.json", "arm64v8", "../modules", id="full-arm64v8"),
     # a layer one folder deeper: MODULES_PATH from the environment (it wins over .env)
     pytest.param("deployment/layered/site-pit-3.template.json", "amd64", "../../modules", id="layer-amd64"),
+    # the GPU flavour as a template of its own: iotedgedev knows no overlay, but `${MODULES.x.amd64.gpu}`
+    pytest.param("deployment/deployment.gpu.template.json", "amd64", "../modules", id="gpu-amd64"),
 ]
 
 
@@ -73,3 +75,18 @@ def test_genconfig_output_equals_edgeloop_render(
     ours = json.loads(ours_path.read_text())
     assert "${MODULES." not in json.dumps(theirs)
     assert theirs == ours
+
+
+def test_the_gpu_template_is_the_template_with_the_gpu_overlay() -> None:
+    """deployment.gpu.template.json is what `render --gpu` makes of deployment.template.json, with the
+    inference image pinned to its amd64.gpu platform (iotedgedev applies no overlay)."""
+    from edgeloop_runtime.settings import merge_patch
+
+    template = json.loads((DEPLOYMENT / "deployment.template.json").read_text())
+    overlay = json.loads((DEPLOYMENT / "gpu.overlay.json").read_text())
+    expected = merge_patch(template, {k: v for k, v in overlay.items() if k != "$comment"})
+    modules = expected["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    modules["inference"]["settings"]["image"] = "${MODULES.inference.amd64.gpu}"
+    assert json.loads((DEPLOYMENT / "deployment.gpu.template.json").read_text()) == expected, (
+        "regenerate deployment/deployment.gpu.template.json from the template and gpu.overlay.json"
+    )
