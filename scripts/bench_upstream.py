@@ -3,15 +3,19 @@
 
 One run, faster than real time: the plant model (seeded demo fault schedule) → PubSub telemetry →
 inference's windows and the shipped ONNX model → anomaly_filter's engine → upstream_router's store,
-scheduler, batching and gzip. The same ticks are also counted as OPC Publisher would send them in its
-legacy Samples format (one JSON message per value change) and as raw PubSub network messages.
+scheduler and batching (JSON text, the router's default; gzip with --gzip). The same batches are also
+measured in the other encoding, so both byte counts are reported. The same ticks are also counted as
+OPC Publisher would send them in its legacy Samples format (one JSON message per value change) and as
+raw PubSub network messages.
 
-    .venv/bin/python scripts/bench_upstream.py --seconds 3600 [--seed 1] [--budget BYTES_PER_HOUR] [--json]
+    .venv/bin/python scripts/bench_upstream.py --seconds 3600 [--seed 1] [--budget BYTES_PER_HOUR]
+                                               [--gzip] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import tempfile
@@ -41,6 +45,7 @@ def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compres
     delivered: list[dict[str, Any]] = []
     emitted_anomaly_ids: set[str] = set()
     blob_bytes = 0
+    other_bytes = 0  # the same batches in the other encoding (gzip when sent as JSON, and back)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "q.db", sync="normal") as store:
         router = Router(
@@ -52,7 +57,7 @@ def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compres
         )
 
         def drain(now: float, flush: bool = False) -> None:
-            nonlocal blob_bytes
+            nonlocal blob_bytes, other_bytes
             for up in store.due_uploads(now, limit=1000):  # the Blob endpoint is up in this run
                 blob_bytes += len(up.data)
                 store.upload_done(up.path, up.msg_id)
@@ -60,6 +65,10 @@ def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compres
                 router.sent(enc, now)
                 sent_bytes[enc.cls] += len(enc.payload)
                 sent_msgs[enc.cls] += 1
+                if enc.content_encoding == "gzip":
+                    other_bytes += len(gzip.decompress(enc.payload))
+                else:
+                    other_bytes += len(gzip.compress(enc.payload, compresslevel=6, mtime=0))
                 delivered.extend(decode(enc.payload, enc.content_encoding))
 
         now = 0.0
@@ -110,6 +119,8 @@ def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compres
             "bytes": upstream,
             "byClass": {c: {"messages": sent_msgs[c], "bytes": sent_bytes[c]} for c in sorted(sent_bytes)},
             "compress": compress,
+            "bytesJson": other_bytes if compress else upstream,
+            "bytesGzip": upstream if compress else other_bytes,
             "budgetBytesPerHour": budget,
         },
         "blobEvidenceBytes": blob_bytes,
@@ -129,10 +140,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rate-hz", type=float, default=10.0)
     ap.add_argument("--budget", type=float, default=None, help="bytes per hour (default: none)")
-    ap.add_argument("--no-compress", action="store_true")
+    ap.add_argument(
+        "--gzip", action="store_true", help="send gzip batches (default: JSON text, as the router)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    r = run(args.seconds, args.seed, args.rate_hz, args.budget, not args.no_compress)
+    r = run(args.seconds, args.seed, args.rate_hz, args.budget, args.gzip)
     if args.json:
         print(json.dumps(r, indent=1))
         return 0
@@ -144,6 +157,7 @@ def main() -> int:
         f"  raw PubSub (ingest)   : {ps['messages']:>9} messages {ps['bytes']:>12} bytes",
         f"  edgeloop upstream     : {up['messages']:>9} messages {up['bytes']:>12} bytes "
         f"(gzip={up['compress']})",
+        f"      same batches as JSON text {up['bytesJson']} bytes, as gzip {up['bytesGzip']} bytes",
         *(
             f"      {c:<8} {v['messages']:>6} messages {v['bytes']:>10} bytes"
             for c, v in up["byClass"].items()

@@ -20,6 +20,10 @@ BASES = {
 }
 CUDA_BASE = "nvcr.io/nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04"
 UID = 10001
+# The pip every image's venv uses: python:3.11.11-slim's venv brings 24.0, Debian bookworm's 23.0.1
+# (the --local-base image); pinning one makes what CI builds resolve the way what ships does.
+PIP_VERSION = "24.0"
+HEALTHCHECK_PATH = "/usr/local/lib/edgeloop/healthcheck.py"
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,15 @@ class ModuleImage:
 
 
 MODULES = (
-    ModuleImage("opcua_ingest", volumes=("/var/lib/edgeloop/pki",), shared=("edgeloop_opcua",)),
-    ModuleImage("opcua_writeback", volumes=("/var/lib/edgeloop/pki",), shared=("edgeloop_opcua",)),
-    ModuleImage("camera_ingest"),
-    ModuleImage("inference", ports=(9600, 5000), volumes=("/models",), gpu=True),
-    ModuleImage("anomaly_filter"),
-    ModuleImage("upstream_router", volumes=("/var/lib/edgeloop/store",)),
+    # volumes: the writable state the manifest mounts (named volumes, so they start owned by UID).
+    # /state: STATE_DIR (last valid configuration, durable safety state and episodes); /models: the
+    # model repository that twin-delivered versions are written into.
+    ModuleImage("opcua_ingest", volumes=("/pki", "/state"), shared=("edgeloop_opcua",)),
+    ModuleImage("opcua_writeback", volumes=("/pki", "/state"), shared=("edgeloop_opcua",)),
+    ModuleImage("camera_ingest", volumes=("/state",)),
+    ModuleImage("inference", ports=(9600, 5000), gpu=True, volumes=("/state", "/models")),
+    ModuleImage("anomaly_filter", volumes=("/state",)),
+    ModuleImage("upstream_router", volumes=("/data",)),
     ModuleImage("example_module"),
 )
 
@@ -54,20 +61,35 @@ ARG BASE_IMAGE={base}
 FROM ${{BASE_IMAGE}} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python3 -m venv /opt/venv
-COPY pyproject.toml README.md ./
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir pip=={pip}
+# pyproject.toml names README.md as the long description: an empty one, so that editing the README
+# does not rebuild every image's dependency layer.
+COPY pyproject.toml ./
+RUN touch README.md
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
 {shared_copies}COPY modules/{name} modules/{name}
 # Only the runtime and this module are in the context copied above, so only they are installed,
-# with this module's extra: no other module's dependencies reach the image.
-RUN /opt/venv/bin/pip install --no-cache-dir ".[{extra}]"{debug_pip}
+# with this module's extra: no other module's dependencies reach the image. Any pip warning (an
+# extra pip does not know installs nothing and only warns) fails the build, as does a module that
+# does not import.
+{install}
 
 """
 
-HEALTHCHECK = (
-    '["python3", "-c", "import os, urllib.request; urllib.request.urlopen('
-    "'http://127.0.0.1:' + os.environ.get('METRICS_PORT', '9600') + '/healthz', timeout=4)\"]"
-)
+HEALTHCHECK = f'["python3", "-I", "{HEALTHCHECK_PATH}"]'
+
+INSTALL = """\
+RUN /opt/venv/bin/pip install --no-cache-dir "{spec}" 2>pip.log; status=$?; cat pip.log >&2; \\
+    [ "$status" = 0 ] && ! grep -q WARNING pip.log \\
+    && /opt/venv/bin/pip check && /opt/venv/bin/python -c "import {name}.app\""""
+
+
+def _install(name: str, extra: str, debug: bool) -> str:
+    text = INSTALL.format(spec=f".[{extra}]", name=name)
+    if debug:
+        text += " \\\n    && /opt/venv/bin/pip install --no-cache-dir debugpy==1.8.*"
+    return text
+
 
 RUN_STAGE = """\
 FROM ${{BASE_IMAGE}}
@@ -75,10 +97,12 @@ LABEL org.opencontainers.image.title="edgeloop {name}" \\
       org.opencontainers.image.version="{version}" \\
       org.opencontainers.image.source="edgeloop"
 COPY --from=build /opt/venv /opt/venv
+COPY shared/edgeloop_runtime/healthcheck.py {healthcheck_path}
 ENV PATH=/opt/venv/bin:$PATH \\
     PYTHONUNBUFFERED=1 \\
     PYTHONDONTWRITEBYTECODE=1 \\
-    METRICS_PORT=9600{env}
+    METRICS_PORT=9600 \\
+    METRICS_PORT_FILE=/tmp/edgeloop-metrics.port{env}
 {volumes}USER {uid}:{uid}
 EXPOSE {ports}
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \\
@@ -95,12 +119,15 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \\
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-RUN python3 -m venv /opt/venv
-COPY pyproject.toml README.md ./
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir pip=={pip}
+# pyproject.toml names README.md as the long description: an empty one, so that editing the README
+# does not rebuild every image's dependency layer.
+COPY pyproject.toml ./
+RUN touch README.md
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
 {shared_copies}COPY modules/{name} modules/{name}
 # onnxruntime-gpu (CUDA 13) instead of onnxruntime: never both in one environment.
-RUN /opt/venv/bin/pip install --no-cache-dir ".[{extra}-gpu]"
+{install}
 
 FROM ${{BASE_IMAGE}}
 ENV DEBIAN_FRONTEND=noninteractive
@@ -120,7 +147,12 @@ def render(module: ModuleImage, variant: str) -> str:
     debug = variant.endswith(".debug")
     platform = variant.split(".")[0]
     env = "".join(f" \\\n    {k}={v}" for k, v in module.extra_env.items())
-    volumes = "".join(f"VOLUME {v}\n" for v in module.volumes)
+    volumes = ""
+    if module.volumes:
+        # An empty named volume takes the image's folder, owner included, on first mount.
+        folders = " ".join(module.volumes)
+        volumes = f"RUN mkdir -p {folders} && chown {UID}:{UID} {folders}\n"
+        volumes += "VOLUME " + json.dumps(list(module.volumes)) + "\n"
     ports = list(module.ports) + ([5678] if debug else [])
     shared_copies = "".join(f"COPY shared/{pkg} shared/{pkg}\n" for pkg in module.shared)
     if debug:
@@ -136,19 +168,25 @@ def render(module: ModuleImage, variant: str) -> str:
         ports=" ".join(str(p) for p in ports),
         entrypoint=entry,
         healthcheck=HEALTHCHECK,
+        healthcheck_path=HEALTHCHECK_PATH,
     )
+    extra = module.name.replace("_", "-")  # the normalised name (PEP 685) every pip matches
     if variant == "amd64.gpu":
         build = GPU_BUILD_STAGE.format(
-            base=CUDA_BASE, name=module.name, extra=module.name, shared_copies=shared_copies
+            base=CUDA_BASE,
+            name=module.name,
+            shared_copies=shared_copies,
+            pip=PIP_VERSION,
+            install=_install(module.name, f"{extra}-gpu", debug=False),
         )
         run_stage = run_stage.replace("FROM ${BASE_IMAGE}\n", "", 1)
     else:
         build = BUILD_STAGE.format(
             base=BASES[platform],
             name=module.name,
-            extra=module.name,
             shared_copies=shared_copies,
-            debug_pip=" \\\n    && /opt/venv/bin/pip install --no-cache-dir debugpy==1.8.*" if debug else "",
+            pip=PIP_VERSION,
+            install=_install(module.name, extra, debug),
         )
     return HEADER.format(variant=variant) + build + run_stage
 

@@ -25,7 +25,7 @@ class Settings(ModuleSettings):
     store_evidence_share: float = Field(default=0.25, gt=0, lt=1)
     bandwidth_bytes_per_hour: float | None = Field(default=None, gt=0)
     burst_seconds: float = Field(default=60.0, gt=0)
-    compress: bool = True
+    compress: bool = False  # JSON text upstream (readable by az and routing queries); gzip is opt-in
     batch_interval_seconds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_INTERVALS))
     max_batch_messages: int = Field(default=200, ge=1)
     max_message_bytes: int = Field(default=250_000, ge=1024, le=262_143)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -13,8 +15,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
+
+# Prometheus convention (and what edgeHub/edgeAgent expose): no `*_created` series beside counters
+# and histograms. Process-wide, as prometheus_client has it.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -146,6 +153,12 @@ class MetricsServer:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        port_file = os.environ.get("METRICS_PORT_FILE")
+        if port_file:  # where the image HEALTHCHECK finds the port when METRICS_PORT is 0
+            try:
+                Path(port_file).write_text(f"{self.port}\n")  # noqa: ASYNC240 - a few bytes, once at start
+            except OSError:
+                pass
         return self.port
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""deployment/kubernetes: the inference image as Deployment + Service + HPA, valid and wired together."""
+"""deployment/kubernetes: the inference image as Deployment + Service + PDB + KEDA ScaledObject, valid and wired together."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
-from deploy_helpers import DEPLOYMENT
+from deploy_helpers import DEPLOYMENT, ROOT
 from jsonschema import Draft202012Validator
 
 from edgeloop_dev.manifest.catalog import ModuleInfo
 
 K8S = DEPLOYMENT / "kubernetes"
+KUBERNETES = "1.37.0"  # kubernetes-validate's schemas for this release
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +37,80 @@ def errors(validator: Draft202012Validator, doc: object) -> list[str]:
     return ["/".join(map(str, e.absolute_path)) + ": " + e.message for e in validator.iter_errors(doc)]
 
 
+def _set(path: list[str | int], value: object) -> Callable[[dict[str, Any]], None]:
+    def mutate(doc: dict[str, Any]) -> None:
+        node: Any = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return mutate
+
+
+POD = ["spec", "template", "spec"]
+
+
 def test_every_object_validates(validator: Draft202012Validator, objects: dict[str, dict[str, Any]]) -> None:
-    assert set(objects) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    assert set(objects) == {"Deployment", "Service", "PodDisruptionBudget", "ScaledObject"}
     for kind, doc in objects.items():
         assert errors(validator, doc) == [], kind
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "Service", "PodDisruptionBudget"])
+def test_builtin_objects_pass_kubernetes_validate_strict(
+    kind: str, objects: dict[str, dict[str, Any]]
+) -> None:
+    kubernetes_validate.validate(objects[kind], KUBERNETES, strict=True)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(_set(["apiVersion"], "extensions/v1beta1"), id="removed-api-version"),
+        pytest.param(_set([*POD, "containers", 0, "imagePullPolice"], "Always"), id="misspelt-field"),
+        pytest.param(
+            _set([*POD, "containers", 0, "ports", 0, "containerPort"], "http"), id="port-not-a-number"
+        ),
+    ],
+)
+def test_kubernetes_validate_catches_mistakes(
+    mutate: Callable[[dict[str, Any]], None], objects: dict[str, dict[str, Any]]
+) -> None:
+    doc = copy.deepcopy(objects["Deployment"])
+    mutate(doc)
+    with pytest.raises((kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError)):
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_a_rollout_needs_no_spare_gpu(objects: dict[str, dict[str, Any]]) -> None:
+    """One GPU per pod and per node: a surge pod would wait Pending for a GPU that is not there."""
+    rolling = objects["Deployment"]["spec"]["strategy"]["rollingUpdate"]
+    assert rolling["maxSurge"] == 0 and rolling["maxUnavailable"] == 1
+    pdb = objects["PodDisruptionBudget"]["spec"]
+    assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb  # minAvailable 1 would block every drain
+    pod_labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_scaling_follows_queue_wait_and_depth_from_the_module_metrics(
+    objects: dict[str, dict[str, Any]],
+) -> None:
+    spec = objects["ScaledObject"]["spec"]
+    ref = spec["scaleTargetRef"]
+    assert (ref["kind"], ref["name"]) == ("Deployment", objects["Deployment"]["metadata"]["name"])
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+    queries = [t["metadata"]["query"] for t in spec["triggers"]]
+    assert all(t["type"] == "prometheus" for t in spec["triggers"])
+    sources = (ROOT / "modules/inference/telemetry_metrics.py").read_text() + (
+        ROOT / "shared/edgeloop_runtime/metrics.py"
+    ).read_text()
+    assert '"stage_seconds"' in sources and any(
+        "edgeloop_inference_stage_seconds_bucket" in q for q in queries
+    )
+    assert '"edgeloop_input_queue_length"' in sources and any(
+        "edgeloop_input_queue_length" in q for q in queries
+    )
+    assert not any("cpu" in q for q in queries)
 
 
 def container(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -64,34 +136,16 @@ def test_the_deployment_asks_for_a_gpu_and_serves_rest_on_5000(
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_service_and_hpa_point_at_the_deployment(objects: dict[str, dict[str, Any]]) -> None:
-    deployment, service, hpa = objects["Deployment"], objects["Service"], objects["HorizontalPodAutoscaler"]
+def test_service_points_at_the_deployment(objects: dict[str, dict[str, Any]]) -> None:
+    deployment, service = objects["Deployment"], objects["Service"]
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert service["spec"]["selector"].items() <= pod_labels.items()
     names = {p["name"] for p in container(objects)["ports"]}
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= names
     assert {p["port"] for p in service["spec"]["ports"]} >= {5000}
-    ref = hpa["spec"]["scaleTargetRef"]
-    assert (ref["apiVersion"], ref["kind"], ref["name"]) == (
-        "apps/v1",
-        "Deployment",
-        deployment["metadata"]["name"],
-    )
-    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
 
-def _set(path: list[str | int], value: object) -> Callable[[dict[str, Any]], None]:
-    def mutate(doc: dict[str, Any]) -> None:
-        node: Any = doc
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-
-    return mutate
-
-
-POD = ["spec", "template", "spec"]
 BROKEN = [
     pytest.param("Deployment", _set(["apiVersion"], "extensions/v1beta1"), id="deployment-old-api-version"),
     pytest.param(
@@ -110,12 +164,13 @@ BROKEN = [
         id="port-out-of-range",
     ),
     pytest.param("Service", _set(["spec", "type"], "Ingress"), id="service-type-unknown"),
-    pytest.param("HorizontalPodAutoscaler", _set(["spec", "minReplicas"], 0), id="hpa-min-replicas-zero"),
+    pytest.param("PodDisruptionBudget", _set(["spec", "minAvailable"], 1), id="pdb-both-bounds"),
     pytest.param(
-        "HorizontalPodAutoscaler",
-        _set(["spec", "targetCPUUtilizationPercentage"], 70),
-        id="hpa-v1-field-in-v2",
+        "ScaledObject",
+        _set(["spec", "triggers", 0, "metadata", "threshold"], 0.05),
+        id="keda-threshold-not-a-string",
     ),
+    pytest.param("ScaledObject", _set(["spec", "minReplicas"], 1), id="keda-hpa-field-name"),
 ]
 
 

@@ -57,8 +57,8 @@ def test_a_layer_route_to_a_missing_module_is_caught_against_the_base(
     catalog: dict[str, ModuleInfo], schema: dict[str, Any], layered_schema: dict[str, Any]
 ) -> None:
     base, site = load(LAYERED / "base.template.json"), load(LAYERED / "site-pit-3.template.json")
-    del site["modulesContent"]["$edgeAgent"]["properties.desired.modules.opcua_writeback"]
-    del site["modulesContent"]["opcua_writeback"]
+    del site["content"]["modulesContent"]["$edgeAgent"]["properties.desired.modules.opcua_writeback"]
+    del site["content"]["modulesContent"]["opcua_writeback"]
     findings = lint_layer(site, base, catalog, schema, layered_schema, template=True)
     assert {f.rule for f in findings} == {"route-unknown-module"}
     assert all(f.message.startswith("with the base layer:") for f in findings)
@@ -79,7 +79,7 @@ def test_the_layered_schema_refuses_what_a_layer_cannot_carry(
     layered_schema: dict[str, Any],
 ) -> None:
     site = load(LAYERED / "site-pit-3.template.json")
-    site["modulesContent"]["$edgeAgent"][key] = value
+    site["content"]["modulesContent"]["$edgeAgent"][key] = value
     findings = lint_layer(site, None, catalog, schema, layered_schema, template=True)
     assert findings and {f.rule for f in findings} == {"schema"}
 
@@ -100,7 +100,7 @@ def test_the_layer_renders_with_images_and_chunked_create_options(
         catalog,
         RenderOptions("arm64v8", variables=example_variables, strict=True),
     )
-    module = site["modulesContent"]["$edgeAgent"]["properties.desired.modules.opcua_ingest"]
+    module = site["content"]["modulesContent"]["$edgeAgent"]["properties.desired.modules.opcua_ingest"]
     assert (
         module["settings"]["image"]
         == f"myregistry.azurecr.io/edgeloop/opcua_ingest:{catalog['opcua_ingest'].version}-arm64v8"

@@ -110,7 +110,7 @@ def test_the_local_hub_accepts_the_template(kind: str) -> None:
     config = load_manifest(TEMPLATES[kind])
     assert (
         len(Router(parse_routes(config.edgehub_desired), default_ttl_secs=config.default_ttl_secs).routes)
-        == 15
+        == 16
     )
     assert set(PIPELINE) <= set(config.module_desired)
 
@@ -140,7 +140,11 @@ def test_production_binds_state_and_runs_read_only() -> None:
     binds = {
         name: modules[name]["settings"]["createOptions"]["HostConfig"].get("Binds", []) for name in PIPELINE
     }
-    assert any(b.endswith(":/models:ro") for b in binds["inference"])
+    # twin-delivered model versions are written into the repository: a writable named volume
+    assert any(b.endswith(":/models") and not b.startswith("/") for b in binds["inference"])
+    for name in PIPELINE:  # STATE_DIR (last valid configuration, durable state) on a volume
+        state = modules[name]["env"]["STATE_DIR"]["value"]
+        assert any(b.endswith(f":{state}") for b in binds[name]), name
     assert any(b.endswith(":/pki") for b in binds["opcua_ingest"])
     assert any(b.endswith(":/pki") for b in binds["opcua_writeback"])
     assert any(b.endswith(":/data") for b in binds["upstream_router"])

@@ -55,7 +55,7 @@ BASE: dict[str, Any] = {
                     "edgeAgent": {
                         "type": "docker",
                         "settings": {
-                            "image": "mcr.microsoft.com/azureiotedge-agent:1.5",
+                            "image": "mcr.microsoft.com/azureiotedge-agent:1.6",
                             "createOptions": {},
                         },
                     },
@@ -64,7 +64,7 @@ BASE: dict[str, Any] = {
                         "status": "running",
                         "restartPolicy": "always",
                         "startupOrder": 0,
-                        "settings": {"image": "mcr.microsoft.com/azureiotedge-hub:1.5", "createOptions": {}},
+                        "settings": {"image": "mcr.microsoft.com/azureiotedge-hub:1.6", "createOptions": {}},
                     },
                 },
                 "modules": {
@@ -76,7 +76,7 @@ BASE: dict[str, Any] = {
         },
         "$edgeHub": {
             "properties.desired": {
-                "schemaVersion": "1.1",
+                "schemaVersion": "1.2",
                 "routes": {
                     "readings": {
                         "route": "FROM /messages/modules/producer/outputs/readings WHERE $body.v = 1 "

@@ -85,29 +85,50 @@ def writeback_panel(state: DemoState) -> Group:
 
 
 def upstream_panel(state: DemoState, router: dict[str, Any]) -> Group:
-    budget = router.get("budget", {}) if isinstance(router, dict) else {}
+    """Messages and bytes sent, by class; the budget and the link in words (not Python reprs)."""
+    router = router if isinstance(router, dict) else {}
     lines = [
         f"messages {state.upstream_messages}   bytes {state.upstream_bytes:,}",
-        "by class: " + ", ".join(f"{k} {v}" for k, v in sorted(state.by_class.items())),
+        "by class: " + (", ".join(f"{k} {v}" for k, v in sorted(state.by_class.items())) or "-"),
     ]
-    if budget:
-        lines.append(f"budget: {budget}")
-    link = router.get("link") if isinstance(router, dict) else None
-    if link is not None:
-        lines.append(f"link: {link}")
+    budget = router.get("budget") or {}
+    if isinstance(budget, dict) and budget:
+        per_hour = budget.get("bytesPerHour")
+        if per_hour is None:
+            lines.append("budget: unlimited")
+        else:
+            lines.append(f"budget: {per_hour:,.0f} B/h, {budget.get('tokens') or 0:,} B available now")
+    link = router.get("link")
+    if isinstance(link, dict):
+        up = "up" if link.get("up") else ("forced down" if link.get("forcedDown") else "down")
+        text = f"link: {up}, {link.get('outages', 0)} outages, {link.get('failures', 0)} failed sends"
+        if link.get("lastError") and not link.get("up"):
+            text += f" (last: {link['lastError']})"
+        lines.append(text)
+    queues = router.get("queues")
+    if isinstance(queues, dict) and queues:
+        waiting = {
+            c: q.get("messages", 0) for c, q in queues.items() if isinstance(q, dict) and q.get("messages")
+        }
+        lines.append("waiting: " + (", ".join(f"{c} {int(n)}" for c, n in sorted(waiting.items())) or "none"))
     return Group(*lines)
 
 
 def model_panel(inference: dict[str, Any]) -> Group:
-    lines = []
-    provider = inference.get("provider") or inference.get("activeProvider")
-    if provider:
-        lines.append(f"provider: {provider}")
+    """Each loaded model with its version and the provider it runs on, and any refused version."""
     models = inference.get("models") or {}
-    if isinstance(models, dict):
-        for name, info in models.items():
-            version = info.get("version") if isinstance(info, dict) else info
-            lines.append(f"{name} v{version}")
+    loaded = models.get("loaded", {}) if isinstance(models, dict) else {}
+    lines = [
+        f"{name} v{info.get('version', '?')} on {info.get('provider', '?')}"
+        for name, info in sorted(loaded.items())
+        if isinstance(info, dict)
+    ]
+    refused = models.get("refused", {}) if isinstance(models, dict) else {}
+    lines += (
+        [f"refused: {name} ({why})" for name, why in sorted(refused.items())]
+        if isinstance(refused, dict)
+        else []
+    )
     return Group(*(lines or ["(waiting for inference)"]))
 
 

@@ -13,6 +13,17 @@ from edgeloop_dev.demo.summary import Summary
 from edgeloop_dev.plant import ASSETS, Fault
 
 
+def timeline_rows(state: DemoState) -> dict[str, int]:
+    """One labelled row per plant asset, then one per other source of anomalies (a camera), in order
+    of appearance; the plant writes take the row after these."""
+    names = list(ASSETS)
+    for anomaly in state.anomaly_opens:
+        name = str(anomaly.get("asset") or "unknown")
+        if name not in names:
+            names.append(name)
+    return {name: i for i, name in enumerate(names)}
+
+
 def plot(state: DemoState, faults: Sequence[Fault], plant_start: float, summary: Summary, path: Path) -> None:
     """Timeline per asset (fault spans, anomaly opens, plant writes) and the latency distribution."""
     import matplotlib
@@ -23,7 +34,8 @@ def plot(state: DemoState, faults: Sequence[Fault], plant_start: float, summary:
     fig, (timeline, latency) = plt.subplots(
         2, 1, figsize=(11, 6.5), gridspec_kw={"height_ratios": [2, 1]}, constrained_layout=True
     )
-    rows = {asset: i for i, asset in enumerate(ASSETS)}
+    rows = timeline_rows(state)
+    writes_row = len(rows)
     for fault in faults:
         if fault.start_s > summary.duration_s:
             continue
@@ -39,12 +51,13 @@ def plot(state: DemoState, faults: Sequence[Fault], plant_start: float, summary:
         when = parse_ts(anomaly.get("sourceTimestamp")) or anomaly.get("_enqueued")
         if when is None:
             continue
-        timeline.plot(when - plant_start, rows.get(str(anomaly.get("asset")), len(rows)), "rv", markersize=8)
+        timeline.plot(when - plant_start, rows[str(anomaly.get("asset") or "unknown")], "rv", markersize=8)
     for record in state.plant_writes:
         when = parse_ts(record.get("ts") or record.get("timestamp"))
         if when is not None:
-            timeline.plot(when - plant_start, len(rows) - 0.5, "g|", markersize=12)
-    timeline.set_yticks([*rows.values(), len(rows) - 0.5], [*rows.keys(), "plant writes"])
+            timeline.plot(when - plant_start, writes_row, "g|", markersize=12)
+    timeline.set_yticks([*rows.values(), writes_row], [*rows.keys(), "plant writes"])
+    timeline.set_ylim(-0.7, writes_row + 0.7)
     timeline.set_xlabel("seconds since the plant started")
     timeline.set_title(
         "injected faults (bars), anomalies opened (red), write-backs applied in the plant (green)"

@@ -91,6 +91,8 @@ def render_debug_manifest(
     rendered = render_manifest(doc, catalog, RenderOptions(platform="amd64", variables=variables))
     point_at_plant(rendered, state_dir, plant_endpoint, load_tags)
     modules = rendered["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    for module in modules.values():  # `edgeloop run` honours the template's ports; demos run side by side
+        module.setdefault("env", {})["METRICS_PORT"] = {"value": "0"}
     for name, overrides in (env or {}).items():
         modules[name].setdefault("env", {}).update({k: {"value": v} for k, v in overrides.items()})
     out = state_dir / "deployment.json"

@@ -48,6 +48,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("upstream", help="print upstream ($upstream) messages")
     p.add_argument("--state-dir", type=Path, required=True)
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
+    p.add_argument(
+        "--decode", action="store_true", help="one line per event: batches unpacked, gzip bodies decompressed"
+    )
     p.set_defaults(func=_upstream)
 
 
@@ -128,6 +131,7 @@ def _twin(args: argparse.Namespace) -> int:
 
 def _upstream(args: argparse.Namespace) -> int:
     from edgeloop_dev.hub.upstream import UPSTREAM_FILE
+    from edgeloop_dev.hub.upstream_decode import decoded_lines
 
     path = Path(args.state_dir) / UPSTREAM_FILE
     if not path.exists() and not args.follow:
@@ -139,7 +143,8 @@ def _upstream(args: argparse.Namespace) -> int:
             while True:
                 line = f.readline()
                 if line.endswith("\n"):
-                    print(line.rstrip("\n"), flush=True)
+                    for out in decoded_lines(line) if args.decode else [line.rstrip("\n")]:
+                        print(out, flush=True)
                     continue
                 if not args.follow:
                     return 0

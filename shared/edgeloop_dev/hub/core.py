@@ -14,7 +14,7 @@ from edgeloop_dev.hub.bag import counted_size, encode_delivery_bag, input_topic,
 from edgeloop_dev.hub.delivery import DeliveryQueues
 from edgeloop_dev.hub.errors import AuthError, MethodError, ProtocolError, TwinError
 from edgeloop_dev.hub.identity import IdentityStore
-from edgeloop_dev.hub.metrics import HubMetrics
+from edgeloop_dev.hub.metrics import HubMetrics, source_module
 from edgeloop_dev.hub.mqtt import codec
 from edgeloop_dev.hub.mqtt.server import MqttConnection
 from edgeloop_dev.hub.sessions import Session, Sessions
@@ -111,7 +111,7 @@ class Hub:
         try:
             device, module = self._authenticate(pkt)
         except AuthError as exc:
-            self.metrics.auth_failures.labels(str(exc.code)).inc()
+            self.metrics.client_refused(pkt.client_id, exc.code)
             log.warning(
                 "connect refused", client=pkt.client_id, peer=conn.peer, code=exc.code, reason=str(exc)
             )
@@ -128,7 +128,7 @@ class Hub:
         session.conn = conn
         conn.send(codec.Connack(codec.CONNACK_ACCEPTED, present))
         self.metrics.connected_clients.set(len(self.sessions.connected()))
-        self.metrics.connects.labels(pkt.client_id).inc()
+        self.metrics.client_connected(pkt.client_id)
         log.info("client connected", client=pkt.client_id, peer=conn.peer, keepalive=pkt.keepalive)
         self._pump(session)
 
@@ -156,12 +156,13 @@ class Hub:
         session.conn = None
         self._requeue_inflight(session)
         self.metrics.connected_clients.set(len(self.sessions.connected()))
+        self.metrics.client_disconnected(conn.client_id)
         log.info("client disconnected", client=conn.client_id, reason=reason)
 
     def _requeue_inflight(self, session: Session) -> None:
         if not session.inflight:
             return
-        self.metrics.unack.labels(*self.metrics._base, session.client_id).inc(len(session.inflight))
+        self.metrics.count_unack("disconnect", session.module, len(session.inflight))
         by_endpoint: dict[str, list[StoredMessage]] = {}
         for msg in session.inflight.values():
             by_endpoint.setdefault(msg.endpoint, []).append(msg)
@@ -199,8 +200,10 @@ class Hub:
                     raise ProtocolError(f"{session.client_id} may not publish as {kind.device}/{kind.module}")
                 self._on_telemetry(session, pkt, kind.bag)
             case topics.TwinGet():
+                started = time.perf_counter()
                 body = json.dumps(self.twins.get(session.module)).encode()
                 conn.send_bytes(codec.encode_publish(topics.twin_response_topic(200, kind.rid), body))
+                self.metrics.twin_get(session.client_id, time.perf_counter() - started)
             case topics.TwinPatchReported():
                 self._on_reported(session, conn, kind.rid, pkt.payload)
             case topics.MethodResponse():
@@ -227,7 +230,7 @@ class Hub:
                 limit=MAX_MESSAGE_SIZE,
             )
             return
-        self.metrics.count_received(session.client_id)
+        self.metrics.count_received(session.client_id, output, size)
         self.route(RoutableMessage(body=pkt.payload, system_properties=system, properties=app))
 
     def route(self, msg: RoutableMessage) -> None:
@@ -268,7 +271,9 @@ class Hub:
     def _on_reported(self, session: Session, conn: MqttConnection, rid: str, payload: bytes) -> None:
         try:
             patch = json.loads(payload)
+            started = time.perf_counter()
             version = self.twins.patch_reported(session.module, patch)
+            self.metrics.reported_update(session.client_id, time.perf_counter() - started)
         except (ValueError, TwinError) as exc:
             self.metrics.twin_errors.labels("reported_patch").inc()
             log.warning("reported patch refused", client=session.client_id, error=str(exc))
@@ -303,11 +308,13 @@ class Hub:
                 session.inflight[pid] = msg
                 topic = input_topic(session.device, session.module, q.input, msg.bag)
                 conn.send_bytes(codec.encode_publish(topic, msg.body, 1, pid))
-                self.metrics.count_sent("", session.module, "", q.input, msg.priority)
+                src = source_module(msg.bag)
+                self.metrics.count_sent(src, session.module, "", q.input, msg.priority)
+                self.metrics.observe_process(src, session.module, msg.priority, now - msg.enqueued)
 
     def _expired(self, msg: StoredMessage) -> None:
         self._deletes.append(msg.id)
-        self.metrics.count_dropped("ttl_expiry", "", msg.endpoint)
+        self.metrics.count_dropped("ttl_expiry", source_module(msg.bag), "")
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -360,6 +367,7 @@ class Hub:
         fut: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
         key = (session.client_id, rid)
         self._method_waits[key] = fut
+        started = time.perf_counter()
         body = json.dumps(payload).encode()
         session.conn.send_bytes(codec.encode_publish(topics.method_request_topic(method, rid), body))
         try:
@@ -369,7 +377,7 @@ class Hub:
             raise MethodError(f"module {module!r} did not answer {method!r} within {timeout} s", 504) from exc
         finally:
             self._method_waits.pop(key, None)
-        self.metrics.method_calls.labels(str(result[0])).inc()
+        self.metrics.method_call(session.client_id, result[0], time.perf_counter() - started)
         return result
 
     def _on_method_response(self, session: Session, resp: topics.MethodResponse, payload: bytes) -> None:

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
     lint = sub.add_parser(
         "lint",
         help="check manifests or templates; one line per finding",
-        description="Schema, routes (grammar, modules, outputs, inputs, $body on non-JSON outputs, "
+        description="Schema (ours, and SchemaStore's and az's vendored in deployment/schema/vendor), "
+        "routes (grammar, modules, outputs, inputs, $body on non-JSON outputs, "
         "priority, TTL), twin sizes, createOptions size and unresolved placeholders. "
         "Exit 0 when clean, 1 on findings.",
     )
@@ -66,6 +67,7 @@ def _render(args: argparse.Namespace) -> int:
     from .lint import lint_layer, lint_manifest
     from .render import RenderOptions, render_manifest
     from .schema_check import load_schema
+    from .vendor_check import VendoredSchemas
 
     root = files.find_repo_root()
     template_path = args.template or root / (files.DEBUG_TEMPLATE if args.debug else files.TEMPLATE)
@@ -80,22 +82,26 @@ def _render(args: argparse.Namespace) -> int:
         options = RenderOptions(
             platform=args.platform,
             gpu=args.gpu,
-            variables=files.variables(env_file),
+            # the container debug template binds files of this checkout: $EDGELOOP_REPO unless set
+            variables={"EDGELOOP_REPO": str(root), **files.variables(env_file)},
             gpu_overlay=overlay,
             strict=True,
         )
         manifest = render_manifest(template, catalog, options)
         schema = load_schema(root / files.SCHEMA)
+        vendored = VendoredSchemas.load(root)
     except RenderError as exc:
         print(f"render failed: {exc}")
         return 1
     files.write_json(out, manifest)
     if is_layered(manifest):
         layered_schema = load_schema(root / files.LAYERED_SCHEMA)
-        findings = lint_layer(manifest, None, catalog, schema, layered_schema, template=False)
+        findings = lint_layer(
+            manifest, None, catalog, schema, layered_schema, template=False, vendored=vendored
+        )
         print(f"{out}: a layer; lint it with --base to check its routes against the base")
     else:
-        findings = lint_manifest(manifest, catalog, schema, template=False)
+        findings = lint_manifest(manifest, catalog, schema, template=False, vendored=vendored)
     for finding in findings:
         print(f"{out}: {finding}")
     modules, routes = _counts(manifest)
@@ -113,12 +119,14 @@ def _lint(args: argparse.Namespace) -> int:
     from .layered import is_layered
     from .lint import is_template, lint_layer, lint_manifest
     from .schema_check import load_schema
+    from .vendor_check import VendoredSchemas
 
     root = files.find_repo_root(args.files[0].parent)
     try:
         schema = load_schema(args.schema or root / files.SCHEMA)
         layered_schema = load_schema(root / files.LAYERED_SCHEMA)
         catalog = load_catalog(args.modules_dir or root / "modules")
+        vendored = VendoredSchemas.load(root)
         base = files.read_json(args.base) if args.base else None
     except RenderError as exc:
         print(f"lint failed: {exc}")
@@ -138,9 +146,11 @@ def _lint(args: argparse.Namespace) -> int:
         template = args.kind == "template" or (args.kind == "auto" and is_template(doc, path.name))
         if is_layered(doc):
             template = template or (base is not None and args.kind == "auto" and is_template(base))
-            findings = lint_layer(doc, base, catalog, schema, layered_schema, template=template)
+            findings = lint_layer(
+                doc, base, catalog, schema, layered_schema, template=template, vendored=vendored
+            )
         else:
-            findings = lint_manifest(doc, catalog, schema, template=template)
+            findings = lint_manifest(doc, catalog, schema, template=template, vendored=vendored)
         for finding in findings:
             print(f"{path}: {finding}")
         problems += len(findings)
@@ -151,7 +161,9 @@ def _lint(args: argparse.Namespace) -> int:
 
 def _counts(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Module and route names of a manifest or a layer."""
-    content = manifest.get("modulesContent", {})
+    from .layered import unwrap
+
+    content = unwrap(manifest).get("modulesContent", {})
     agent, hub = content.get("$edgeAgent", {}), content.get("$edgeHub", {})
     if "properties.desired" in agent:
         return list(agent["properties.desired"].get("modules", {})), list(

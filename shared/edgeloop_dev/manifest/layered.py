@@ -11,8 +11,24 @@ from .errors import RenderError
 PREFIX = "properties.desired."
 
 
+def is_wrapped(doc: object) -> bool:
+    """A layered deployment as az and iotedgedev take it: `{"content": {"modulesContent": ...}}`."""
+    return (
+        isinstance(doc, Mapping) and isinstance(doc.get("content"), Mapping) and "modulesContent" not in doc
+    )
+
+
+def unwrap(doc: Any) -> Any:
+    """The deployment inside a `content` wrapper (top-level keys such as `$schema-template` kept)."""
+    if not is_wrapped(doc):
+        return doc
+    return {**{k: v for k, v in doc.items() if k != "content"}, **doc["content"]}
+
+
 def is_layered(doc: object) -> bool:
     """Whether a deployment uses the layered syntax (`properties.desired.<path>` keys) anywhere."""
+    if is_wrapped(doc):
+        return True
     content = doc.get("modulesContent") if isinstance(doc, Mapping) else None
     if not isinstance(content, Mapping):
         return False
@@ -38,6 +54,7 @@ def compose(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]
     `properties.desired` replaces a twin's desired properties; `properties.desired.a.b` sets one
     path in them (IoT Hub splits the key on dots).
     """
+    base, layer = unwrap(base), unwrap(layer)
     result: dict[str, Any] = copy.deepcopy(dict(base))
     content = result.setdefault("modulesContent", {})
     for twin, body in layer.get("modulesContent", {}).items():

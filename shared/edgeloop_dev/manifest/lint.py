@@ -8,12 +8,13 @@ from typing import Any
 from .catalog import ModuleInfo
 from .errors import RenderError
 from .findings import Finding
-from .layered import compose, layered_modules
+from .layered import compose, layered_modules, unwrap
 from .placeholders import module_refs
 from .render import find_unresolved
 from .route_check import ROUTES_PATH, route_findings
 from .schema_check import schema_findings
 from .size_check import create_options_findings, desired_findings
+from .vendor_check import VendoredSchemas, vendor_findings
 
 MODULES_PATH = "modulesContent.$edgeAgent.properties.desired.modules"
 
@@ -87,8 +88,10 @@ def lint_manifest(
     catalog: Mapping[str, ModuleInfo],
     schema: Mapping[str, Any],
     template: bool,
+    vendored: VendoredSchemas | None = None,
 ) -> list[Finding]:
-    """All findings for a manifest (`template=False`: rendered, so placeholders must be resolved)."""
+    """All findings for a manifest (`template=False`: rendered, so placeholders must be resolved);
+    with `vendored`, also what SchemaStore's and az's schemas find."""
     if not isinstance(doc, Mapping):
         return [Finding("", "schema", "a manifest must be a JSON object")]
     modules, semantic = module_map(doc, catalog)
@@ -104,7 +107,10 @@ def lint_manifest(
             Finding(path, "unresolved-placeholder", f"unresolved placeholder {', '.join(names)}")
             for path, names in find_unresolved(doc)
         ]
-    return _dedupe(schema_findings(doc, schema), semantic) + sorted(semantic)
+    schema_found = schema_findings(doc, schema)
+    if vendored is not None:
+        schema_found += vendor_findings(doc, vendored, template)
+    return _dedupe(schema_found, semantic) + sorted(semantic)
 
 
 def lint_layer(
@@ -114,8 +120,10 @@ def lint_layer(
     schema: Mapping[str, Any],
     layered_schema: Mapping[str, Any],
     template: bool,
+    vendored: VendoredSchemas | None = None,
 ) -> list[Finding]:
     """Findings for a layered deployment: its own schema and sizes, then (with a base) the composed whole."""
+    layer = unwrap(layer)
     found = schema_findings(layer, layered_schema, schema)
     content = layer.get("modulesContent")
     if isinstance(content, Mapping):
@@ -137,5 +145,5 @@ def lint_layer(
         return [Finding("modulesContent", "layer-compose", str(exc))]
     return [
         Finding(f.path, f.rule, f"with the base layer: {f.message}")
-        for f in lint_manifest(composed, catalog, schema, template)
+        for f in lint_manifest(composed, catalog, schema, template, vendored)
     ]

@@ -13,7 +13,7 @@ from edgeloop_runtime.settings import merge_patch
 from .catalog import ModuleInfo
 from .createoptions import chunk_settings
 from .errors import RenderError
-from .layered import is_layered, layered_modules
+from .layered import is_layered, is_wrapped, layered_modules, unwrap
 from .placeholders import (
     MODULE_PLACEHOLDER,
     ModuleRef,
@@ -103,6 +103,9 @@ def render_manifest(
     template: Mapping[str, Any], catalog: Mapping[str, ModuleInfo], options: RenderOptions
 ) -> dict[str, Any]:
     """Resolve images, variables and createOptions; RenderError lists whatever cannot be resolved."""
+    if is_wrapped(template):  # a layer as iotedgedev and az take it: rendered inside its wrapper
+        inner = render_manifest(unwrap(template), catalog, options)
+        return {"content": {"modulesContent": inner["modulesContent"]}}
     doc: dict[str, Any] = copy.deepcopy(dict(template))
     if not is_layered(doc):
         agent_desired(doc)  # fail early on a document that is not a manifest
@@ -116,6 +119,9 @@ def render_manifest(
     doc = _resolve_images(doc, catalog, options, gpu_modules)
     doc = map_strings(doc, lambda _path, value: expand_variables(value, options.variables))
     _chunk_all(doc)
+    # A template's marker, not part of a deployment: SchemaStore's deployment 2.0 (what VS Code checks
+    # config/*.json against) allows only modulesContent at the root, and iotedgedev drops it too.
+    doc.pop("$schema-template", None)
     if options.strict:
         missing = find_unresolved(doc)
         if missing:

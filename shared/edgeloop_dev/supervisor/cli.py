@@ -34,6 +34,12 @@ def register(subparsers: Any) -> None:
         help="another folder holding module packages, besides modules/ (repeatable)",
     )
     parser.add_argument("--no-tui", action="store_true", help="print plain log lines instead of the table")
+    parser.add_argument(
+        "--agent-metrics-port",
+        type=int,
+        default=9599,
+        help="edgeAgent's built-in metrics on HOST:PORT/metrics (0: a free port, -1: off; default 9599)",
+    )
     parser.add_argument("--stop-grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     parser.add_argument("--backoff-unit", type=float, default=1.0, help="first cool-off, doubled after each")
     parser.add_argument("--backoff-max", type=float, default=30.0, help="longest cool-off (seconds)")

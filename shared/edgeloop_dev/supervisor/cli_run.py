@@ -37,6 +37,7 @@ def config_from_args(args: argparse.Namespace) -> SupervisorConfig:
         backoff=backoff,
         stop_grace_s=args.stop_grace,
         python_path=tuple(Path(folder).resolve() for folder in args.module_path),
+        agent_metrics_port=None if getattr(args, "agent_metrics_port", -1) < 0 else args.agent_metrics_port,
     )
 
 

@@ -62,6 +62,11 @@ class ModuleRunner:
         self.process: ModuleProcess | None = None
         self.metrics_port: int | None = None
         self.restarts = 0
+        self.starts = 0
+        self.stops = 0
+        self._expected_since: float | None = None  # monotonic time the module became wanted running
+        self._correct_s = 0.0  # finished spells of running and healthy
+        self._correct_since: float | None = None  # the current spell, while running and healthy
         self.failures_in_row = 0
         self.last_error = ""
         self.last_lines: tuple[str, ...] = ()
@@ -111,9 +116,25 @@ class ModuleRunner:
             exit_code=self.exit_code,
             metrics_port=self.metrics_port,
             log_path=str(self.log_path),
+            starts=self.starts,
+            stops=self.stops,
+            expected_running_s=0.0
+            if self._expected_since is None
+            else time.monotonic() - self._expected_since,
+            running_correctly_s=self._running_correctly_s(),
         )
 
+    def _running_correctly_s(self) -> float:
+        current = 0.0 if self._correct_since is None else time.monotonic() - self._correct_since
+        return self._correct_s + current
+
     def _set(self, state: ModuleState, message: str = "", lines: Sequence[str] = ()) -> None:
+        healthy = state is ModuleState.RUNNING
+        if healthy and self._correct_since is None:
+            self._correct_since = time.monotonic()
+        elif not healthy and self._correct_since is not None:
+            self._correct_s += time.monotonic() - self._correct_since
+            self._correct_since = None
         self.state = state
         pid = self.process.pid if self.process is not None and self.process.returncode is None else None
         self._emit(Event(self.spec.name, state, message, pid, self.restarts, tuple(lines)))
@@ -128,6 +149,7 @@ class ModuleRunner:
                 self._set(ModuleState.STOPPED, "status is stopped in the manifest")
                 if not await self._idle():
                     return
+            self._expected_since = time.monotonic()
             while not self._stop:
                 exit = await self._run_once()
                 if exit is None or self._stop:
@@ -162,6 +184,7 @@ class ModuleRunner:
     async def _shutdown(self) -> None:
         process = self.process
         if process is not None and process.returncode is None:
+            self.stops += 1
             self._set(ModuleState.STOPPING, f"SIGTERM, SIGKILL after {self._grace:g} s")
             self.exit_code = await asyncio.shield(process.terminate(self._grace))
             self._set(ModuleState.STOPPED, f"stopped by the supervisor (exit code {self.exit_code})")
@@ -189,13 +212,19 @@ class ModuleRunner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay_s)
 
+    def _fixed_metrics_port(self) -> int | None:
+        """The manifest's METRICS_PORT when it names a port; 0, -1 or none: a free port each start."""
+        raw = self.spec.env.get("METRICS_PORT", "")
+        return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
     async def _run_once(self) -> Exit | None:
         """Run one process to its end; None when it was stopped on request."""
         self._set(ModuleState.STARTING)
-        self.metrics_port = free_port(self._probe_host)
+        self.metrics_port = self._fixed_metrics_port() or free_port(self._probe_host)
         try:
             env = self._env_factory(self.metrics_port)
             self.process = process = await ModuleProcess.spawn(self._argv, env, self.log_path, self._cwd)
+            self.starts += 1
         except SupervisorError as exc:
             self.started.set()
             self.ready.set()

@@ -29,6 +29,12 @@ class ModuleStatus:
     exit_code: int | None = None
     metrics_port: int | None = None
     log_path: str = ""
+    # edgeAgent's bookkeeping (its built-in metrics): starts and stops asked of the process, seconds
+    # it was wanted running (since the supervisor started it) and seconds it was running and healthy
+    starts: int = 0
+    stops: int = 0
+    expected_running_s: float = 0.0
+    running_correctly_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from edgeloop_dev.supervisor.agent_metrics import EdgeAgentCollector, serve
 from edgeloop_dev.supervisor.envfile import load_env_file
 from edgeloop_dev.supervisor.errors import HubStartError, ManifestError, UnknownModuleError
 from edgeloop_dev.supervisor.health import HealthProbe
@@ -45,6 +46,8 @@ class SupervisorConfig:
     metrics_interval_s: float = 1.0
     log_lines: int = 10
     startup_timeout_s: float = 15.0  # how long a startup group may take to answer /healthz
+    # edgeAgent's built-in metrics on http://host:PORT/metrics (0: a free port; None: not served)
+    agent_metrics_port: int | None = None
 
 
 def find_repo_root(start: Path) -> Path:
@@ -67,9 +70,12 @@ def load_plan(config: SupervisorConfig, repo_root: Path) -> Plan:
     except ValueError as exc:
         raise ManifestError(f"manifest {config.manifest} is not JSON: {exc}") from exc
     # $EDGELOOP_STATE_DIR in the manifest names this run's state directory (the debug template keeps
-    # every module's writable paths under it); an env file may override it.
-    variables = {"EDGELOOP_STATE_DIR": str(config.state_dir.resolve())}
+    # every module's writable paths under it): always --state-dir, whatever an env file says. Without
+    # a .env (a fresh clone) evidence blobs go to a folder in it, as the demo does without Azurite.
+    state = config.state_dir.resolve()
+    variables = {"BLOB_CONNECTION_STRING": f"file://{state / 'blob'}"}
     variables.update(load_env_file(config.env_file) if config.env_file else {})
+    variables["EDGELOOP_STATE_DIR"] = str(state)
     packages = local_packages(repo_root / "modules")
     for folder in config.python_path:
         packages += local_packages(folder)
@@ -104,6 +110,8 @@ class Supervisor:
         self._probe = HealthProbe(config.health.timeout_s)
         self._log: IO[str] | None = None
         self._stopping = False
+        self._agent_server: Any = None
+        self.agent_metrics_url: str | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> Supervisor:
@@ -133,6 +141,10 @@ class Supervisor:
         self._hub_event(ModuleState.RUNNING)
         self._background.append(asyncio.create_task(self._watch_hub()))
         self._background.append(asyncio.create_task(self._poll_metrics()))
+        if self.config.agent_metrics_port is not None:
+            collector = EdgeAgentCollector(self.status, "local", "edgeloop-device", self.config.state_dir)
+            self._agent_server = serve(collector, self.config.host, self.config.agent_metrics_port)
+            self.agent_metrics_url = f"http://{self.config.host}:{self._agent_server.server_port}/metrics"
         for group in startup_groups(self.plan.modules):
             runners = [self._runner(spec) for spec in group]
             for runner in runners:
@@ -169,6 +181,10 @@ class Supervisor:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self._agent_server is not None:
+            await asyncio.to_thread(self._agent_server.shutdown)
+            self._agent_server.server_close()
+            self._agent_server = None
         if self.hub.pid is not None:
             self._hub_event(ModuleState.STOPPING)
             code = await self.hub.stop(self.config.stop_grace_s)
