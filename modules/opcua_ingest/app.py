@@ -39,6 +39,10 @@ class Settings(ModuleSettings):
     reconnect_max_backoff_s: float = Field(default=4.0, gt=0)
     reconnect_security_backoff_s: float = Field(default=5.0, gt=0)  # after a refused certificate/identity
     report_interval_s: float = Field(default=5.0, gt=0)
+    # A subscription owes a publish response (data or keep-alive) at least this often; silent past it plus the
+    # margin, the subscription watchdog recreates it (and the session if that fails).
+    subscription_keepalive_s: float = Field(default=5.0, ge=0.5, le=600)
+    watchdog_margin_s: float = Field(default=2.0, ge=0)
 
 
 module = Module("opcua_ingest", Settings)
@@ -82,6 +86,11 @@ async def start(ctx: Context[Settings]) -> None:
         m_dropped=ctx.metrics.counter("dropped_values_total", "Values dropped, by reason.", ["reason"]),
         m_conn=ctx.metrics.gauge("connected", "1 while the endpoint's session is up.", ["endpoint"]),
         m_reconn=ctx.metrics.counter("reconnects_total", "Reconnect attempts.", ["endpoint"]),
+        m_watchdog=ctx.metrics.counter(
+            "subscription_watchdog_resets_total",
+            "Subscriptions recreated because the server was silent past their keep-alive budget.",
+            ["endpoint"],
+        ),
         m_heartbeats=ctx.metrics.counter("heartbeats_total", "Heartbeat (last known value) resends.", []),
         m_rejected=ctx.metrics.counter(
             "certificates_rejected_total", "Server certificates refused and saved to rejected/.", []
@@ -171,6 +180,8 @@ def _reconcile(
             min_backoff_s=s.reconnect_min_backoff_s,
             max_backoff_s=s.reconnect_max_backoff_s,
             security_backoff_s=s.reconnect_security_backoff_s,
+            keepalive_s=s.subscription_keepalive_s,
+            watchdog_margin_s=s.watchdog_margin_s,
             on_change=lambda _st: ctx.state["dirty"].set(),
         )
         states[ep.url] = session.status
@@ -185,6 +196,7 @@ async def _export(ctx: Context[Settings]) -> None:
     last = IngestStats()
     last_dropped: dict[str, int] = {}
     last_reconnects: dict[str, int] = {}
+    last_resets: dict[str, int] = {}
     last_t = time.monotonic()
     last_report = 0.0
     last_rejections = 0
@@ -217,6 +229,8 @@ async def _export(ctx: Context[Settings]) -> None:
             st["m_conn"].labels(endpoint=url).set(1 if es.state == "connected" else 0)
             st["m_reconn"].labels(endpoint=url).inc(es.reconnects - last_reconnects.get(url, 0))
             last_reconnects[url] = es.reconnects
+            st["m_watchdog"].labels(endpoint=url).inc(max(es.watchdog_resets - last_resets.get(url, 0), 0))
+            last_resets[url] = es.watchdog_resets
         if st["dirty"].is_set() or now - last_report >= ctx.settings.report_interval_s:
             st["dirty"].clear()
             last_report = now

@@ -12,9 +12,11 @@ from typing import Any
 from asyncua import Client, ua
 
 from edgeloop_opcua import (
+    BatchSubscription,
     Pki,
     SecurityRejectedError,
     create_batch_subscription,
+    discard_subscription,
     map_error,
     resolve_node_id,
     secure_client,
@@ -45,12 +47,14 @@ class EndpointState:
     monitored_items: int = 0
     node_errors: dict[str, str] = field(default_factory=dict)
     connected_since: float | None = None
+    watchdog_resets: int = 0  # subscriptions recreated because the server went silent on them
 
     def report(self) -> dict[str, Any]:
         """The reported-properties view."""
         return {
             "state": self.state,
             "reconnects": self.reconnects,
+            "watchdogResets": self.watchdog_resets,
             "lastError": self.last_error,
             "monitoredItems": self.monitored_items,
             "nodeErrors": dict(list(self.node_errors.items())[:50]),
@@ -64,6 +68,12 @@ class EndpointSession:
     then reconnects with back-off from `min_backoff_s` doubling to `max_backoff_s` (at least
     `security_backoff_s` after a refused certificate or identity); subscriptions are created afresh on every
     new session, and the trust list is read again on every attempt.
+
+    The subscription watchdog: a server owes each subscription a publish response (data or keep-alive) at
+    least every revised publishing interval x revised max keep-alive count. A subscription silent for longer
+    than that plus `watchdog_margin_s` (dropped by the server while the session lives on, or a publish loop
+    that ended) has its writers' fields marked Bad once and is recreated on the same session; when that fails,
+    the session is recreated too.
     """
 
     def __init__(
@@ -76,6 +86,8 @@ class EndpointSession:
         max_backoff_s: float = 30.0,
         security_backoff_s: float = 5.0,
         timeout_s: float = 5.0,
+        keepalive_s: float = 5.0,
+        watchdog_margin_s: float = 2.0,
         on_change: Callable[[EndpointState], None] | None = None,
     ) -> None:
         self.plan = plan
@@ -85,6 +97,8 @@ class EndpointSession:
         self.max_backoff_s = max_backoff_s
         self.security_backoff_s = security_backoff_s
         self.timeout_s = timeout_s
+        self.keepalive_s = keepalive_s
+        self.watchdog_margin_s = watchdog_margin_s
         self.status = EndpointState(plan.url)
         self._on_change = on_change or (lambda _s: None)
 
@@ -146,17 +160,16 @@ class EndpointSession:
                     lost_reason.append(f"{self.plan.url}: subscription status {status.name}")
                     lost.set()
 
-            counts = [
-                await self._subscribe(client, i, sp, namespaces, on_status)
-                for i, sp in enumerate(self.plan.subscriptions)
+            subs = [
+                await self._subscribe(client, sp, namespaces, on_status) for sp in self.plan.subscriptions
             ]
-            self.status.monitored_items = sum(counts)
+            self.status.monitored_items = sum(n for _sub, n in subs)
             self.status.connected_since = time.monotonic()
             self._set("connected", None)
             self.status.last_error = None
             _log.info("subscribed", endpoint=self.plan.url, items=self.status.monitored_items,
-                      subscriptions=len(counts), errors=len(self.status.node_errors))  # fmt: skip
-            await lost.wait()
+                      subscriptions=len(subs), errors=len(self.status.node_errors))  # fmt: skip
+            await self._watch(client, [sub for sub, _n in subs], namespaces, on_status, lost)
             raise ConnectionError(lost_reason[0] if lost_reason else "connection lost")
         finally:
             with contextlib.suppress(Exception):
@@ -166,17 +179,50 @@ class EndpointSession:
         user = self.plan.username if self.plan.auth_mode == "UsernamePassword" else None
         await secure_client(client, self.pki, self.plan.security_mode, user, self.plan.password)
 
+    async def _watch(
+        self,
+        client: Client,
+        subs: list[BatchSubscription],
+        namespaces: list[str],
+        on_status: Callable[[ua.StatusCode], None],
+        lost: asyncio.Event,
+    ) -> None:
+        """Until the connection is lost: recreate every subscription that outlives its keep-alive budget."""
+        plans = list(self.plan.subscriptions)
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), 0.5)
+            now = time.monotonic()
+            for k, sub in enumerate(subs):
+                limit = sub.keepalive_budget_s() + self.watchdog_margin_s
+                silent = sub.silent_for(now)
+                if lost.is_set() or silent <= limit:
+                    continue
+                sp = plans[k]
+                self.status.watchdog_resets += 1
+                reason = (
+                    f"subscription {sub.subscription_id} ({sp.writer_id}, {sp.publishing_ms:g} ms) silent "
+                    f"for {silent:.1f} s, past its keep-alive budget of {limit:.1f} s: recreated"
+                )
+                _log.warning("subscription watchdog", endpoint=self.plan.url, reason=reason)
+                self.pipeline.submit_gap([sp.writer_id], BAD_NO_COMMUNICATION)
+                self._set("connected", reason)
+                await discard_subscription(client, sub)
+                subs[k], _n = await self._subscribe(client, sp, namespaces, on_status)
+
     async def _subscribe(
         self,
         client: Client,
-        index: int,
         sp: SubscriptionPlan,
         namespaces: list[str],
         on_status: Callable[[ua.StatusCode], None],
-    ) -> int:
+    ) -> tuple[BatchSubscription, int]:
         handles: dict[int, tuple[str, str, str]] = {}  # client handle -> writer, group, field
         sub = await create_batch_subscription(
-            client, subscription_parameters(sp.publishing_ms), self._on_items(handles), on_status
+            client,
+            subscription_parameters(sp.publishing_ms, self.keepalive_s),
+            self._on_items(handles),
+            on_status,
         )
         requests, plans = [], []
         for handle, node in enumerate(sp.nodes, start=1):
@@ -203,7 +249,7 @@ class EndpointSession:
             ok += 1
             span = await self._eu_span(client, nid) if node.deadband_type == "Percent" else None
             self.pipeline.filters.register(sp.writer_id, sp.writer_group, node, span)
-        return ok
+        return sub, ok
 
     @staticmethod
     def _item_request(nid: ua.NodeId, handle: int, node: NodePlan) -> ua.MonitoredItemCreateRequest:

@@ -6,7 +6,12 @@ from .errors import SECURITY_STATUSES, SecurityRejectedError, map_error, status_
 from .nodeid import needs_namespaces, resolve_node_id
 from .pki import Pki
 from .security import SecurityMode, secure_client, security_string
-from .subscription import BatchSubscription, create_batch_subscription, subscription_parameters
+from .subscription import (
+    BatchSubscription,
+    create_batch_subscription,
+    discard_subscription,
+    subscription_parameters,
+)
 
 __all__ = [
     "SECURITY_STATUSES",
@@ -15,6 +20,7 @@ __all__ = [
     "SecurityMode",
     "SecurityRejectedError",
     "create_batch_subscription",
+    "discard_subscription",
     "map_error",
     "needs_namespaces",
     "resolve_node_id",

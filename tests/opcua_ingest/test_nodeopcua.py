@@ -1,0 +1,145 @@
+"""opcua_ingest against node-opcua, a server we did not write: value changes, a server that drops every
+subscription while keeping its sessions (the subscription watchdog), and a server restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from edgeloop_opcua import Pki
+from opcua_ingest.config import parse_published_nodes
+from opcua_ingest.opcua import EndpointSession
+from opcua_ingest.service import IngestPipeline
+
+NSU = "nsu=urn:edgeloop:nodeopcua:plant"
+
+
+def entry(endpoint: str, *names: str, publishing_ms: int = 100, **extra: Any) -> dict[str, Any]:
+    return {
+        "EndpointUrl": endpoint,
+        "DataSetWriterId": "line1",
+        "DataSetPublishingInterval": publishing_ms,
+        "OpcNodes": [{"Id": f"{NSU};s={n}", "DisplayName": n, "OpcSamplingInterval": 50} for n in names],
+        **extra,
+    }
+
+
+class Ingest:
+    """One endpoint session feeding a pipeline whose network messages land in `messages`."""
+
+    def __init__(self, session: EndpointSession, pipeline: IngestPipeline) -> None:
+        self.session = session
+        self.pipeline = pipeline
+        self.messages: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+
+    def values(self, name: str) -> list[dict[str, Any]]:
+        return [d["Payload"][name] for m in self.messages for d in m["Messages"] if name in d["Payload"]]
+
+    async def until(self, what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+        """Wait for `check()` to hold, saying what was awaited when it never does."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"waited {timeout} s for {what}; state {self.session.status.report()}")
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), min(left, 0.5))
+
+
+@contextlib.asynccontextmanager
+async def ingest(tmp_path: Path, doc: list[dict[str, Any]], **session_args: Any) -> AsyncIterator[Ingest]:
+    plan = parse_published_nodes(doc)
+    box: list[Ingest] = []
+
+    async def send(msg: dict[str, Any]) -> None:
+        box[0].messages.append(msg)
+        box[0].arrived.set()
+
+    pipeline = IngestPipeline(
+        send, publisher_id="test", max_bytes=250_000, flush_interval_s=0.1, queue_size=10_000,
+        flush_on_response=True,
+    )  # fmt: skip
+    session = EndpointSession(
+        plan.endpoints[0], pipeline, Pki(tmp_path / "pki", "opcua_ingest", auto_accept=True),
+        min_backoff_s=0.2, max_backoff_s=1.0, **session_args,
+    )  # fmt: skip
+    box.append(Ingest(session, pipeline))
+    tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(session.run())]
+    try:
+        yield box[0]
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_value_changes_of_a_node_opcua_server_arrive_as_part14_messages(
+    node_server: Any, tmp_path: Path
+) -> None:
+    doc = [entry(node_server.endpoint, "Temperature", "Counter")]
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("five Counter values", lambda: len(ing.values("Counter")) >= 5)
+    counters = [v["Value"] for v in ing.values("Counter")]
+    assert counters == sorted(counters) and len(set(counters)) == len(counters), counters
+    assert all("StatusCode" not in v for v in ing.values("Temperature")), "Good values carry no status"
+    assert ing.messages[0]["MessageType"] == "ua-data"
+    assert ing.messages[0]["Messages"][0]["DataSetWriterId"] == "line1"
+
+
+async def test_a_subscription_dropped_by_the_server_is_recreated_by_the_watchdog(
+    node_server: Any, tmp_path: Path
+) -> None:
+    """node-opcua deletes every subscription but keeps the session: asyncua's publish loop then simply ends,
+    and without a watchdog no value would ever come again (OPC Publisher's "data silently stops")."""
+    doc = [entry(node_server.endpoint, "Counter")]
+    async with ingest(tmp_path, doc, keepalive_s=1.0, watchdog_margin_s=1.0) as ing:
+        await ing.until("the first Counter values", lambda: len(ing.values("Counter")) >= 3)
+        assert ing.session.status.watchdog_resets == 0
+        reply = node_server.command("terminateSubscriptions")
+        assert reply["deleted"] == 1 and reply["sessions"] == 1, reply
+        before = len(ing.values("Counter"))
+        await ing.until(
+            "Counter values after the watchdog recreated the subscription",
+            lambda: (
+                ing.session.status.watchdog_resets == 1
+                and any("StatusCode" not in v for v in ing.values("Counter")[before + 1 :])
+            ),
+        )
+        assert node_server.command("stats")["sessions"] == 1, "the same session carried on"
+    values = ing.values("Counter")[before:]
+    assert values[0]["StatusCode"]["Symbol"] == "BadNoCommunication", "the gap is marked Bad first"
+    assert ing.session.status.reconnects == 0
+    assert "silent" in (ing.session.status.last_error or "")
+
+
+async def test_values_resume_after_a_server_restart(node_server: Any, tmp_path: Path) -> None:
+    doc = [entry(node_server.endpoint, "Counter")]
+    before = 0
+
+    def resumed() -> list[dict[str, Any]]:
+        after = ing.values("Counter")[before:]
+        gaps = [i for i, v in enumerate(after) if "StatusCode" in v]
+        return [v for v in after[gaps[0] + 1 :] if "StatusCode" not in v] if gaps else []
+
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("the first Counter values", lambda: len(ing.values("Counter")) >= 3)
+        node_server.restart()
+        before = len(ing.values("Counter"))
+        await ing.until(
+            "the gap, then Good Counter values from the restarted server", lambda: bool(resumed())
+        )
+
+    assert ing.session.status.reconnects >= 1
+
+
+async def test_the_node_server_alarm_follows_its_input(node_server: Any) -> None:
+    assert node_server.command("stats")["sessions"] == 0
+    node_server.command("set", name="Level", value=95.0)
+    assert node_server.command("stats")["alarmActive"] is True
+
