@@ -112,6 +112,8 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
         plan = IngestPlan()
     else:
         ctx.state["plan_error"] = None
+        for reason in plan.refused:
+            _log.error("publishednodes entry refused; the other entries are served", reason=reason)
     ctx.state["plan"] = plan
     ctx.state["settings_for_plan"] = settings
     ctx.state["reconfigure"].set()
@@ -242,8 +244,9 @@ def _reported(st: dict[str, Any], vps: float, mps: float) -> dict[str, Any]:
     stats: IngestStats = st["stats"]
     return {
         "publishedNodes": {
-            "status": "invalid" if st["plan_error"] else "applied",
+            "status": "invalid" if st["plan_error"] else ("partial" if plan.refused else "applied"),
             "error": st["plan_error"],
+            "refused": list(plan.refused[:50]),
             "endpoints": len(plan.endpoints),
             "nodes": plan.node_count,
         },

@@ -14,10 +14,12 @@ from asyncua import Client, ua
 from edgeloop_opcua import (
     BatchSubscription,
     Pki,
+    SecurityMode,
     SecurityRejectedError,
     create_batch_subscription,
     discard_subscription,
     map_error,
+    most_secure_endpoint,
     resolve_node_id,
     secure_client,
     subscription_parameters,
@@ -48,6 +50,7 @@ class EndpointState:
     node_errors: dict[str, str] = field(default_factory=dict)
     connected_since: float | None = None
     watchdog_resets: int = 0  # subscriptions recreated because the server went silent on them
+    security: str = "None"  # the policy/mode in use
 
     def report(self) -> dict[str, Any]:
         """The reported-properties view."""
@@ -55,6 +58,7 @@ class EndpointState:
             "state": self.state,
             "reconnects": self.reconnects,
             "watchdogResets": self.watchdog_resets,
+            "security": self.security,
             "lastError": self.last_error,
             "monitoredItems": self.monitored_items,
             "nodeErrors": dict(list(self.node_errors.items())[:50]),
@@ -177,7 +181,23 @@ class EndpointSession:
 
     async def _secure(self, client: Client) -> None:
         user = self.plan.username if self.plan.auth_mode == "UsernamePassword" else None
-        await secure_client(client, self.pki, self.plan.security_mode, user, self.plan.password)
+        mode, policy = self.plan.security_mode, self.plan.security_policy
+        chosen: SecurityMode
+        if mode == "Best" or (mode != "None" and policy in (None, "None")):
+            # No policy named (or "Best"): the server's most secure endpoint, as OPC Publisher's UseSecurity.
+            probe = Client(self.plan.url, timeout=self.timeout_s)
+            endpoints = await asyncio.wait_for(probe.connect_and_get_server_endpoints(), self.timeout_s * 2)
+            chosen, policy = most_secure_endpoint(endpoints, mode, policy if policy != "None" else None)
+        elif mode == "None":
+            chosen = "None"
+        else:
+            chosen = mode
+        if chosen == "None" or policy in (None, "None"):
+            self.status.security = "None"
+            await secure_client(client, self.pki, "None", user, self.plan.password)
+            return
+        self.status.security = f"{policy}/{chosen}"
+        await secure_client(client, self.pki, chosen, user, self.plan.password, policy=str(policy))
 
     async def _watch(
         self,
@@ -204,8 +224,17 @@ class EndpointSession:
                     f"subscription {sub.subscription_id} ({sp.writer_id}, {sp.publishing_ms:g} ms) silent "
                     f"for {silent:.1f} s, past its keep-alive budget of {limit:.1f} s: recreated"
                 )
-                _log.warning("subscription watchdog", endpoint=self.plan.url, reason=reason)
+                behavior = self.plan.watchdog_behavior
+                _log.warning(
+                    "subscription watchdog", endpoint=self.plan.url, reason=reason, behavior=behavior
+                )
                 self.pipeline.submit_gap([sp.writer_id], BAD_NO_COMMUNICATION)
+                if behavior == "Diagnostic":  # report only; look again after another budget
+                    sub.last_publish_at = now
+                    self._set("connected", reason.replace("recreated", "reported (Diagnostic)"))
+                    continue
+                if behavior == "FailFast":  # the whole session goes, as OPC Publisher's FailFast
+                    raise ConnectionError(reason.replace("recreated", "session recreated (FailFast)"))
                 self._set("connected", reason)
                 await discard_subscription(client, sub)
                 subs[k], _n = await self._subscribe(client, sp, namespaces, on_status)
@@ -257,7 +286,7 @@ class EndpointSession:
         mparams.ClientHandle = handle
         mparams.SamplingInterval = node.sampling_ms
         mparams.QueueSize = node.queue_size
-        mparams.DiscardOldest = True
+        mparams.DiscardOldest = not node.discard_new
         if node.trigger != "StatusValue" or node.deadband_type == "Absolute":
             flt = ua.DataChangeFilter()
             flt.Trigger = _TRIGGERS[node.trigger]
@@ -266,7 +295,9 @@ class EndpointSession:
                 flt.DeadbandValue = node.deadband_value
             mparams.Filter = flt
         mir = ua.MonitoredItemCreateRequest()
-        mir.ItemToMonitor = ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value)
+        mir.ItemToMonitor = ua.ReadValueId(
+            NodeId=nid, AttributeId=getattr(ua.AttributeIds, node.attribute), IndexRange=node.index_range
+        )
         mir.MonitoringMode = ua.MonitoringMode.Reporting
         mir.RequestedParameters = mparams
         return mir

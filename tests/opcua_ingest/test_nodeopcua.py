@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from edgeloop_opcua import Pki
 from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.opcua import EndpointSession
@@ -92,12 +94,14 @@ async def test_value_changes_of_a_node_opcua_server_arrive_as_part14_messages(
     assert ing.messages[0]["Messages"][0]["DataSetWriterId"] == "line1"
 
 
+@pytest.mark.parametrize("behavior", ["Reset", "FailFast"])
 async def test_a_subscription_dropped_by_the_server_is_recreated_by_the_watchdog(
-    node_server: Any, tmp_path: Path
+    node_server: Any, tmp_path: Path, behavior: str
 ) -> None:
     """node-opcua deletes every subscription but keeps the session: asyncua's publish loop then simply ends,
-    and without a watchdog no value would ever come again (OPC Publisher's "data silently stops")."""
-    doc = [entry(node_server.endpoint, "Counter")]
+    and without a watchdog no value would ever come again (OPC Publisher's "data silently stops").
+    Reset recreates the subscription on the same session; FailFast recreates the session."""
+    doc = [entry(node_server.endpoint, "Counter", DataSetWriterWatchdogBehavior=behavior)]
     async with ingest(tmp_path, doc, keepalive_s=1.0, watchdog_margin_s=1.0) as ing:
         await ing.until("the first Counter values", lambda: len(ing.values("Counter")) >= 3)
         assert ing.session.status.watchdog_resets == 0
@@ -105,17 +109,19 @@ async def test_a_subscription_dropped_by_the_server_is_recreated_by_the_watchdog
         assert reply["deleted"] == 1 and reply["sessions"] == 1, reply
         before = len(ing.values("Counter"))
         await ing.until(
-            "Counter values after the watchdog recreated the subscription",
+            "Counter values after the watchdog fired",
             lambda: (
                 ing.session.status.watchdog_resets == 1
                 and any("StatusCode" not in v for v in ing.values("Counter")[before + 1 :])
             ),
         )
-        assert node_server.command("stats")["sessions"] == 1, "the same session carried on"
+        assert node_server.command("stats")["sessions"] == 1, "one session carried on"
     values = ing.values("Counter")[before:]
     assert values[0]["StatusCode"]["Symbol"] == "BadNoCommunication", "the gap is marked Bad first"
-    assert ing.session.status.reconnects == 0
-    assert "silent" in (ing.session.status.last_error or "")
+    if behavior == "Reset":
+        assert ing.session.status.reconnects == 0 and "silent" in (ing.session.status.last_error or "")
+    else:
+        assert ing.session.status.reconnects == 1
 
 
 async def test_values_resume_after_a_server_restart(node_server: Any, tmp_path: Path) -> None:
@@ -143,3 +149,38 @@ async def test_the_node_server_alarm_follows_its_input(node_server: Any) -> None
     node_server.command("set", name="Level", value=95.0)
     assert node_server.command("stats")["alarmActive"] is True
 
+
+async def test_attribute_id_and_index_range_against_node_opcua(node_server: Any, tmp_path: Path) -> None:
+    doc = [{
+        "EndpointUrl": node_server.endpoint, "DataSetWriterId": "line1", "DataSetPublishingInterval": 100,
+        "OpcNodes": [
+            {"Id": f"{NSU};s=Vector", "DataSetFieldId": "middle", "IndexRange": "1:2"},
+            {"Id": f"{NSU};s=Counter", "DataSetFieldId": "name", "AttributeId": "DisplayName"},
+        ],
+    }]  # fmt: skip
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("both fields", lambda: bool(ing.values("middle") and ing.values("name")))
+    assert ing.values("middle")[0]["Value"] == [2.0, 3.0], "only elements 1 and 2 of [1, 2, 3, 4]"
+    assert ing.values("name")[0]["Value"] == "Counter", "the DisplayName attribute, not the value"
+
+
+async def test_use_security_without_a_policy_takes_the_most_secure_endpoint(
+    secure_node_server: Any, tmp_path: Path
+) -> None:
+    """node-opcua ranks Aes256_Sha256_RsaPss with SignAndEncrypt highest (SecurityLevel 207)."""
+    doc = [entry(secure_node_server.endpoint, "Counter", UseSecurity=True,
+                 OpcAuthenticationMode="UsernamePassword", OpcAuthenticationUsername="operator",
+                 OpcAuthenticationPassword="s3cret")]  # fmt: skip
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("Counter values over the secure channel", lambda: len(ing.values("Counter")) >= 2)
+    assert ing.session.status.security == "Aes256_Sha256_RsaPss/SignAndEncrypt"
+
+
+async def test_every_policy_in_sign_and_sign_and_encrypt(secure_node_server: Any, tmp_path: Path) -> None:
+    for policy in ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"):
+        for mode in ("Sign", "SignAndEncrypt"):
+            doc = [entry(secure_node_server.endpoint, "Counter", EndpointSecurityPolicy=policy,
+                         EndpointSecurityMode=mode)]  # fmt: skip
+            async with ingest(tmp_path, doc) as ing:
+                await ing.until(f"Counter values with {policy}/{mode}", lambda: bool(ing.values("Counter")))
+            assert ing.session.status.security == f"{policy}/{mode}"
