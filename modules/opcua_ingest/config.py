@@ -52,6 +52,51 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
+# BaseEventType fields (and the condition state every alarm has) selected by the simple form of EventFilter.
+SIMPLE_EVENT_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("EventId",), ("EventType",), ("SourceNode",), ("SourceName",), ("Time",), ("ReceiveTime",), ("Message",),
+    ("Severity",), ("ConditionName",), ("ActiveState", "Id"), ("AckedState", "Id"), ("Retain",),
+)  # fmt: skip
+
+
+class SelectClause(BaseModel):
+    """One select clause of OPC Publisher's advanced EventFilter form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type_definition_id: str = Field(default="i=2041", alias="TypeDefinitionId")
+    browse_path: tuple[str, ...] = Field(alias="BrowsePath", min_length=1)
+    attribute_id: Literal["Value", "NodeId"] = Field(default="Value", alias="AttributeId")
+    index_range: str | None = Field(default=None, alias="IndexRange")
+    display_name: str | None = Field(default=None, alias="DisplayName")
+
+
+class EventFilterModel(BaseModel):
+    """OPC Publisher's EventFilter: `TypeDefinitionId` alone (simple form) or `SelectClauses` (advanced)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type_definition_id: str | None = Field(default=None, alias="TypeDefinitionId")
+    select_clauses: tuple[SelectClause, ...] | None = Field(default=None, alias="SelectClauses", min_length=1)
+    where_clause: Any = Field(default=None, alias="WhereClause")
+
+    @field_validator("where_clause")
+    @classmethod
+    def _where(cls, v: Any) -> Any:
+        if v not in (None, {}, {"Elements": []}):
+            raise ValueError("WhereClause is refused: event filtering by where clause is not supported yet")
+        return None
+
+    def selects(self) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+        """(type definition, browse path, field name) per selected field."""
+        if self.select_clauses:
+            return tuple(
+                (c.type_definition_id, c.browse_path, c.display_name or "/".join(c.browse_path))
+                for c in self.select_clauses
+            )
+        return tuple(("i=2041", path, "/".join(path)) for path in SIMPLE_EVENT_FIELDS)
+
+
 class OpcNode(_Model):
     """One OpcNodes entry."""
 
@@ -62,6 +107,7 @@ class OpcNode(_Model):
     index_range: str | None = Field(default=None, alias="IndexRange")
     discard_new: bool = Field(default=False, alias="DiscardNew")
     heartbeat_behavior: Literal["WatchdogLKV"] = Field(default="WatchdogLKV", alias="HeartbeatBehavior")
+    event_filter: EventFilterModel | None = Field(default=None, alias="EventFilter")
     sampling_ms: float | None = Field(default=None, alias="OpcSamplingInterval", ge=0)
     sampling_timespan: str | None = Field(default=None, alias="OpcSamplingIntervalTimespan")
     publishing_ms: float | None = Field(default=None, alias="OpcPublishingInterval", ge=0)
@@ -182,6 +228,14 @@ class NodePlan:
     attribute: str = "Value"
     index_range: str | None = None
     discard_new: bool = False
+    # Events: (type definition, browse path, field name) per select clause; the event type filtered on.
+    event_selects: tuple[tuple[str, tuple[str, ...], str], ...] = ()
+    event_type: str | None = None
+
+    @property
+    def is_event(self) -> bool:
+        """Whether this node is an event notifier subscribed for events (an EventFilter), not a value."""
+        return bool(self.event_selects)
 
 
 @dataclass(frozen=True)
@@ -307,6 +361,8 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
                 attribute=node.attribute,
                 index_range=node.index_range,
                 discard_new=node.discard_new,
+                event_selects=node.event_filter.selects() if node.event_filter else (),
+                event_type=node.event_filter.type_definition_id if node.event_filter else None,
             )
         )
     subs: list[SubscriptionPlan] = []

@@ -27,6 +27,7 @@ from edgeloop_opcua import (
 from edgeloop_runtime import get_logger
 
 from .config import EndpointPlan, NodePlan, SubscriptionPlan
+from .events import EventTarget, condition_refresh, event_item_request, on_events
 from .pubsub import Sample
 from .service import BAD_NO_COMMUNICATION, IngestPipeline
 
@@ -247,11 +248,13 @@ class EndpointSession:
         on_status: Callable[[ua.StatusCode], None],
     ) -> tuple[BatchSubscription, int]:
         handles: dict[int, tuple[str, str, str]] = {}  # client handle -> writer, group, field
+        targets: dict[int, EventTarget] = {}  # client handle -> writer, group, event field names
         sub = await create_batch_subscription(
             client,
             subscription_parameters(sp.publishing_ms, self.keepalive_s),
             self._on_items(handles),
             on_status,
+            on_events(targets, self.pipeline.submit_events),
         )
         requests, plans = [], []
         for handle, node in enumerate(sp.nodes, start=1):
@@ -261,9 +264,21 @@ class EndpointSession:
             except ValueError as exc:
                 self.status.node_errors[key] = f"{node.node_id}: {exc}"
                 continue
-            requests.append(self._item_request(nid, handle, node))
+            if node.is_event:
+                try:
+                    requests.append(event_item_request(nid, handle, node, namespaces))
+                except ValueError as exc:
+                    self.status.node_errors[key] = f"{node.node_id}: EventFilter: {exc}"
+                    continue
+                targets[handle] = (
+                    sp.writer_id,
+                    sp.writer_group,
+                    tuple(n for _t, _p, n in node.event_selects),
+                )
+            else:
+                requests.append(self._item_request(nid, handle, node))
+                handles[handle] = (sp.writer_id, sp.writer_group, node.field)
             plans.append((handle, node, nid))
-            handles[handle] = (sp.writer_id, sp.writer_group, node.field)
         results = await sub.create_monitored_items(requests) if requests else []
         ok = 0
         for (_handle, node, nid), result in zip(plans, results, strict=True):
@@ -276,8 +291,13 @@ class EndpointSession:
                 continue
             self.status.node_errors.pop(key, None)
             ok += 1
+            if node.is_event:
+                continue
             span = await self._eu_span(client, nid) if node.deadband_type == "Percent" else None
             self.pipeline.filters.register(sp.writer_id, sp.writer_group, node, span)
+        if targets and ok:
+            # The alarms active now, after every (re)connect and every recreated subscription.
+            await condition_refresh(client, sub.subscription_id)
         return sub, ok
 
     @staticmethod

@@ -28,6 +28,7 @@ HONOURED_NODE = frozenset(
         "OpcSamplingIntervalTimespan", "OpcPublishingInterval", "OpcPublishingIntervalTimespan",
         "HeartbeatInterval", "HeartbeatIntervalTimespan", "HeartbeatBehavior", "SkipFirst", "QueueSize",
         "DiscardNew", "DataChangeTrigger", "DeadbandType", "DeadbandValue", "AttributeId", "IndexRange",
+        "EventFilter",
     }
 )  # fmt: skip
 

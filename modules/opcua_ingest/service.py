@@ -222,6 +222,13 @@ class IngestPipeline:
         self.queue.put_many(samples)
         self._response_pending = True
 
+    def submit_events(self, samples: list[Sample]) -> None:
+        """Event fields from the adapter, each event's fields in a row: `ua-event` data set messages."""
+        self.stats.values_in += len(samples)
+        for s in samples:
+            self.queue.put(s, "ua-event")
+        self._response_pending = True
+
     def submit_gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> int:
         """Mark a connection gap: every field of these writers goes out once with a Bad status."""
         samples = self.filters.gap(writers, code)

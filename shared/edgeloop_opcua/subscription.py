@@ -13,6 +13,7 @@ from asyncua.common.subscription import Subscription
 
 ItemsCallback = Callable[[list[Any]], None]  # list[ua.MonitoredItemNotification]
 StatusCallback = Callable[[Any], None]  # ua.StatusCode
+EventsCallback = Callable[[list[Any]], None]  # list[ua.EventFieldList]
 
 
 class BatchSubscription(Subscription):  # type: ignore[misc]
@@ -23,10 +24,18 @@ class BatchSubscription(Subscription):  # type: ignore[misc]
     a client's CPU. Both callbacks run on the publish loop and must not block.
     """
 
-    def __init__(self, session: Any, params: Any, on_items: ItemsCallback, on_status: StatusCallback) -> None:
+    def __init__(
+        self,
+        session: Any,
+        params: Any,
+        on_items: ItemsCallback,
+        on_status: StatusCallback,
+        on_events: EventsCallback | None = None,
+    ) -> None:
         super().__init__(session, params, None, queue_maxsize=1)
         self._on_items = on_items
         self._on_status = on_status
+        self._on_events = on_events
         self.publishes = 0
         self.keepalives = 0
         self.last_publish_at: float | None = time.monotonic()
@@ -47,6 +56,8 @@ class BatchSubscription(Subscription):  # type: ignore[misc]
                 self._on_items(notif.MonitoredItems)
             elif isinstance(notif, ua.StatusChangeNotification):
                 self._on_status(notif.Status)
+            elif isinstance(notif, ua.EventNotificationList) and self._on_events is not None:
+                self._on_events(notif.Events)
 
     def keepalive_budget_s(self) -> float:
         """How long the server may stay silent on this subscription: the revised publishing interval times
@@ -60,10 +71,14 @@ class BatchSubscription(Subscription):  # type: ignore[misc]
 
 
 async def create_batch_subscription(
-    client: Client, params: Any, on_items: ItemsCallback, on_status: StatusCallback
+    client: Client,
+    params: Any,
+    on_items: ItemsCallback,
+    on_status: StatusCallback,
+    on_events: EventsCallback | None = None,
 ) -> BatchSubscription:
     """Create a BatchSubscription on the client's session (what `Client.create_subscription` does)."""
-    sub = BatchSubscription(client.uaclient.session, params, on_items, on_status)
+    sub = BatchSubscription(client.uaclient.session, params, on_items, on_status, on_events)
     sub.set_overflow_disconnect_handler(client.uaclient.notify_transport_lost)
     results = await sub.init()
     revised = client.get_subscription_revised_params(params, results)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from edgeloop_opcua import Pki
+from edgeloop_runtime.alarms import ActiveAlarms, alarms_in
 from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.opcua import EndpointSession
 from opcua_ingest.service import IngestPipeline
@@ -184,3 +185,72 @@ async def test_every_policy_in_sign_and_sign_and_encrypt(secure_node_server: Any
             async with ingest(tmp_path, doc) as ing:
                 await ing.until(f"Counter values with {policy}/{mode}", lambda: bool(ing.values("Counter")))
             assert ing.session.status.security == f"{policy}/{mode}"
+
+
+ALARM_SELECT = [
+    {"TypeDefinitionId": "i=2041", "BrowsePath": ["SourceName"]},
+    {"TypeDefinitionId": "i=2041", "BrowsePath": ["Severity"]},
+    {"TypeDefinitionId": "i=2041", "BrowsePath": ["Message"]},
+    {"TypeDefinitionId": "i=2915", "BrowsePath": ["ActiveState", "Id"], "DisplayName": "Active"},
+]
+
+
+def alarm_entry(endpoint: str, event_filter: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"EndpointUrl": endpoint, "DataSetWriterId": "alarms", "DataSetPublishingInterval": 100,
+             "OpcNodes": [{"Id": f"{NSU};s=Plant", "DisplayName": "Plant", "EventFilter": event_filter}]}]  # fmt: skip
+
+
+def events(ing: Ingest) -> list[dict[str, Any]]:
+    return [
+        {k: v["Value"] for k, v in d["Payload"].items()}
+        for m in ing.messages for d in m["Messages"] if d["MessageType"] == "ua-event"
+    ]  # fmt: skip
+
+
+async def test_a_node_opcua_alarm_arrives_as_part14_event_messages(node_server: Any, tmp_path: Path) -> None:
+    doc = alarm_entry(node_server.endpoint, {"TypeDefinitionId": "i=2915", "SelectClauses": ALARM_SELECT})
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("the monitored items", lambda: ing.session.status.monitored_items == 1)
+        node_server.command("set", name="Level", value=95.0)
+        await ing.until("the alarm going active", lambda: any(e.get("Active") for e in events(ing)))
+        node_server.command("set", name="Level", value=50.0)
+        await ing.until("the alarm going inactive", lambda: events(ing)[-1].get("Active") is False)
+    active = next(e for e in events(ing) if e["Active"])
+    assert active["SourceName"].endswith("Level") and active["Severity"] > 0 and active["Message"]
+    assert set(active) == {"SourceName", "Severity", "Message", "Active"}
+    tracker = ActiveAlarms()
+    alarms = [a for m in ing.messages for a in alarms_in(m)]
+    first = next(i for i, a in enumerate(alarms) if a.active)
+    tracker.update(alarms[first])
+    assert [(a.asset, a.active) for a in tracker.of("alarms")] == [("alarms", True)], (
+        "the shared contract reads it"
+    )
+    tracker.update(alarms[-1])
+    assert tracker.of("alarms") == [], "and clears it when the alarm goes inactive"
+
+
+async def test_condition_refresh_reports_an_alarm_that_was_active_before_the_connection(
+    node_server: Any, tmp_path: Path
+) -> None:
+    node_server.command("set", name="Level", value=95.0)
+    doc = alarm_entry(node_server.endpoint, {"TypeDefinitionId": "i=2915", "SelectClauses": ALARM_SELECT})
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until(
+            "the active alarm from ConditionRefresh", lambda: any(e.get("Active") for e in events(ing))
+        )
+    assert node_server.command("stats")["alarmActive"] is True, "nothing changed on the server meanwhile"
+
+
+async def test_the_simple_event_filter_form_selects_the_base_event_fields(
+    node_server: Any, tmp_path: Path
+) -> None:
+    doc = alarm_entry(node_server.endpoint, {"TypeDefinitionId": "i=2041"})
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("the monitored items", lambda: ing.session.status.monitored_items == 1)
+        node_server.command("set", name="Level", value=5.0)
+        await ing.until("the LowLow alarm", lambda: any(e.get("ActiveState/Id") for e in events(ing)))
+    alarm = next(e for e in events(ing) if e.get("ActiveState/Id"))
+    assert {"EventId", "EventType", "SourceName", "Time", "Message", "Severity", "ConditionName"} <= set(
+        alarm
+    )
+    assert alarm["SourceName"].endswith("Level") and alarm["EventType"] == "i=9341", "ExclusiveLimitAlarmType"

@@ -101,8 +101,15 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
         pytest.param({"OpcAuthenticationMode": "Certificate"}, "Certificate", id="x509-user"),
         pytest.param({"UseSecuriti": True}, "UseSecuriti.*not a field", id="typo"),
         pytest.param(
-            {"OpcNodes": [{"Id": "i=1", "EventFilter": {"TypeDefinitionId": "i=2041"}}]},
-            r"OpcNodes\[0\]\.EventFilter",
+            {
+                "OpcNodes": [
+                    {
+                        "Id": "i=2253",
+                        "EventFilter": {"WhereClause": {"Elements": [{"FilterOperator": "Equals"}]}},
+                    }
+                ]
+            },
+            r"OpcNodes\[0\]\.EventFilter\.WhereClause",
             id="events",
         ),
         pytest.param({"OpcNodes": [{"Id": "i=1", "UseCyclicRead": True}]}, "UseCyclicRead", id="cyclic"),
@@ -130,13 +137,16 @@ def test_one_refused_entry_leaves_the_rest_served_and_says_why() -> None:
     doc = [
         entry(DataSetWriterId="pump"),
         entry(DataSetWriterId="crusher", EndpointSecurityPolicy="Basic256"),
-        entry(DataSetWriterId="conveyor", OpcNodes=[{"Id": "i=7", "EventFilter": {}}]),
+        entry(
+            DataSetWriterId="conveyor",
+            OpcNodes=[{"Id": "i=7", "EventFilter": {"WhereClause": {"Elements": [{}]}}}],
+        ),
     ]
     plan = parse_published_nodes(doc)
     assert [s.writer_id for e in plan.endpoints for s in e.subscriptions] == ["pump"]
     assert len(plan.refused) == 2
     assert "[1]" in plan.refused[0] and "Basic256" in plan.refused[0]
-    assert plan.refused[1].startswith("[2].OpcNodes[0].EventFilter")
+    assert plan.refused[1].startswith("[2].OpcNodes[0].EventFilter.WhereClause")
 
 
 def test_leaving_the_policy_out_asks_for_the_servers_most_secure_endpoint() -> None:

@@ -58,6 +58,7 @@ async function main() {
   await server.initialize();
 
   const addressSpace = server.engine.addressSpace;
+  addressSpace.installAlarmsAndConditionsService(); // binds ConditionRefresh, Acknowledge, Confirm...
   const ns = addressSpace.registerNamespace(NS_URI);
   const serverObject = addressSpace.rootFolder.objects.server;
   const plant = ns.addObject({
