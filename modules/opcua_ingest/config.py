@@ -468,10 +468,10 @@ def _field_clashes(plan: EndpointPlan, seen: dict[str, set[str]]) -> list[str]:
     return errors
 
 
-def load_published_nodes_file(path: Path) -> IngestPlan:
-    """Read and validate the file named by PUBLISHED_NODES_FILE."""
+def read_published_nodes_file(path: Path) -> Any:
+    """The JSON document in the file named by PUBLISHED_NODES_FILE, unvalidated."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", field="PUBLISHED_NODES_FILE") from exc
     except json.JSONDecodeError as exc:
@@ -479,4 +479,15 @@ def load_published_nodes_file(path: Path) -> IngestPlan:
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             field="PUBLISHED_NODES_FILE",
         ) from exc
-    return parse_published_nodes(doc, origin="PUBLISHED_NODES_FILE")
+
+
+def write_published_nodes_file(path: Path, doc: list[Any]) -> None:
+    """Persist a document (the configuration methods' changes) atomically, as OPC Publisher keeps its file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_published_nodes_file(path: Path) -> IngestPlan:
+    """Read and validate the file named by PUBLISHED_NODES_FILE."""
+    return parse_published_nodes(read_published_nodes_file(path), origin="PUBLISHED_NODES_FILE")
