@@ -314,8 +314,11 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
     errors: list[str] = []
     if entry.auth_mode == "UsernamePassword" and not (entry.username and entry.password is not None):
         errors.append(f"[{index}] OpcAuthenticationMode UsernamePassword needs a username and password")
-    if entry.auth_mode == "Certificate":
-        errors.append(f"[{index}] OpcAuthenticationMode Certificate is not supported")
+    if entry.auth_mode == "Certificate" and not entry.username:
+        errors.append(
+            f"[{index}] OpcAuthenticationMode Certificate needs OpcAuthenticationUsername: the subject "
+            "(or CN) of the user certificate in <PKI_DIR>/user/certs"
+        )
     writer = entry.writer_id or entry.writer_group or entry.endpoint_url
     group = entry.writer_group or writer
     if _security(entry) == "None" and entry.security_policy not in (None, "None"):

@@ -193,12 +193,18 @@ class EndpointSession:
             chosen = "None"
         else:
             chosen = mode
+        identity: dict[str, Any] = {}
+        if self.plan.auth_mode == "Certificate" and self.plan.username:
+            cert, key = self.pki.user_identity(self.plan.username)
+            identity = {"user_certificate": cert, "user_key": key, "user_key_password": self.plan.password}
         if chosen == "None" or policy in (None, "None"):
             self.status.security = "None"
-            await secure_client(client, self.pki, "None", user, self.plan.password)
+            await secure_client(client, self.pki, "None", user, self.plan.password, **identity)
             return
         self.status.security = f"{policy}/{chosen}"
-        await secure_client(client, self.pki, chosen, user, self.plan.password, policy=str(policy))
+        await secure_client(
+            client, self.pki, chosen, user, self.plan.password, policy=str(policy), **identity
+        )
 
     async def _watch(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from asyncua import ua
@@ -65,14 +66,22 @@ async def secure_client(
     username: str | None = None,
     password: str | None = None,
     policy: str = POLICY,
+    *,
+    user_certificate: Path | None = None,
+    user_key: Path | None = None,
+    user_key_password: str | None = None,
 ) -> None:
-    """Configure an unconnected asyncua Client: URI, optional user, and (unless mode None) our certificate,
+    """Configure an unconnected asyncua Client: URI, optional user (name and password, or an X.509 user
+    certificate and key), and (unless mode None) our certificate,
     the security policy (Basic256Sha256 unless named) and a validator that checks the server against
     `trusted/` as it is now."""
     client.application_uri = pki.app_uri
     if username:
         client.set_user(username)
         client.set_password(password or "")
+    if user_certificate is not None and user_key is not None:  # an X.509 user identity
+        await client.load_client_certificate(str(user_certificate))
+        await client.load_private_key(str(user_key), user_key_password or None)
     if mode == "None":
         return
     await pki.ensure()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import queue
 import random
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edgeloop_dev.plant import free_port
 
@@ -20,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("nodeopcua") / "server.js"
 NODE_OPCUA = ROOT / "node_modules" / "node-opcua"
 NS_URI = "urn:edgeloop:nodeopcua:plant"
+NOW = dt.datetime.now(dt.UTC)
 
 
 class NodeOpcuaServer:
@@ -95,6 +102,60 @@ class NodeOpcuaServer:
         """A server restart: the process goes away and comes back on the same address and port."""
         self.stop()
         self.start()
+
+
+class Ca:
+    """A certificate authority that signs certificates and CRLs."""
+
+    def __init__(self, name: str, parent: Ca | None = None) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        signer = parent or self
+        self.cert = (
+            x509.CertificateBuilder().subject_name(self.name).issuer_name(signer.name)
+            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(signer.key, hashes.SHA256())
+        )  # fmt: skip
+
+    def server(self, uri: str = "urn:test:server") -> x509.Certificate:
+        return self.server_with_key(uri)[0]
+
+    def server_with_key(self, uri: str = "urn:test:server") -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+        """A server certificate (URI in the SAN) and its key, signed by this CA."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "server")]))
+            .issuer_name(self.name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.KeyUsage(True, True, True, True, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )  # fmt: skip
+        return cert, key
+
+    def crl(self, *revoked: x509.Certificate) -> bytes:
+        builder = x509.CertificateRevocationListBuilder().issuer_name(self.name).last_update(NOW)
+        builder = builder.next_update(NOW + dt.timedelta(days=7))
+        for cert in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(cert.serial_number)
+                .revocation_date(NOW)
+                .build()
+            )
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+@pytest.fixture
+def ca() -> type[Ca]:
+    """The test certificate authority class: `ca("root")`, `ca("line", parent=root)`, `.server()`, `.crl()`."""
+    return Ca
 
 
 def _node_missing() -> str | None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from edgeloop_opcua import Pki
 from edgeloop_runtime.alarms import ActiveAlarms, alarms_in
@@ -56,7 +60,9 @@ class Ingest:
 
 
 @contextlib.asynccontextmanager
-async def ingest(tmp_path: Path, doc: list[dict[str, Any]], **session_args: Any) -> AsyncIterator[Ingest]:
+async def ingest(
+    tmp_path: Path, doc: list[dict[str, Any]], auto_accept: bool = True, **session_args: Any
+) -> AsyncIterator[Ingest]:
     plan = parse_published_nodes(doc)
     box: list[Ingest] = []
 
@@ -69,7 +75,7 @@ async def ingest(tmp_path: Path, doc: list[dict[str, Any]], **session_args: Any)
         flush_on_response=True,
     )  # fmt: skip
     session = EndpointSession(
-        plan.endpoints[0], pipeline, Pki(tmp_path / "pki", "opcua_ingest", auto_accept=True),
+        plan.endpoints[0], pipeline, Pki(tmp_path / "pki", "opcua_ingest", auto_accept=auto_accept),
         min_backoff_s=0.2, max_backoff_s=1.0, **session_args,
     )  # fmt: skip
     box.append(Ingest(session, pipeline))
@@ -254,3 +260,61 @@ async def test_the_simple_event_filter_form_selects_the_base_event_fields(
         alarm
     )
     assert alarm["SourceName"].endswith("Level") and alarm["EventType"] == "i=9341", "ExclusiveLimitAlarmType"
+
+
+async def test_an_x509_user_identity_is_accepted_once_the_server_trusts_it(
+    secure_node_server: Any, tmp_path: Path
+) -> None:
+    """OPC Publisher's OpcAuthenticationMode Certificate: OpcAuthenticationUsername names the subject of a
+    certificate in the user store. The server admits no anonymous user, so data proves the X.509 identity."""
+    user = Pki(tmp_path / "pki", "opcua_ingest").user
+    (user / "certs").mkdir(parents=True)
+    (user / "private").mkdir()
+    await setup_self_signed_certificate(
+        user / "private" / "operator.pem", user / "certs" / "operator.der", "urn:edgeloop:user:operator",
+        "localhost", [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "operator-x509"},
+    )  # fmt: skip
+    trusted = secure_node_server.state / "pki" / "users" / "trusted" / "certs"
+    trusted.mkdir(parents=True, exist_ok=True)
+    shutil.copy(user / "certs" / "operator.der", trusted / "operator.der")
+    secure_node_server.options["allowAnonymous"] = False
+    secure_node_server.restart()
+    doc = [entry(secure_node_server.endpoint, "Counter", UseSecurity=True, OpcAuthenticationMode="Certificate",
+                 OpcAuthenticationUsername="operator-x509")]  # fmt: skip
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("Counter values as the X.509 user", lambda: bool(ing.values("Counter")))
+    (trusted / "operator.der").unlink()
+    secure_node_server.restart()
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("the refusal of an untrusted user", lambda: ing.session.status.reconnects >= 1)
+    assert "Bad" in (ing.session.status.last_error or ""), ing.session.status.last_error
+
+
+async def test_a_server_certificate_from_a_trusted_ca_is_accepted_until_its_crl_revokes_it(
+    secure_node_server: Any, tmp_path: Path, ca: Any
+) -> None:
+    """node-opcua presents a certificate issued by a plant CA; our trust list holds the CA only (no
+    auto-accept). A CRL from that CA revoking the server certificate refuses the next connection."""
+    root = ca("plant CA")
+    cert, key = root.server_with_key("urn:edgeloop:nodeopcua:server")
+    pem = secure_node_server.state / "server.pem"
+    pem.write_bytes(cert.public_bytes(Encoding.PEM))
+    (secure_node_server.state / "server.key").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    )
+    secure_node_server.options.update(
+        certificateFile=str(pem), privateKeyFile=str(secure_node_server.state / "server.key")
+    )
+    secure_node_server.restart()
+    pki = Pki(tmp_path / "pki", "opcua_ingest")
+    pki.trusted.mkdir(parents=True)
+    (pki.trusted / "plant-ca.der").write_bytes(root.cert.public_bytes(Encoding.DER))
+    doc = [entry(secure_node_server.endpoint, "Counter", EndpointSecurityPolicy="Basic256Sha256",
+                 EndpointSecurityMode="SignAndEncrypt")]  # fmt: skip
+    async with ingest(tmp_path, doc, auto_accept=False) as ing:
+        await ing.until("Counter values over the CA-trusted channel", lambda: bool(ing.values("Counter")))
+        (pki.trusted / "crl").mkdir()
+        (pki.trusted / "crl" / "plant-ca.crl").write_bytes(root.crl(cert))
+        secure_node_server.restart()
+        await ing.until("the revoked server refused", lambda: ing.session.status.state == "securityRejected")
+    assert "BadCertificateRevoked" in (ing.session.status.last_error or "")

@@ -98,7 +98,11 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
         ),
         pytest.param({"MessageEncoding": "Uadp"}, "MessageEncoding", id="uadp"),
         pytest.param({"EndpointSecurityPolicy": "Basic128Rsa15"}, "Basic128Rsa15", id="deprecated-policy"),
-        pytest.param({"OpcAuthenticationMode": "Certificate"}, "Certificate", id="x509-user"),
+        pytest.param(
+            {"OpcAuthenticationMode": "Certificate"},
+            "Certificate needs OpcAuthenticationUsername",
+            id="x509-user-without-subject",
+        ),
         pytest.param({"UseSecuriti": True}, "UseSecuriti.*not a field", id="typo"),
         pytest.param(
             {

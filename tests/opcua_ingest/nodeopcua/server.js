@@ -2,7 +2,8 @@
 //
 // Started by tests/opcua_ingest/nodeopcua/harness.py. Configuration is one JSON argument:
 //   {"host": "127.0.0.7", "port": 4840, "pki": "/tmp/pki", "tickMs": 100,
-//    "users": {"operator": "secret"}, "secure": false}
+//    "users": {"operator": "secret"}, "secure": false, "allowAnonymous": true,
+//    "certificateFile": "server.pem", "privateKeyFile": "server.key"}
 // It prints one JSON line {"ready": true, "endpoint": "opc.tcp://..."} when listening, then answers control
 // commands, one JSON object per stdin line, with one JSON line each on stdout:
 //   {"cmd": "set", "name": "Level", "value": 95}       write a variable (alarms follow their input)
@@ -36,6 +37,8 @@ async function main() {
     hostname: cfg.host,
     resourcePath: "",
     serverCertificateManager: certificateManager,
+    // A certificate issued by a test CA instead of the self-signed one node-opcua makes (trust list tests).
+    ...(cfg.certificateFile ? { certificateFile: cfg.certificateFile, privateKeyFile: cfg.privateKeyFile } : {}),
     userCertificateManager,
     allowAnonymous: cfg.allowAnonymous !== false,
     securityPolicies: secure
