@@ -34,6 +34,10 @@ _INDEX_RANGE = re.compile(r"^\d+(:\d+)?(,\d+(:\d+)?)*$")
 AuthMode = Literal["Anonymous", "UsernamePassword", "Certificate"]
 Trigger = Literal["Status", "StatusValue", "StatusValueTimestamp"]
 Deadband = Literal["Absolute", "Percent"]
+HeartbeatBehavior = Literal[
+    "WatchdogLKV", "WatchdogLKG", "PeriodicLKV", "PeriodicLKG", "WatchdogLKVWithUpdatedTimestamps",
+    "WatchdogLKVDiagnosticsOnly", "PeriodicLKVDropValue", "PeriodicLKGDropValue",
+]  # fmt: skip
 
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
 
@@ -106,7 +110,7 @@ class OpcNode(_Model):
     attribute: str = Field(default="Value", alias="AttributeId")
     index_range: str | None = Field(default=None, alias="IndexRange")
     discard_new: bool = Field(default=False, alias="DiscardNew")
-    heartbeat_behavior: Literal["WatchdogLKV"] = Field(default="WatchdogLKV", alias="HeartbeatBehavior")
+    heartbeat_behavior: HeartbeatBehavior = Field(default="WatchdogLKV", alias="HeartbeatBehavior")
     event_filter: EventFilterModel | None = Field(default=None, alias="EventFilter")
     sampling_ms: float | None = Field(default=None, alias="OpcSamplingInterval", ge=0)
     sampling_timespan: str | None = Field(default=None, alias="OpcSamplingIntervalTimespan")
@@ -228,6 +232,7 @@ class NodePlan:
     attribute: str = "Value"
     index_range: str | None = None
     discard_new: bool = False
+    heartbeat_behavior: str = "WatchdogLKV"
     # Events: (type definition, browse path, field name) per select clause; the event type filtered on.
     event_selects: tuple[tuple[str, tuple[str, ...], str], ...] = ()
     event_type: str | None = None
@@ -364,6 +369,7 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
                 attribute=node.attribute,
                 index_range=node.index_range,
                 discard_new=node.discard_new,
+                heartbeat_behavior=node.heartbeat_behavior,
                 event_selects=node.event_filter.selects() if node.event_filter else (),
                 event_type=node.event_filter.type_definition_id if node.event_filter else None,
             )

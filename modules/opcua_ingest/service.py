@@ -47,15 +47,19 @@ class _FieldState:
     seen_first: bool = False
     last_sent_value: Any = None
     last_sample: Sample | None = None
+    last_good: Sample | None = None  # Good, or not Bad with a value (OPC Publisher's "last known good")
     last_emit: float = 0.0
+    last_beat: float = 0.0
     connected: bool = True
 
 
 class FieldFilters:
-    """Per-field SkipFirst, client-side Percent deadband, heartbeat (watchdog LKV) and gap marking."""
+    """Per-field SkipFirst, client-side Percent deadband, heartbeat (OPC Publisher's HeartbeatBehavior) and
+    gap marking."""
 
     def __init__(self) -> None:
         self._fields: dict[tuple[str, str], _FieldState] = {}
+        self.diagnostic_beats = 0  # WatchdogLKVDiagnosticsOnly heartbeats: counted, not sent
 
     def register(
         self, writer_id: str, writer_group: str, plan: NodePlan, eu_span: float | None = None
@@ -68,6 +72,7 @@ class FieldFilters:
             state.seen_first = old.seen_first
             state.last_sent_value = old.last_sent_value
             state.last_sample = old.last_sample
+            state.last_good = old.last_good
         self._fields[key] = state
 
     def forget(self, writer_id: str, field_name: str) -> None:
@@ -84,11 +89,16 @@ class FieldFilters:
         if st is None:
             return False, "unknown_field"
         st.connected = True
+        if s.value is not None and not s.status_code & 0x80000000:
+            st.last_good = s
         if st.plan.skip_first and not st.seen_first:
             st.seen_first = True
             st.last_sample = s
             return False, "skip_first"
         st.seen_first = True
+        if st.plan.heartbeat_behavior.endswith("DropValue") and st.plan.heartbeat_s > 0:
+            st.last_sample = s  # only the periodic heartbeat reports it
+            return False, "periodic_only"
         if (
             st.plan.deadband_type == "Percent"
             and st.eu_span
@@ -104,13 +114,30 @@ class FieldFilters:
         return True, ""
 
     def heartbeats(self, now: float) -> list[Sample]:
-        """Last known values of connected fields whose heartbeat interval passed without a change."""
+        """Heartbeats due now, per field's HeartbeatBehavior: `Watchdog*` when the interval passed without a
+        change, `Periodic*` every interval; `*LKG` resend the last good value, the others the last known one;
+        `WatchdogLKVWithUpdatedTimestamps` stamps it now; `WatchdogLKVDiagnosticsOnly` only counts it."""
         out = []
         for st in self._fields.values():
-            hb = st.plan.heartbeat_s
-            if hb > 0 and st.connected and st.last_sample is not None and now - st.last_emit >= hb:
+            hb, behavior = st.plan.heartbeat_s, st.plan.heartbeat_behavior
+            if hb <= 0 or not st.connected:
+                continue
+            periodic = behavior.startswith("Periodic")
+            if now - (st.last_beat if periodic else st.last_emit) < hb:
+                continue
+            sample = st.last_good if "LKG" in behavior else st.last_sample
+            if sample is None:
+                continue
+            st.last_beat = now
+            if not periodic:
                 st.last_emit = now
-                out.append(st.last_sample)
+            if behavior == "WatchdogLKVDiagnosticsOnly":
+                self.diagnostic_beats += 1
+                continue
+            if behavior == "WatchdogLKVWithUpdatedTimestamps":
+                stamp = datetime.now(UTC)
+                sample = replace(sample, source_ts=stamp, server_ts=stamp)
+            out.append(sample)
         return out
 
     def gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> list[Sample]:
@@ -253,6 +280,8 @@ class IngestPipeline:
                     for hb in self.filters.heartbeats(now):
                         self.stats.heartbeats += 1
                         await self._emit(self.batcher.add(replace(hb)))
+                    self.stats.heartbeats += self.filters.diagnostic_beats  # counted, never sent
+                    self.filters.diagnostic_beats = 0
                     await self._emit(self.batcher.flush())
                     next_flush = now + self.flush_interval_s
         finally:
@@ -273,7 +302,7 @@ class IngestPipeline:
             if message_type == "ua-deltaframe":
                 ok, reason = self.filters.accept(s, now)
                 if not ok:
-                    if reason != "skip_first" and reason != "deadband":
+                    if reason not in ("skip_first", "deadband", "periodic_only"):
                         self.stats.dropped[reason] += 1
                     continue
             try:

@@ -118,9 +118,9 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
         ),
         pytest.param({"OpcNodes": [{"Id": "i=1", "UseCyclicRead": True}]}, "UseCyclicRead", id="cyclic"),
         pytest.param(
-            {"OpcNodes": [{"Id": "i=1", "HeartbeatBehavior": "PeriodicLKV"}]},
+            {"OpcNodes": [{"Id": "i=1", "HeartbeatBehavior": "Reserved"}]},
             "HeartbeatBehavior",
-            id="periodic-heartbeat",
+            id="reserved-heartbeat",
         ),
         pytest.param({"OpcNodes": [{"Id": "i=1", "AttributeId": "Colour"}]}, "AttributeId", id="attribute"),
         pytest.param({"OpcNodes": [{"Id": "i=1", "IndexRange": "one"}]}, "IndexRange", id="index-range"),
@@ -173,3 +173,10 @@ def test_refused_entries_are_visible_in_the_reported_properties() -> None:
     assert published["refused"] == [
         "[1].UseReverseConnect: refused, reverse connect is not supported (value True)"
     ]
+
+
+def test_heartbeat_behavior_reaches_the_plan() -> None:
+    node = node_of(
+        [entry(OpcNodes=[{"Id": "i=1", "HeartbeatInterval": 2, "HeartbeatBehavior": "PeriodicLKG"}])]
+    )
+    assert (node.heartbeat_s, node.heartbeat_behavior) == (2.0, "PeriodicLKG")
