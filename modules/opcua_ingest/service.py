@@ -96,7 +96,7 @@ class FieldFilters:
             st.last_sample = s
             return False, "skip_first"
         st.seen_first = True
-        if st.plan.heartbeat_behavior.endswith("DropValue") and st.plan.heartbeat_s > 0:
+        if st.plan.heartbeat_s > 0 and st.plan.heartbeat_behavior.endswith("DropValue"):
             st.last_sample = s  # only the periodic heartbeat reports it
             return False, "periodic_only"
         if (
