@@ -173,6 +173,7 @@ class Entry(_Model):
     messaging_mode: str | None = Field(default=None, alias="MessagingMode")
     encoding: str | None = Field(default=None, alias="MessageEncoding")
     watchdog_behavior: WatchdogBehavior = Field(default="Reset", alias="DataSetWriterWatchdogBehavior")
+    send_keepalive: bool = Field(default=False, alias="SendKeepAliveDataSetMessages")
     nodes: list[OpcNode] = Field(alias="OpcNodes", min_length=1)
 
     @model_validator(mode="before")
@@ -251,6 +252,7 @@ class SubscriptionPlan:
     writer_group: str
     publishing_ms: float
     nodes: tuple[NodePlan, ...]
+    send_keepalive: bool = False  # a `ua-keepalive` data set message for each subscription keep-alive
 
 
 @dataclass(frozen=True)
@@ -378,7 +380,7 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
     for pub, nodes in sorted(by_interval.items()):
         for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION):
             chunk = tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION])
-            subs.append(SubscriptionPlan(writer, group, pub, chunk))
+            subs.append(SubscriptionPlan(writer, group, pub, chunk, entry.send_keepalive))
     plan = EndpointPlan(
         url=entry.endpoint_url,
         security_mode=_security(entry),
@@ -453,16 +455,15 @@ def parse_published_nodes(doc: Any, origin: str = "publishedNodes") -> IngestPla
 def _merge_subscriptions(subs: list[SubscriptionPlan]) -> tuple[SubscriptionPlan, ...]:
     """Entries that repeat a writer id and interval on one endpoint share its subscription."""
     merged: dict[tuple[str, float], list[NodePlan]] = {}
-    groups: dict[tuple[str, float], str] = {}
+    firsts: dict[tuple[str, float], SubscriptionPlan] = {}
     for s in subs:
         merged.setdefault((s.writer_id, s.publishing_ms), []).extend(s.nodes)
-        groups.setdefault((s.writer_id, s.publishing_ms), s.writer_group)
-    out: list[SubscriptionPlan] = []
-    for (writer, pub), nodes in merged.items():
-        for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION):
-            chunk = tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION])
-            out.append(SubscriptionPlan(writer, groups[(writer, pub)], pub, chunk))
-    return tuple(out)
+        firsts.setdefault((s.writer_id, s.publishing_ms), s)
+    return tuple(
+        replace(firsts[key], nodes=tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION]))
+        for key, nodes in merged.items()
+        for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION)
+    )
 
 
 def _field_clashes(plan: EndpointPlan, seen: dict[str, set[str]]) -> list[str]:

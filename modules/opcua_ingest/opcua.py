@@ -262,6 +262,8 @@ class EndpointSession:
             on_status,
             on_events(targets, self.pipeline.submit_events),
         )
+        if sp.send_keepalive:
+            sub.on_keepalive = lambda: self.pipeline.submit_keepalive(sp.writer_id, sp.writer_group)
         requests, plans = [], []
         for handle, node in enumerate(sp.nodes, start=1):
             key = f"{sp.writer_id}/{node.field}"

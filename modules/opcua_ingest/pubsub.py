@@ -134,6 +134,8 @@ class NetworkMessageBatcher:
 
     def add(self, s: Sample, message_type: str = "ua-deltaframe") -> list[dict[str, Any]]:
         """Add one sample; return network messages completed by size."""
+        if message_type == "ua-keepalive":
+            return self._add_keepalive(s)
         entry = field_entry(s)
         cost = entry_size(entry) + len(s.field) + 6
         if cost + _DATASET_OVERHEAD + _NETWORK_OVERHEAD > self.max_bytes:
@@ -155,6 +157,18 @@ class NetworkMessageBatcher:
         ds.size += new_cost
         self._size += new_cost
         self.pending_values += 1
+        out, self._ready = self._ready, []
+        return out
+
+    def _add_keepalive(self, s: Sample) -> list[dict[str, Any]]:
+        """A keep-alive data set message of one writer: no payload, its own sequence number."""
+        cost = _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
+        if self._size + cost > self.max_bytes:
+            self._cut()
+        if s.writer_id in self._open:
+            self._closed.append(self._open.pop(s.writer_id))
+        self._closed.append(_DataSet(s.writer_id, s.writer_group, "ua-keepalive", {}, cost))
+        self._size += cost
         out, self._ready = self._ready, []
         return out
 

@@ -18,7 +18,7 @@ HONOURED_ENTRY = frozenset(
         "DataSetWriterGroup", "DataSetWriterId", "DataSetPublishingInterval",
         "DataSetPublishingIntervalTimespan", "DataSetSamplingInterval", "DataSetSamplingIntervalTimespan",
         "MessagingMode", "MessageEncoding", "DataSetWriterWatchdogBehavior", "OpcNodes", "NodeId",
-        "Version", "LastChangeTimespan", "DisableSubscriptionTransfer",
+        "Version", "LastChangeTimespan", "DisableSubscriptionTransfer", "SendKeepAliveDataSetMessages",
     }
 )  # fmt: skip
 
@@ -45,7 +45,6 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "MetaDataUpdateTime": ((None, 0), f"{_NOT_YET}: no ua-metadata messages are sent"),
     "MetaDataUpdateTimeTimespan": ((None,), f"{_NOT_YET}: no ua-metadata messages are sent"),
     "MetaDataQueueName": ((None,), f"{_NOT_YET}: no ua-metadata messages are sent"),
-    "SendKeepAliveDataSetMessages": ((None, False), f"{_NOT_YET}: no ua-keepalive messages are sent"),
     "WriterGroupTransport": ((None, "IoTHub", "AzureIoTHub"), "the only transport is edgeHub"),
     "WriterGroupQualityOfService": ((None, "AtLeastOnce"), "edgeHub delivers at least once"),
     "WriterGroupPartitions": ((None, 1), "the only transport is edgeHub (one output)"),

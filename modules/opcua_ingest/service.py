@@ -256,6 +256,11 @@ class IngestPipeline:
             self.queue.put(s, "ua-event")
         self._response_pending = True
 
+    def submit_keepalive(self, writer_id: str, writer_group: str) -> None:
+        """A keep-alive of a writer's subscription (SendKeepAliveDataSetMessages): a `ua-keepalive`."""
+        self.queue.put(Sample(writer_id, writer_group, "", None, None, None), "ua-keepalive")
+        self._response_pending = True
+
     def submit_gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> int:
         """Mark a connection gap: every field of these writers goes out once with a Bad status."""
         samples = self.filters.gap(writers, code)

@@ -38,6 +38,7 @@ class BatchSubscription(Subscription):  # type: ignore[misc]
         self._on_events = on_events
         self.publishes = 0
         self.keepalives = 0
+        self.on_keepalive: Callable[[], None] | None = None  # called for each keep-alive publish response
         self.last_publish_at: float | None = time.monotonic()
         self.revised_publishing_ms = float(params.RequestedPublishingInterval)
         self.revised_keepalive_count = int(params.RequestedMaxKeepAliveCount)
@@ -48,6 +49,8 @@ class BatchSubscription(Subscription):  # type: ignore[misc]
         message = publish_result.NotificationMessage
         if not message.NotificationData:
             self.keepalives += 1
+            if self.on_keepalive is not None:
+                self.on_keepalive()
             return
         self.publishes += 1
         self.last_sequence_number = int(message.SequenceNumber)

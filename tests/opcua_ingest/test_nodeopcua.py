@@ -318,3 +318,18 @@ async def test_a_server_certificate_from_a_trusted_ca_is_accepted_until_its_crl_
         secure_node_server.restart()
         await ing.until("the revoked server refused", lambda: ing.session.status.state == "securityRejected")
     assert "BadCertificateRevoked" in (ing.session.status.last_error or "")
+
+
+async def test_keep_alive_data_set_messages_while_nothing_changes(node_server: Any, tmp_path: Path) -> None:
+    """SendKeepAliveDataSetMessages: each subscription keep-alive becomes a `ua-keepalive` message."""
+    doc = [entry(node_server.endpoint, "Counter", SendKeepAliveDataSetMessages=True)]
+    async with ingest(tmp_path, doc, keepalive_s=1.0) as ing:
+        await ing.until("the first Counter values", lambda: bool(ing.values("Counter")))
+        node_server.command("freeze", on=True)
+
+        def keepalives() -> list[dict[str, Any]]:
+            return [d for m in ing.messages for d in m["Messages"] if d["MessageType"] == "ua-keepalive"]
+
+        await ing.until("two keep-alive messages", lambda: len(keepalives()) >= 2)
+    assert all(k["DataSetWriterId"] == "line1" and k["Payload"] == {} for k in keepalives())
+    assert keepalives()[1]["SequenceNumber"] > keepalives()[0]["SequenceNumber"]

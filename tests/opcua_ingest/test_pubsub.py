@@ -113,3 +113,14 @@ def test_iso_is_cached_but_exact_for_naive_and_aware_times() -> None:
     plus_two = datetime(2026, 11, 22, 12, 0, 0, 123999, tzinfo=timezone(timedelta(hours=2)))
     assert iso(plus_two) == "2026-11-22T10:00:00.123Z"
     assert iso(None) is None
+
+
+def test_a_keepalive_is_a_data_set_message_without_payload_in_sequence() -> None:
+    b = NetworkMessageBatcher("p")
+    b.add(sample(value=1.0))
+    b.add(sample("", None), "ua-keepalive")
+    (msg,) = b.flush()
+    assert [(m["MessageType"], m["SequenceNumber"], m["Payload"]) for m in msg["Messages"]] == [
+        ("ua-deltaframe", 1, {"Flow": msg["Messages"][0]["Payload"]["Flow"]}),
+        ("ua-keepalive", 2, {}),
+    ]

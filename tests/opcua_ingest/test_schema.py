@@ -90,7 +90,6 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
         pytest.param({"BatchSize": 50}, "BatchSize", id="batch-size"),
         pytest.param({"DataSetKeyFrameCount": 10}, "DataSetKeyFrameCount", id="key-frames"),
         pytest.param({"MetaDataUpdateTime": 60000}, "MetaDataUpdateTime", id="metadata"),
-        pytest.param({"SendKeepAliveDataSetMessages": True}, "SendKeepAliveDataSetMessages", id="keep-alive"),
         pytest.param(
             {"DataSetWriterWatchdogBehavior": "ExitProcess"},
             "DataSetWriterWatchdogBehavior",
