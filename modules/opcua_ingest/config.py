@@ -174,6 +174,7 @@ class Entry(_Model):
     encoding: str | None = Field(default=None, alias="MessageEncoding")
     watchdog_behavior: WatchdogBehavior = Field(default="Reset", alias="DataSetWriterWatchdogBehavior")
     send_keepalive: bool = Field(default=False, alias="SendKeepAliveDataSetMessages")
+    key_frame_count: int = Field(default=0, alias="DataSetKeyFrameCount", ge=0)
     nodes: list[OpcNode] = Field(alias="OpcNodes", min_length=1)
 
     @model_validator(mode="before")
@@ -253,6 +254,7 @@ class SubscriptionPlan:
     publishing_ms: float
     nodes: tuple[NodePlan, ...]
     send_keepalive: bool = False  # a `ua-keepalive` data set message for each subscription keep-alive
+    key_frame_count: int = 0  # every Nth data set message of the writer is a key frame (0: none)
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,9 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
     for pub, nodes in sorted(by_interval.items()):
         for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION):
             chunk = tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION])
-            subs.append(SubscriptionPlan(writer, group, pub, chunk, entry.send_keepalive))
+            subs.append(
+                SubscriptionPlan(writer, group, pub, chunk, entry.send_keepalive, entry.key_frame_count)
+            )
     plan = EndpointPlan(
         url=entry.endpoint_url,
         security_mode=_security(entry),

@@ -262,6 +262,8 @@ class EndpointSession:
             on_status,
             on_events(targets, self.pipeline.submit_events),
         )
+        if sp.key_frame_count:
+            self.pipeline.batcher.key_frames[sp.writer_id] = sp.key_frame_count
         if sp.send_keepalive:
             sub.on_keepalive = lambda: self.pipeline.submit_keepalive(sp.writer_id, sp.writer_group)
         requests, plans = [], []

@@ -19,6 +19,7 @@ HONOURED_ENTRY = frozenset(
         "DataSetPublishingIntervalTimespan", "DataSetSamplingInterval", "DataSetSamplingIntervalTimespan",
         "MessagingMode", "MessageEncoding", "DataSetWriterWatchdogBehavior", "OpcNodes", "NodeId",
         "Version", "LastChangeTimespan", "DisableSubscriptionTransfer", "SendKeepAliveDataSetMessages",
+        "DataSetKeyFrameCount",
     }
 )  # fmt: skip
 
@@ -40,7 +41,6 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "DataSetDescription": ((None,), f"{_NOT_YET} (it only appears in metadata messages)"),
     "DataSetClassId": ((None, "00000000-0000-0000-0000-000000000000"), _NOT_YET),
     "DataSetExtensionFields": ((None, {}), _NOT_YET),
-    "DataSetKeyFrameCount": ((None, 0), f"{_NOT_YET}: key frames are sent after every gap only"),
     "DataSetFetchDisplayNames": ((None, False), f"{_NOT_YET}: name fields with DisplayName"),
     "MetaDataUpdateTime": ((None, 0), f"{_NOT_YET}: no ua-metadata messages are sent"),
     "MetaDataUpdateTimeTimespan": ((None,), f"{_NOT_YET}: no ua-metadata messages are sent"),

@@ -75,6 +75,14 @@ class FieldFilters:
             state.last_good = old.last_good
         self._fields[key] = state
 
+    def snapshot(self, writer_id: str) -> list[Sample]:
+        """The last known value of every connected field of a writer (a key frame's content)."""
+        return [
+            st.last_sample
+            for st in self._fields.values()
+            if st.writer_id == writer_id and st.connected and st.last_sample is not None
+        ]
+
     def forget(self, writer_id: str, field_name: str) -> None:
         """Drop a field that is no longer configured."""
         self._fields.pop((writer_id, field_name), None)
@@ -227,7 +235,7 @@ class IngestPipeline:
         self.stats = stats or IngestStats()
         self.filters = FieldFilters()
         self.queue = SampleQueue(queue_size, self.stats)
-        self.batcher = NetworkMessageBatcher(publisher_id, max_bytes)
+        self.batcher = NetworkMessageBatcher(publisher_id, max_bytes, snapshot=self.filters.snapshot)
         self.flush_interval_s = flush_interval_s
         # The server already batches by time: one publish response per publishing interval. Flushing
         # as soon as a whole response is batched adds no wait on top of it (lowest latency).

@@ -333,3 +333,19 @@ async def test_keep_alive_data_set_messages_while_nothing_changes(node_server: A
         await ing.until("two keep-alive messages", lambda: len(keepalives()) >= 2)
     assert all(k["DataSetWriterId"] == "line1" and k["Payload"] == {} for k in keepalives())
     assert keepalives()[1]["SequenceNumber"] > keepalives()[0]["SequenceNumber"]
+
+
+async def test_key_frames_from_node_opcua(node_server: Any, tmp_path: Path) -> None:
+    """DataSetKeyFrameCount 3: Temperature and Counter change together every tick, Level never; every third
+    data set message still carries Level, from its last known value."""
+    doc = [entry(node_server.endpoint, "Temperature", "Counter", "Level", DataSetKeyFrameCount=3)]
+    async with ingest(tmp_path, doc) as ing:
+
+        def datasets() -> list[dict[str, Any]]:
+            return [d for m in ing.messages for d in m["Messages"] if d["DataSetWriterId"] == "line1"]
+
+        await ing.until("seven data set messages", lambda: len(datasets()) >= 7)
+    kinds = [d["MessageType"] for d in datasets()[:7]]
+    assert kinds == ["ua-keyframe", "ua-deltaframe", "ua-deltaframe"] * 2 + ["ua-keyframe"], kinds
+    assert all("Level" in d["Payload"] for d in datasets()[:7] if d["MessageType"] == "ua-keyframe")
+    assert not any("Level" in d["Payload"] for d in datasets()[1:3])

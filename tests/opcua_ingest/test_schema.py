@@ -88,7 +88,6 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
     [
         pytest.param({"UseReverseConnect": True}, "UseReverseConnect", id="reverse-connect"),
         pytest.param({"BatchSize": 50}, "BatchSize", id="batch-size"),
-        pytest.param({"DataSetKeyFrameCount": 10}, "DataSetKeyFrameCount", id="key-frames"),
         pytest.param({"MetaDataUpdateTime": 60000}, "MetaDataUpdateTime", id="metadata"),
         pytest.param(
             {"DataSetWriterWatchdogBehavior": "ExitProcess"},
@@ -131,7 +130,7 @@ def test_what_is_not_honoured_is_refused_naming_the_field(extra: dict[str, Any],
 
 
 def test_off_values_of_refused_fields_are_accepted_as_opc_publisher_writes_them() -> None:
-    doc = [entry(UseReverseConnect=False, SendKeepAliveDataSetMessages=False, DataSetKeyFrameCount=0,
+    doc = [entry(UseReverseConnect=False, DataSetFetchDisplayNames=False, MetaDataUpdateTime=0,
                  OpcNodes=[{"Id": "i=1", "UseCyclicRead": False, "RegisterNode": False}])]  # fmt: skip
     assert parse_published_nodes(doc).node_count == 1
 
