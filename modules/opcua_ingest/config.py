@@ -175,6 +175,10 @@ class Entry(_Model):
     watchdog_behavior: WatchdogBehavior = Field(default="Reset", alias="DataSetWriterWatchdogBehavior")
     send_keepalive: bool = Field(default=False, alias="SendKeepAliveDataSetMessages")
     key_frame_count: int = Field(default=0, alias="DataSetKeyFrameCount", ge=0)
+    metadata_ms: float | None = Field(default=None, alias="MetaDataUpdateTime", ge=0)
+    metadata_timespan: str | None = Field(default=None, alias="MetaDataUpdateTimeTimespan")
+    dataset_name: str | None = Field(default=None, alias="DataSetName")
+    dataset_description: str | None = Field(default=None, alias="DataSetDescription")
     nodes: list[OpcNode] = Field(alias="OpcNodes", min_length=1)
 
     @model_validator(mode="before")
@@ -255,6 +259,9 @@ class SubscriptionPlan:
     nodes: tuple[NodePlan, ...]
     send_keepalive: bool = False  # a `ua-keepalive` data set message for each subscription keep-alive
     key_frame_count: int = 0  # every Nth data set message of the writer is a key frame (0: none)
+    metadata_ms: float = 0.0  # ua-metadata after each (re)subscription and at this interval (0: none)
+    dataset_name: str | None = None
+    dataset_description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -338,6 +345,11 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
         errors.append(f"[{index}] DataSetPublishingIntervalTimespan: {exc}")
         default_pub = DEFAULT_PUBLISHING_MS
     try:
+        metadata_ms = _ms(entry.metadata_ms, entry.metadata_timespan, 0.0)
+    except ValueError as exc:
+        errors.append(f"[{index}] MetaDataUpdateTimeTimespan: {exc}")
+        metadata_ms = 0.0
+    try:
         default_sampling = _ms(entry.sampling_ms, entry.sampling_timespan, DEFAULT_SAMPLING_MS)
     except ValueError as exc:
         errors.append(f"[{index}] DataSetSamplingIntervalTimespan: {exc}")
@@ -383,8 +395,11 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
         for start in range(0, len(nodes), MAX_NODES_PER_SUBSCRIPTION):
             chunk = tuple(nodes[start : start + MAX_NODES_PER_SUBSCRIPTION])
             subs.append(
-                SubscriptionPlan(writer, group, pub, chunk, entry.send_keepalive, entry.key_frame_count)
-            )
+                SubscriptionPlan(
+                    writer, group, pub, chunk, entry.send_keepalive, entry.key_frame_count, metadata_ms,
+                    entry.dataset_name, entry.dataset_description,
+                )
+            )  # fmt: skip
     plan = EndpointPlan(
         url=entry.endpoint_url,
         security_mode=_security(entry),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from edgeloop_runtime import get_logger
 
 from .config import EndpointPlan, NodePlan, SubscriptionPlan
 from .events import EventTarget, condition_refresh, event_item_request, on_events
+from .metadata import field_types, metadata_message, version_time
 from .pubsub import Sample
 from .service import BAD_NO_COMMUNICATION, IngestPipeline
 
@@ -105,6 +107,8 @@ class EndpointSession:
         self.keepalive_s = keepalive_s
         self.watchdog_margin_s = watchdog_margin_s
         self.status = EndpointState(plan.url)
+        # per subscription with MetaDataUpdateTime: the metadata message and when it last went out
+        self._metadata: dict[int, tuple[SubscriptionPlan, dict[str, Any], float]] = {}
         self._on_change = on_change or (lambda _s: None)
 
     def _set(self, state: str, error: str | None = None) -> None:
@@ -220,6 +224,7 @@ class EndpointSession:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), 0.5)
             now = time.monotonic()
+            self._metadata_due(now)
             for k, sub in enumerate(subs):
                 limit = sub.keepalive_budget_s() + self.watchdog_margin_s
                 silent = sub.silent_for(now)
@@ -305,10 +310,41 @@ class EndpointSession:
                 continue
             span = await self._eu_span(client, nid) if node.deadband_type == "Percent" else None
             self.pipeline.filters.register(sp.writer_id, sp.writer_group, node, span)
+        if sp.metadata_ms > 0:
+            done = [
+                (n.field, nid)
+                for (_h, n, nid), r in zip(plans, results, strict=True)
+                if not n.is_event and not isinstance(r, ua.StatusCode)
+            ]
+            await self._send_metadata(client, sp, done)
         if targets and ok:
             # The alarms active now, after every (re)connect and every recreated subscription.
             await condition_refresh(client, sub.subscription_id)
         return sub, ok
+
+    async def _send_metadata(
+        self, client: Client, sp: SubscriptionPlan, fields: list[tuple[str, ua.NodeId]]
+    ) -> None:
+        """The writer's `ua-metadata` now (types read from the server) and again every MetaDataUpdateTime."""
+        try:
+            types = await field_types(client, [nid for _f, nid in fields])
+        except Exception as exc:  # the metadata then says the types are unknown
+            _log.warning("cannot read the field types for metadata", endpoint=self.plan.url, error=str(exc))
+            types = [(None, 22, -1)] * len(fields)
+        msg = metadata_message(
+            self.pipeline.batcher.publisher_id, sp.writer_id, sp.writer_group,
+            [(f, *t) for (f, _n), t in zip(fields, types, strict=True)],
+            name=sp.dataset_name, description=sp.dataset_description, version=version_time(),
+        )  # fmt: skip
+        self.pipeline.submit_metadata(msg)
+        self._metadata[id(sp)] = (sp, msg, time.monotonic())
+
+    def _metadata_due(self, now: float) -> None:
+        """Resend each writer's metadata every MetaDataUpdateTime."""
+        for key, (sp, msg, last) in list(self._metadata.items()):
+            if now - last >= sp.metadata_ms / 1000.0:
+                self.pipeline.submit_metadata({**msg, "MessageId": str(uuid.uuid4())})
+                self._metadata[key] = (sp, msg, now)
 
     @staticmethod
     def _item_request(nid: ua.NodeId, handle: int, node: NodePlan) -> ua.MonitoredItemCreateRequest:

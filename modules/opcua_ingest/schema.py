@@ -19,7 +19,8 @@ HONOURED_ENTRY = frozenset(
         "DataSetPublishingIntervalTimespan", "DataSetSamplingInterval", "DataSetSamplingIntervalTimespan",
         "MessagingMode", "MessageEncoding", "DataSetWriterWatchdogBehavior", "OpcNodes", "NodeId",
         "Version", "LastChangeTimespan", "DisableSubscriptionTransfer", "SendKeepAliveDataSetMessages",
-        "DataSetKeyFrameCount",
+        "DataSetKeyFrameCount", "MetaDataUpdateTime", "MetaDataUpdateTimeTimespan", "DataSetName",
+        "DataSetDescription",
     }
 )  # fmt: skip
 
@@ -37,13 +38,9 @@ _NOT_YET = "not supported by opcua_ingest yet"
 # field -> (values accepted because they mean "off", why any other value is refused)
 REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "UseReverseConnect": ((False, None), "reverse connect is not supported"),
-    "DataSetName": ((None,), f"{_NOT_YET} (it only appears in metadata messages)"),
-    "DataSetDescription": ((None,), f"{_NOT_YET} (it only appears in metadata messages)"),
     "DataSetClassId": ((None, "00000000-0000-0000-0000-000000000000"), _NOT_YET),
     "DataSetExtensionFields": ((None, {}), _NOT_YET),
     "DataSetFetchDisplayNames": ((None, False), f"{_NOT_YET}: name fields with DisplayName"),
-    "MetaDataUpdateTime": ((None, 0), f"{_NOT_YET}: no ua-metadata messages are sent"),
-    "MetaDataUpdateTimeTimespan": ((None,), f"{_NOT_YET}: no ua-metadata messages are sent"),
     "MetaDataQueueName": ((None,), f"{_NOT_YET}: no ua-metadata messages are sent"),
     "WriterGroupTransport": ((None, "IoTHub", "AzureIoTHub"), "the only transport is edgeHub"),
     "WriterGroupQualityOfService": ((None, "AtLeastOnce"), "edgeHub delivers at least once"),

@@ -269,6 +269,11 @@ class IngestPipeline:
         self.queue.put(Sample(writer_id, writer_group, "", None, None, None), "ua-keepalive")
         self._response_pending = True
 
+    def submit_metadata(self, message: dict[str, Any]) -> None:
+        """A `ua-metadata` network message, sent after what is queued before it."""
+        self.queue.put(Sample(message["DataSetWriterId"], "", "", message, None, None), "ua-metadata")
+        self._response_pending = True
+
     def submit_gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> int:
         """Mark a connection gap: every field of these writers goes out once with a Bad status."""
         samples = self.filters.gap(writers, code)
@@ -312,6 +317,10 @@ class IngestPipeline:
             if n and not n % _YIELD_EVERY:
                 await asyncio.sleep(0)  # let the OPC UA publish loop send its next request meanwhile
             s, message_type = queue.pop()
+            if message_type == "ua-metadata":
+                await self._emit(self.batcher.flush())
+                await self._emit([s.value])
+                continue
             if message_type == "ua-deltaframe":
                 ok, reason = self.filters.accept(s, now)
                 if not ok:
@@ -338,7 +347,7 @@ class IngestPipeline:
 
     async def _deliver(self, msg: dict[str, Any]) -> None:
         try:
-            values = sum(len(m["Payload"]) for m in msg["Messages"])
+            values = sum(len(m["Payload"]) for m in msg.get("Messages", ()))
             if await self._send_with_retry(msg, values):
                 self.stats.messages_out += 1
                 self.stats.values_out += values

@@ -183,14 +183,19 @@ async def test_use_security_without_a_policy_takes_the_most_secure_endpoint(
     assert ing.session.status.security == "Aes256_Sha256_RsaPss/SignAndEncrypt"
 
 
-async def test_every_policy_in_sign_and_sign_and_encrypt(secure_node_server: Any, tmp_path: Path) -> None:
-    for policy in ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"):
-        for mode in ("Sign", "SignAndEncrypt"):
-            doc = [entry(secure_node_server.endpoint, "Counter", EndpointSecurityPolicy=policy,
-                         EndpointSecurityMode=mode)]  # fmt: skip
-            async with ingest(tmp_path, doc) as ing:
-                await ing.until(f"Counter values with {policy}/{mode}", lambda: bool(ing.values("Counter")))
-            assert ing.session.status.security == f"{policy}/{mode}"
+@pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
+@pytest.mark.parametrize("policy", ["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"])
+async def test_every_policy_in_sign_and_sign_and_encrypt(
+    secure_node_server: Any, tmp_path: Path, policy: str, mode: str
+) -> None:
+    doc = [
+        entry(
+            secure_node_server.endpoint, "Counter", EndpointSecurityPolicy=policy, EndpointSecurityMode=mode
+        )
+    ]
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until(f"Counter values with {policy}/{mode}", lambda: bool(ing.values("Counter")))
+    assert ing.session.status.security == f"{policy}/{mode}"
 
 
 ALARM_SELECT = [
@@ -349,3 +354,26 @@ async def test_key_frames_from_node_opcua(node_server: Any, tmp_path: Path) -> N
     assert kinds == ["ua-keyframe", "ua-deltaframe", "ua-deltaframe"] * 2 + ["ua-keyframe"], kinds
     assert all("Level" in d["Payload"] for d in datasets()[:7] if d["MessageType"] == "ua-keyframe")
     assert not any("Level" in d["Payload"] for d in datasets()[1:3])
+
+
+async def test_metadata_messages_describe_the_fields(node_server: Any, tmp_path: Path) -> None:
+    """MetaDataUpdateTime: a `ua-metadata` message with each field's type as node-opcua declares it, then
+    again at the interval."""
+    doc = [entry(node_server.endpoint, "Counter", "Temperature", "Vector", MetaDataUpdateTime=500,
+                 DataSetName="Line 1", DataSetDescription="the first line")]  # fmt: skip
+    async with ingest(tmp_path, doc) as ing:
+
+        def metadata() -> list[dict[str, Any]]:
+            return [m for m in ing.messages if m["MessageType"] == "ua-metadata"]
+
+        await ing.until("two metadata messages", lambda: len(metadata()) >= 2)
+    first = metadata()[0]
+    assert first["DataSetWriterId"] == "line1" and first["MetaData"]["Name"] == "Line 1"
+    fields = {f["Name"]: f for f in first["MetaData"]["Fields"]}
+    assert (
+        fields["Counter"]["BuiltInType"],
+        fields["Counter"]["DataType"],
+        fields["Counter"]["ValueRank"],
+    ) == (6, "i=6", -1)
+    assert (fields["Temperature"]["BuiltInType"], fields["Vector"]["ValueRank"]) == (11, 1)
+    assert metadata()[1]["MetaData"]["Fields"] == first["MetaData"]["Fields"], "the same description again"

@@ -88,7 +88,6 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
     [
         pytest.param({"UseReverseConnect": True}, "UseReverseConnect", id="reverse-connect"),
         pytest.param({"BatchSize": 50}, "BatchSize", id="batch-size"),
-        pytest.param({"MetaDataUpdateTime": 60000}, "MetaDataUpdateTime", id="metadata"),
         pytest.param(
             {"DataSetWriterWatchdogBehavior": "ExitProcess"},
             "DataSetWriterWatchdogBehavior",

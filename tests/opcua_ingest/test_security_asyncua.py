@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from asyncua import Server, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -86,12 +87,17 @@ async def values_with(tmp_path: Path, endpoint: str, **security: Any) -> tuple[i
     return sum(len(d["Payload"]) for m in got for d in m["Messages"]), session.status.security
 
 
-async def test_every_policy_and_mode_against_asyncua(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
+@pytest.mark.parametrize("policy", ["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"])
+async def test_every_policy_and_mode_against_asyncua(tmp_path: Path, policy: str, mode: str) -> None:
     async with asyncua_server(tmp_path) as endpoint:
-        for policy in ("Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"):
-            for mode in ("Sign", "SignAndEncrypt"):
-                n, used = await values_with(tmp_path, endpoint, EndpointSecurityPolicy=policy,
-                                            EndpointSecurityMode=mode)  # fmt: skip
-                assert n and used == f"{policy}/{mode}", (policy, mode, n, used)
+        n, used = await values_with(
+            tmp_path, endpoint, EndpointSecurityPolicy=policy, EndpointSecurityMode=mode
+        )
+    assert n and used == f"{policy}/{mode}", (n, used)
+
+
+async def test_use_security_without_a_policy_against_asyncua(tmp_path: Path) -> None:
+    async with asyncua_server(tmp_path) as endpoint:
         n, used = await values_with(tmp_path, endpoint, UseSecurity=True)
-        assert n and used.endswith("/SignAndEncrypt"), used
+    assert n and used.endswith("/SignAndEncrypt"), used
