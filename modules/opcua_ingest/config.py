@@ -110,6 +110,7 @@ class OpcNode(_Model):
     attribute: str = Field(default="Value", alias="AttributeId")
     index_range: str | None = Field(default=None, alias="IndexRange")
     discard_new: bool = Field(default=False, alias="DiscardNew")
+    cyclic: bool = Field(default=False, alias="UseCyclicRead")
     heartbeat_behavior: HeartbeatBehavior = Field(default="WatchdogLKV", alias="HeartbeatBehavior")
     event_filter: EventFilterModel | None = Field(default=None, alias="EventFilter")
     sampling_ms: float | None = Field(default=None, alias="OpcSamplingInterval", ge=0)
@@ -239,6 +240,7 @@ class NodePlan:
     index_range: str | None = None
     discard_new: bool = False
     heartbeat_behavior: str = "WatchdogLKV"
+    cyclic: bool = False  # read at the sampling interval (UseCyclicRead) instead of monitored
     # Events: (type definition, browse path, field name) per select clause; the event type filtered on.
     event_selects: tuple[tuple[str, tuple[str, ...], str], ...] = ()
     event_type: str | None = None
@@ -386,6 +388,7 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
                 index_range=node.index_range,
                 discard_new=node.discard_new,
                 heartbeat_behavior=node.heartbeat_behavior,
+                cyclic=node.cyclic and node.event_filter is None,
                 event_selects=node.event_filter.selects() if node.event_filter else (),
                 event_type=node.event_filter.type_definition_id if node.event_filter else None,
             )

@@ -28,6 +28,7 @@ from edgeloop_opcua import (
 from edgeloop_runtime import get_logger
 
 from .config import EndpointPlan, NodePlan, SubscriptionPlan
+from .cyclic import CyclicNode, cyclic_reads
 from .events import EventTarget, condition_refresh, event_item_request, on_events
 from .metadata import field_types, metadata_message, version_time
 from .pubsub import Sample
@@ -109,6 +110,7 @@ class EndpointSession:
         self.status = EndpointState(plan.url)
         # per subscription with MetaDataUpdateTime: the metadata message and when it last went out
         self._metadata: dict[int, tuple[SubscriptionPlan, dict[str, Any], float]] = {}
+        self._cyclic: dict[tuple[str, str], CyclicNode] = {}  # UseCyclicRead nodes of this session
         self._on_change = on_change or (lambda _s: None)
 
     def _set(self, state: str, error: str | None = None) -> None:
@@ -161,6 +163,8 @@ class EndpointSession:
         client.connection_lost_callback = on_lost
         await self._secure(client)
         await asyncio.wait_for(client.connect(auto_reconnect=False), self.timeout_s * 2)
+        self._cyclic = {}
+        reads: asyncio.Task[None] | None = None
         try:
             namespaces = await client.get_namespace_array()
 
@@ -172,6 +176,17 @@ class EndpointSession:
             subs = [
                 await self._subscribe(client, sp, namespaces, on_status) for sp in self.plan.subscriptions
             ]
+            if self._cyclic:
+                reads = asyncio.create_task(
+                    cyclic_reads(client, list(self._cyclic.values()), self.pipeline.submit_many)
+                )
+
+                def on_reads_done(task: asyncio.Task[None]) -> None:
+                    if not task.cancelled() and task.exception() is not None:
+                        lost_reason.append(str(map_error(task.exception(), self.plan.url)))  # type: ignore[arg-type]
+                        lost.set()
+
+                reads.add_done_callback(on_reads_done)
             self.status.monitored_items = sum(n for _sub, n in subs)
             self.status.connected_since = time.monotonic()
             self._set("connected", None)
@@ -181,6 +196,10 @@ class EndpointSession:
             await self._watch(client, [sub for sub, _n in subs], namespaces, on_status, lost)
             raise ConnectionError(lost_reason[0] if lost_reason else "connection lost")
         finally:
+            if reads is not None:
+                reads.cancel()
+                with contextlib.suppress(BaseException):
+                    await reads
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 2.0)
 
@@ -272,12 +291,18 @@ class EndpointSession:
         if sp.send_keepalive:
             sub.on_keepalive = lambda: self.pipeline.submit_keepalive(sp.writer_id, sp.writer_group)
         requests, plans = [], []
+        cyclic = 0
         for handle, node in enumerate(sp.nodes, start=1):
             key = f"{sp.writer_id}/{node.field}"
             try:
                 nid = resolve_node_id(node.node_id, namespaces)
             except ValueError as exc:
                 self.status.node_errors[key] = f"{node.node_id}: {exc}"
+                continue
+            if node.cyclic:  # no monitored item: read at its sampling interval (cyclic.py)
+                self._cyclic[(sp.writer_id, node.field)] = (sp.writer_id, sp.writer_group, node, nid)
+                self.pipeline.filters.register(sp.writer_id, sp.writer_group, node)
+                cyclic += 1
                 continue
             if node.is_event:
                 try:
@@ -295,7 +320,7 @@ class EndpointSession:
                 handles[handle] = (sp.writer_id, sp.writer_group, node.field)
             plans.append((handle, node, nid))
         results = await sub.create_monitored_items(requests) if requests else []
-        ok = 0
+        ok = cyclic
         for (_handle, node, nid), result in zip(plans, results, strict=True):
             key = f"{sp.writer_id}/{node.field}"
             if isinstance(result, ua.StatusCode):

@@ -30,7 +30,7 @@ HONOURED_NODE = frozenset(
         "OpcSamplingIntervalTimespan", "OpcPublishingInterval", "OpcPublishingIntervalTimespan",
         "HeartbeatInterval", "HeartbeatIntervalTimespan", "HeartbeatBehavior", "SkipFirst", "QueueSize",
         "DiscardNew", "DataChangeTrigger", "DeadbandType", "DeadbandValue", "AttributeId", "IndexRange",
-        "EventFilter",
+        "EventFilter", "UseCyclicRead",
     }
 )  # fmt: skip
 
@@ -70,7 +70,6 @@ REFUSED_NODE: dict[str, tuple[tuple[Any, ...], str]] = {
         (None,),
         f"events and alarms are {_NOT_YET} (it would silently become a value subscription)",
     ),
-    "UseCyclicRead": ((None, False), f"cyclic reads are {_NOT_YET}"),
     "RegisterNode": ((None, False), f"{_NOT_YET}"),
     "FetchDisplayName": ((None, False), f"{_NOT_YET}: set DisplayName or DataSetFieldId"),
     "DataSetClassFieldId": ((None, "00000000-0000-0000-0000-000000000000"), _NOT_YET),

@@ -377,3 +377,16 @@ async def test_metadata_messages_describe_the_fields(node_server: Any, tmp_path:
     ) == (6, "i=6", -1)
     assert (fields["Temperature"]["BuiltInType"], fields["Vector"]["ValueRank"]) == (11, 1)
     assert metadata()[1]["MetaData"]["Fields"] == first["MetaData"]["Fields"], "the same description again"
+
+
+async def test_cyclic_reads_sample_at_the_sampling_interval(node_server: Any, tmp_path: Path) -> None:
+    """UseCyclicRead: Level never changes, yet it is read (and sent) every 200 ms; Counter stays monitored."""
+    doc = [{"EndpointUrl": node_server.endpoint, "DataSetWriterId": "line1", "DataSetPublishingInterval": 100,
+            "OpcNodes": [{"Id": f"{NSU};s=Level", "DisplayName": "Level", "UseCyclicRead": True,
+                          "OpcSamplingInterval": 200},
+                         {"Id": f"{NSU};s=Counter", "DisplayName": "Counter"}]}]  # fmt: skip
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("five Level reads", lambda: len(ing.values("Level")) >= 5)
+        assert ing.session.status.monitored_items == 2
+    assert {v["Value"] for v in ing.values("Level")} == {50.0}, "the same value, read again and again"
+    assert ing.values("Counter"), "the monitored node beside it still flows"

@@ -113,7 +113,6 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
             r"OpcNodes\[0\]\.EventFilter\.WhereClause",
             id="events",
         ),
-        pytest.param({"OpcNodes": [{"Id": "i=1", "UseCyclicRead": True}]}, "UseCyclicRead", id="cyclic"),
         pytest.param(
             {"OpcNodes": [{"Id": "i=1", "HeartbeatBehavior": "Reserved"}]},
             "HeartbeatBehavior",
@@ -130,7 +129,7 @@ def test_what_is_not_honoured_is_refused_naming_the_field(extra: dict[str, Any],
 
 def test_off_values_of_refused_fields_are_accepted_as_opc_publisher_writes_them() -> None:
     doc = [entry(UseReverseConnect=False, DataSetFetchDisplayNames=False, MetaDataUpdateTime=0,
-                 OpcNodes=[{"Id": "i=1", "UseCyclicRead": False, "RegisterNode": False}])]  # fmt: skip
+                 OpcNodes=[{"Id": "i=1", "RegisterNode": False, "FetchDisplayName": False}])]  # fmt: skip
     assert parse_published_nodes(doc).node_count == 1
 
 
