@@ -41,7 +41,7 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "DataSetClassId": ((None, "00000000-0000-0000-0000-000000000000"), _NOT_YET),
     "DataSetExtensionFields": ((None, {}), _NOT_YET),
     "DataSetFetchDisplayNames": ((None, False), f"{_NOT_YET}: name fields with DisplayName"),
-    "MetaDataQueueName": ((None,), f"{_NOT_YET}: no ua-metadata messages are sent"),
+    "MetaDataQueueName": ((None,), "ua-metadata messages go to the telemetry output; route them in edgeHub"),
     "WriterGroupTransport": ((None, "IoTHub", "AzureIoTHub"), "the only transport is edgeHub"),
     "WriterGroupQualityOfService": ((None, "AtLeastOnce"), "edgeHub delivers at least once"),
     "WriterGroupPartitions": ((None, 1), "the only transport is edgeHub (one output)"),
