@@ -176,6 +176,10 @@ class Entry(_Model):
     watchdog_behavior: WatchdogBehavior = Field(default="Reset", alias="DataSetWriterWatchdogBehavior")
     send_keepalive: bool = Field(default=False, alias="SendKeepAliveDataSetMessages")
     key_frame_count: int = Field(default=0, alias="DataSetKeyFrameCount", ge=0)
+    item_watchdog: str | None = Field(default=None, alias="OpcNodeWatchdogTimespan")
+    item_watchdog_condition: Literal["WhenAnyIsLate", "WhenAllAreLate"] = Field(
+        default="WhenAnyIsLate", alias="OpcNodeWatchdogCondition"
+    )
     metadata_ms: float | None = Field(default=None, alias="MetaDataUpdateTime", ge=0)
     metadata_timespan: str | None = Field(default=None, alias="MetaDataUpdateTimeTimespan")
     dataset_name: str | None = Field(default=None, alias="DataSetName")
@@ -264,6 +268,8 @@ class SubscriptionPlan:
     metadata_ms: float = 0.0  # ua-metadata after each (re)subscription and at this interval (0: none)
     dataset_name: str | None = None
     dataset_description: str | None = None
+    item_watchdog_s: float = 0.0  # OpcNodeWatchdogTimespan: items without a value this long are late
+    watchdog_all: bool = False  # OpcNodeWatchdogCondition WhenAllAreLate (else any late item fires)
 
 
 @dataclass(frozen=True)
@@ -347,6 +353,11 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
         errors.append(f"[{index}] DataSetPublishingIntervalTimespan: {exc}")
         default_pub = DEFAULT_PUBLISHING_MS
     try:
+        item_watchdog_s = _ms(None, entry.item_watchdog, 0.0) / 1000.0
+    except ValueError as exc:
+        errors.append(f"[{index}] OpcNodeWatchdogTimespan: {exc}")
+        item_watchdog_s = 0.0
+    try:
         metadata_ms = _ms(entry.metadata_ms, entry.metadata_timespan, 0.0)
     except ValueError as exc:
         errors.append(f"[{index}] MetaDataUpdateTimeTimespan: {exc}")
@@ -400,7 +411,8 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
             subs.append(
                 SubscriptionPlan(
                     writer, group, pub, chunk, entry.send_keepalive, entry.key_frame_count, metadata_ms,
-                    entry.dataset_name, entry.dataset_description,
+                    entry.dataset_name, entry.dataset_description, item_watchdog_s,
+                    entry.item_watchdog_condition == "WhenAllAreLate",
                 )
             )  # fmt: skip
     plan = EndpointPlan(

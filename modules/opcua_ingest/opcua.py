@@ -111,6 +111,7 @@ class EndpointSession:
         # per subscription with MetaDataUpdateTime: the metadata message and when it last went out
         self._metadata: dict[int, tuple[SubscriptionPlan, dict[str, Any], float]] = {}
         self._cyclic: dict[tuple[str, str], CyclicNode] = {}  # UseCyclicRead nodes of this session
+        self._seen: dict[int, dict[int, float]] = {}  # per subscription plan: item handle -> last value
         self._on_change = on_change or (lambda _s: None)
 
     def _set(self, state: str, error: str | None = None) -> None:
@@ -245,16 +246,21 @@ class EndpointSession:
             now = time.monotonic()
             self._metadata_due(now)
             for k, sub in enumerate(subs):
+                if lost.is_set():
+                    break
+                sp = plans[k]
                 limit = sub.keepalive_budget_s() + self.watchdog_margin_s
                 silent = sub.silent_for(now)
-                if lost.is_set() or silent <= limit:
+                if silent > limit:
+                    reason = (
+                        f"subscription {sub.subscription_id} ({sp.writer_id}, {sp.publishing_ms:g} ms) "
+                        f"silent for {silent:.1f} s, past its keep-alive budget of {limit:.1f} s: recreated"
+                    )
+                elif sp.item_watchdog_s > 0 and (late := self._late(sp, now)):
+                    reason = late
+                else:
                     continue
-                sp = plans[k]
                 self.status.watchdog_resets += 1
-                reason = (
-                    f"subscription {sub.subscription_id} ({sp.writer_id}, {sp.publishing_ms:g} ms) silent "
-                    f"for {silent:.1f} s, past its keep-alive budget of {limit:.1f} s: recreated"
-                )
                 behavior = self.plan.watchdog_behavior
                 _log.warning(
                     "subscription watchdog", endpoint=self.plan.url, reason=reason, behavior=behavior
@@ -262,6 +268,8 @@ class EndpointSession:
                 self.pipeline.submit_gap([sp.writer_id], BAD_NO_COMMUNICATION)
                 if behavior == "Diagnostic":  # report only; look again after another budget
                     sub.last_publish_at = now
+                    seen = self._seen.get(id(sp), {})
+                    seen.update(dict.fromkeys(seen, now))
                     self._set("connected", reason.replace("recreated", "reported (Diagnostic)"))
                     continue
                 if behavior == "FailFast":  # the whole session goes, as OPC Publisher's FailFast
@@ -269,6 +277,20 @@ class EndpointSession:
                 self._set("connected", reason)
                 await discard_subscription(client, sub)
                 subs[k], _n = await self._subscribe(client, sp, namespaces, on_status)
+
+    def _late(self, sp: SubscriptionPlan, now: float) -> str | None:
+        """OpcNodeWatchdogTimespan: the reason when the writer's items are late (any, or all with
+        OpcNodeWatchdogCondition WhenAllAreLate), else None."""
+        seen = self._seen.get(id(sp))
+        if not seen:
+            return None
+        late = sum(1 for t in seen.values() if now - t > sp.item_watchdog_s)
+        if not late or (sp.watchdog_all and late < len(seen)):
+            return None
+        return (
+            f"{late} of {len(seen)} monitored items of {sp.writer_id} ({sp.publishing_ms:g} ms) without a "
+            f"value for more than {sp.item_watchdog_s:g} s (OpcNodeWatchdogTimespan): recreated"
+        )
 
     async def _subscribe(
         self,
@@ -279,10 +301,14 @@ class EndpointSession:
     ) -> tuple[BatchSubscription, int]:
         handles: dict[int, tuple[str, str, str]] = {}  # client handle -> writer, group, field
         targets: dict[int, EventTarget] = {}  # client handle -> writer, group, event field names
+        on_items = self._on_items(handles)
+        if sp.item_watchdog_s > 0:  # OpcNodeWatchdogTimespan: when each item last had a value
+            seen = self._seen[id(sp)] = {}
+            on_items = self._stamping(on_items, seen)
         sub = await create_batch_subscription(
             client,
             subscription_parameters(sp.publishing_ms, self.keepalive_s),
-            self._on_items(handles),
+            on_items,
             on_status,
             on_events(targets, self.pipeline.submit_events),
         )
@@ -335,6 +361,10 @@ class EndpointSession:
                 continue
             span = await self._eu_span(client, nid) if node.deadband_type == "Percent" else None
             self.pipeline.filters.register(sp.writer_id, sp.writer_group, node, span)
+        if sp.item_watchdog_s > 0:
+            created = time.monotonic()
+            for handle in handles:
+                self._seen[id(sp)].setdefault(handle, created)
         if sp.metadata_ms > 0:
             done = [
                 (n.field, nid)
@@ -401,6 +431,20 @@ class EndpointSession:
         except Exception:
             _log.warning("no EURange; the Percent deadband is not applied", node=nid.to_string())
             return None
+
+    @staticmethod
+    def _stamping(
+        on_items: Callable[[list[Any]], None], seen: dict[int, float]
+    ) -> Callable[[list[Any]], None]:
+        """on_items that also notes when each item last had a value (the per-item watchdog)."""
+
+        def stamped(items: list[Any]) -> None:
+            now = time.monotonic()
+            for item in items:
+                seen[item.ClientHandle] = now
+            on_items(items)
+
+        return stamped
 
     def _on_items(self, handles: dict[int, tuple[str, str, str]]) -> Callable[[list[Any]], None]:
         """The publish-response callback of one subscription: its items as Samples, in one submit."""

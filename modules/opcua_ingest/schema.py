@@ -20,7 +20,7 @@ HONOURED_ENTRY = frozenset(
         "MessagingMode", "MessageEncoding", "DataSetWriterWatchdogBehavior", "OpcNodes", "NodeId",
         "Version", "LastChangeTimespan", "DisableSubscriptionTransfer", "SendKeepAliveDataSetMessages",
         "DataSetKeyFrameCount", "MetaDataUpdateTime", "MetaDataUpdateTimeTimespan", "DataSetName",
-        "DataSetDescription",
+        "DataSetDescription", "OpcNodeWatchdogTimespan", "OpcNodeWatchdogCondition",
     }
 )  # fmt: skip
 
@@ -55,7 +55,6 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "BatchTriggerInterval": ((None,), f"{_NOT_YET}: set batchIntervalMs on the module"),
     "BatchTriggerIntervalTimespan": ((None,), f"{_NOT_YET}: set batchIntervalMs on the module"),
     "RepublishAfterTransfer": ((None, False), "subscriptions are recreated, not transferred"),
-    "OpcNodeWatchdogTimespan": ((None,), f"{_NOT_YET}: the subscription watchdog uses the keep-alive budget"),
     "OpcNodeWatchdogCondition": (
         (None,),
         f"{_NOT_YET}: the subscription watchdog uses the keep-alive budget",

@@ -390,3 +390,17 @@ async def test_cyclic_reads_sample_at_the_sampling_interval(node_server: Any, tm
         assert ing.session.status.monitored_items == 2
     assert {v["Value"] for v in ing.values("Level")} == {50.0}, "the same value, read again and again"
     assert ing.values("Counter"), "the monitored node beside it still flows"
+
+
+async def test_late_monitored_items_fire_the_watchdog(node_server: Any, tmp_path: Path) -> None:
+    """OpcNodeWatchdogTimespan: the server keeps the subscription alive with keep-alives but Counter stops
+    changing (the timer frozen): after 1 s the items are late and the subscription is recreated."""
+    doc = [entry(node_server.endpoint, "Counter", OpcNodeWatchdogTimespan="00:00:01")]
+    async with ingest(tmp_path, doc) as ing:
+        await ing.until("the first Counter values", lambda: len(ing.values("Counter")) >= 3)
+        assert ing.session.status.watchdog_resets == 0, "values keep the items on time"
+        node_server.command("freeze", on=True)
+        await ing.until("the item watchdog", lambda: ing.session.status.watchdog_resets >= 1)
+        node_server.command("freeze", on=False)
+    assert "OpcNodeWatchdogTimespan" in (ing.session.status.last_error or "")
+    assert ing.session.status.reconnects == 0, "the subscription was recreated, not the session"
