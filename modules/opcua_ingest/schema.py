@@ -55,20 +55,12 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "BatchTriggerInterval": ((None,), f"{_NOT_YET}: set batchIntervalMs on the module"),
     "BatchTriggerIntervalTimespan": ((None,), f"{_NOT_YET}: set batchIntervalMs on the module"),
     "RepublishAfterTransfer": ((None, False), "subscriptions are recreated, not transferred"),
-    "OpcNodeWatchdogCondition": (
-        (None,),
-        f"{_NOT_YET}: the subscription watchdog uses the keep-alive budget",
-    ),
     "EncryptedAuthUsername": ((None,), "encrypted credentials are not supported"),
     "EncryptedAuthPassword": ((None,), "encrypted credentials are not supported"),
     "Priority": ((None, 0), _NOT_YET),
 }
 
 REFUSED_NODE: dict[str, tuple[tuple[Any, ...], str]] = {
-    "EventFilter": (
-        (None,),
-        f"events and alarms are {_NOT_YET} (it would silently become a value subscription)",
-    ),
     "RegisterNode": ((None, False), f"{_NOT_YET}"),
     "FetchDisplayName": ((None, False), f"{_NOT_YET}: set DisplayName or DataSetFieldId"),
     "DataSetClassFieldId": ((None, "00000000-0000-0000-0000-000000000000"), _NOT_YET),

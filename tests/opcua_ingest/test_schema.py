@@ -28,7 +28,10 @@ def node_of(doc: list[dict[str, Any]]) -> Any:
 
 def test_the_readme_table_names_every_field_the_code_knows() -> None:
     text = README.read_text()
-    rows = dict(re.findall(r"^\| `(\w+)` \| (honoured|refused)", text, re.M))
+    found = re.findall(r"^\| `(\w+)` \| (honoured|refused)", text, re.M)
+    rows = dict(found)
+    assert all(rows[name] == status for name, status in found), "a field in both tables has one status"
+    assert not (HONOURED_ENTRY | HONOURED_NODE) & (set(REFUSED_ENTRY) | set(REFUSED_NODE)), "never both"
     for name in HONOURED_ENTRY | HONOURED_NODE:
         assert rows.get(name) == "honoured", name
     for name in set(REFUSED_ENTRY) | set(REFUSED_NODE):
