@@ -9,6 +9,10 @@ Prints one side-by-side table: plant ticks and changes/s, values/s in and out, m
 process, and the machine it ran on (other load on the machine is shown: it skews every figure).
 
     .venv/bin/python scripts/bench_opcua.py --tags 1000 --seconds 15
+    .venv/bin/python scripts/bench_opcua.py --runs module --endpoints 5 --tags 500   # 25,000/s, 5 servers
+
+With --endpoints N, N plants (each --tags tags at 10 Hz) serve the module run, one session each; the bare
+clients still read the first plant only. Plant figures are then summed over the plants (ticks/s averaged).
 """
 
 from __future__ import annotations
@@ -118,8 +122,26 @@ def run_probe(plant: PlantProcess, mode: str, args: argparse.Namespace) -> Run:
     return run
 
 
-def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
-    """opcua_ingest through the local hub into a real-SDK sink."""
+class PlantsWindow:
+    """PlantWindow over several plants: changes and CPU summed, ticks averaged."""
+
+    def __init__(self, plants: list[PlantProcess]) -> None:
+        self.windows = [PlantWindow(p) for p in plants]
+
+    def fresh(self) -> list[dict[str, Any]]:
+        """Every plant's counters after its next save."""
+        return [w.fresh() for w in self.windows]
+
+    def close(self, tags: int, s1: list[dict[str, Any]] | None = None) -> dict[str, float]:
+        """The plants' figures in the window, combined."""
+        each = [w.close(tags, s) for w, s in zip(self.windows, s1 or self.fresh(), strict=True)]
+        n = len(each)
+        total = {k: sum(e[k] for e in each) for k in ("ticks", "changes", "pass_ms", "cpu")}
+        return {**total, "ticks": total["ticks"] / n, "pass_ms": total["pass_ms"] / n}
+
+
+def run_module(plants: list[PlantProcess], tmp: Path, args: argparse.Namespace) -> Run:
+    """opcua_ingest through the local hub into a real-SDK sink, one session per plant."""
     hub = HubProcess(
         tmp / "hub", make_manifest({"t": ROUTE}, {"opcua_ingest": {}, "sink": {}}), pick_hub_host()
     )
@@ -143,8 +165,15 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
     consumer = threading.Thread(target=consume, daemon=True)
     consumer.start()
     pn = tmp / "pn.json"
-    doc = published_nodes(plant.endpoint, (), load_tags_count=args.tags, sampling_ms=args.sampling_ms,
-                          publishing_ms=args.publishing_ms, QueueSize=args.queue_size)  # fmt: skip
+    doc = []
+    for i, plant in enumerate(plants):
+        entries = published_nodes(plant.endpoint, (), load_tags_count=args.tags, sampling_ms=args.sampling_ms,
+                                  publishing_ms=args.publishing_ms, QueueSize=args.queue_size)  # fmt: skip
+        for entry in entries:
+            entry["DataSetWriterId"] = (
+                f"{entry['DataSetWriterId']}{i}" if len(plants) > 1 else entry["DataSetWriterId"]
+            )
+            doc.append(entry)
     pn.write_text(json.dumps(doc))
     mport = free_port()
     env = {**hub.env("opcua_ingest"), "PUBLISHED_NODES_FILE": str(pn), "METRICS_PORT": str(mport),
@@ -152,13 +181,13 @@ def run_module(plant: PlantProcess, tmp: Path, args: argparse.Namespace) -> Run:
            "SEND_MAX_IN_FLIGHT": str(args.in_flight)}  # fmt: skip
     ingest = ModuleProcess("opcua_ingest", env, tmp / "ingest.log")
     murl = f"http://127.0.0.1:{mport}/metrics"
-    run = Run("opcua_ingest → hub → sink")
+    run = Run("opcua_ingest → hub → sink" + (f" ({len(plants)} endpoints)" if len(plants) > 1 else ""))
     try:
         wait_for(lambda: counts["values"] > 0, 30)
         time.sleep(args.warmup)
         procs = {"ingest": psutil.Process(ingest.proc.pid), "hub": psutil.Process(hub.proc.pid),  # type: ignore[union-attr]
                  "sink": psutil.Process()}  # the SDK sink runs in this process  # fmt: skip
-        window = PlantWindow(plant)
+        window = PlantsWindow(plants)
         cpu0 = {k: p.cpu_times() for k, p in procs.items()}
         c0, t0 = dict(counts), time.monotonic()
         in0 = metric(murl, "edgeloop_opcua_ingest_values_received_total")
@@ -241,7 +270,8 @@ def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
         ("opcua_ingest RSS (MiB)", [num(r.rss_mib) for r in runs]),
     ]
     print(
-        f"\nOPC UA ingest benchmark: {args.tags} tags at 10 Hz (goal {args.tags * 10:,} values/s), "
+        f"\nOPC UA ingest benchmark: {args.endpoints} x {args.tags} tags at 10 Hz "
+        f"(goal {args.endpoints * args.tags * 10:,} values/s), "
         f"sampling {args.sampling_ms:g} ms, publishing {args.publishing_ms:g} ms, "
         f"QueueSize {args.queue_size}, {args.in_flight} sends in flight, "
         f"{args.seconds:g} s measured per run after {args.warmup:g} s warm-up"
@@ -270,22 +300,28 @@ def main() -> int:
                          "publish round trip outlasts the publishing interval)")  # fmt: skip
     ap.add_argument("--in-flight", type=int, default=4, help="opcua_ingest SEND_MAX_IN_FLIGHT")
     ap.add_argument("--runs", default="handler,batch,module", help="which columns, comma-separated")
+    ap.add_argument("--endpoints", type=int, default=1, help="plants (OPC UA servers) the module run reads")
     args = ap.parse_args()
     before = machine()
     tmp = Path(tempfile.mkdtemp(prefix="bench-opcua-"))
-    plant = PlantProcess(
-        PlantOptions(state_dir=tmp / "plant", port=free_port(), scenario="load", tags=args.tags)
-    )
-    plant.start()
+    plants = [
+        PlantProcess(
+            PlantOptions(state_dir=tmp / f"plant{i}", port=free_port(), scenario="load", tags=args.tags)
+        )
+        for i in range(max(args.endpoints, 1))
+    ]
     runs: list[Run] = []
     try:
+        for plant in plants:
+            plant.start()
         for which in args.runs.split(","):
             if which == "module":
-                runs.append(run_module(plant, tmp, args))
+                runs.append(run_module(plants, tmp, args))
             else:
-                runs.append(run_probe(plant, which, args))
+                runs.append(run_probe(plants[0], which, args))
     finally:
-        plant.stop()
+        for plant in plants:
+            plant.stop()
     table(runs, args, before)
     return 0
 

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,16 @@ from pydantic import Field
 
 from edgeloop_opcua import Pki
 from edgeloop_runtime import Context, Module, ModuleSettings, get_logger
-from edgeloop_runtime.errors import ConfigError
+from edgeloop_runtime.errors import ConfigError, MethodError
 
-from .config import EndpointPlan, IngestPlan, load_published_nodes_file, parse_published_nodes
+from . import methods as api
+from .config import (
+    EndpointPlan,
+    IngestPlan,
+    parse_published_nodes,
+    read_published_nodes_file,
+    write_published_nodes_file,
+)
 from .opcua import EndpointSession, EndpointState
 from .service import IngestPipeline, IngestStats
 
@@ -39,17 +48,25 @@ class Settings(ModuleSettings):
     reconnect_max_backoff_s: float = Field(default=4.0, gt=0)
     reconnect_security_backoff_s: float = Field(default=5.0, gt=0)  # after a refused certificate/identity
     report_interval_s: float = Field(default=5.0, gt=0)
+    # A subscription owes a publish response (data or keep-alive) at least this often; silent past it plus the
+    # margin, the subscription watchdog recreates it (and the session if that fails).
+    subscription_keepalive_s: float = Field(default=5.0, ge=0.5, le=600)
+    watchdog_margin_s: float = Field(default=2.0, ge=0)
 
 
 module = Module("opcua_ingest", Settings)
 
 
-def _plan(settings: Settings) -> IngestPlan:
+def _plan(settings: Settings) -> tuple[IngestPlan, Any]:
+    """The plan and the document it comes from (the twin's publishedNodes, else the file, else none)."""
     if settings.published_nodes is not None:
-        return parse_published_nodes(settings.published_nodes, origin="publishedNodes")
+        return parse_published_nodes(
+            settings.published_nodes, origin="publishedNodes"
+        ), settings.published_nodes
     if settings.published_nodes_file:
-        return load_published_nodes_file(Path(settings.published_nodes_file))
-    return IngestPlan()
+        doc = read_published_nodes_file(Path(settings.published_nodes_file))
+        return parse_published_nodes(doc, origin="PUBLISHED_NODES_FILE"), doc
+    return IngestPlan(), []
 
 
 @module.on_start
@@ -72,6 +89,9 @@ async def start(ctx: Context[Settings]) -> None:
         sessions={},
         reconfigure=asyncio.Event(),
         dirty=asyncio.Event(),
+        method_lock=asyncio.Lock(),
+        doc=None,
+        last_change=None,
         m_items=ctx.metrics.gauge("monitored_items", "Monitored items created.", ["endpoint"]),
         m_values=ctx.metrics.counter("values_total", "Values sent on telemetry.", []),
         m_values_in=ctx.metrics.counter("values_received_total", "Value changes received from servers.", []),
@@ -82,6 +102,11 @@ async def start(ctx: Context[Settings]) -> None:
         m_dropped=ctx.metrics.counter("dropped_values_total", "Values dropped, by reason.", ["reason"]),
         m_conn=ctx.metrics.gauge("connected", "1 while the endpoint's session is up.", ["endpoint"]),
         m_reconn=ctx.metrics.counter("reconnects_total", "Reconnect attempts.", ["endpoint"]),
+        m_watchdog=ctx.metrics.counter(
+            "subscription_watchdog_resets_total",
+            "Subscriptions recreated because the server was silent past their keep-alive budget.",
+            ["endpoint"],
+        ),
         m_heartbeats=ctx.metrics.counter("heartbeats_total", "Heartbeat (last known value) resends.", []),
         m_rejected=ctx.metrics.counter(
             "certificates_rejected_total", "Server certificates refused and saved to rejected/.", []
@@ -93,20 +118,123 @@ async def start(ctx: Context[Settings]) -> None:
 async def configure(ctx: Context[Settings], settings: Settings) -> None:
     """Validate the published nodes; a bad patch is refused (the old plan stays), a bad start runs empty."""
     try:
-        plan = _plan(settings)
+        plan, doc = _plan(settings)
     except ConfigError as exc:
         if ctx.state.get("plan") is not None:
             raise
         _log.error("published nodes invalid; running with none until fixed", error=str(exc))
         ctx.record_error("publishedNodes", exc)
         ctx.state["plan_error"] = str(exc)
-        plan = IngestPlan()
+        plan, doc = IngestPlan(), None
     else:
         ctx.state["plan_error"] = None
+        for reason in plan.refused:
+            _log.error("publishednodes entry refused; the other entries are served", reason=reason)
     ctx.state["plan"] = plan
+    ctx.state["doc"] = doc
     ctx.state["settings_for_plan"] = settings
     ctx.state["reconfigure"].set()
     ctx.state["dirty"].set()
+
+
+async def _change(ctx: Context[Settings], name: str, edit: Callable[[api.Doc], api.Doc]) -> dict[str, Any]:
+    """Apply one configuration method: edit the document, validate it, persist it to the file, re-plan."""
+    st = ctx.state
+    async with st["method_lock"]:
+        s: Settings = st.get("settings_for_plan") or ctx.settings
+        if s.published_nodes is not None:
+            raise MethodError(
+                409, f"{name}: the configuration comes from the twin's publishedNodes; change it there"
+            )
+        if not s.published_nodes_file:
+            raise MethodError(
+                409, f"{name}: set PUBLISHED_NODES_FILE, where method changes persist (OPC Publisher's --pf)"
+            )
+        if st.get("doc") is None:
+            raise MethodError(409, f"{name}: the file is invalid ({st['plan_error']}); fix it first")
+        new = edit(list(st["doc"]))
+        old: IngestPlan = st["plan"] or IngestPlan()
+        try:
+            plan = parse_published_nodes(new, origin=name)
+        except ConfigError as exc:
+            raise MethodError(400, str(exc)) from exc
+        if len(plan.refused) > len(old.refused):
+            raise MethodError(400, f"{name}: refused", refused=list(plan.refused))
+        write_published_nodes_file(Path(s.published_nodes_file), new)
+        st.update(plan=plan, doc=new, plan_error=None, last_change={"method": name, "at": _now()})
+        _log.info("published nodes changed by method", method=name, endpoints=len(plan.endpoints))
+        st["reconfigure"].set()
+        st["dirty"].set()
+        return {}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@module.method("PublishNodes_V1")
+async def publish_nodes(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's PublishNodes_V1: add nodes to a DataSetWriter (persisted to the file)."""
+    return await _change(ctx, "PublishNodes_V1", lambda doc: api.publish_nodes(doc, payload))
+
+
+@module.method("UnpublishNodes_V1")
+async def unpublish_nodes(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's UnpublishNodes_V1: remove nodes (or a whole DataSetWriter)."""
+    return await _change(ctx, "UnpublishNodes_V1", lambda doc: api.unpublish_nodes(doc, payload))
+
+
+@module.method("UnpublishAllNodes_V1")
+async def unpublish_all_nodes(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's UnpublishAllNodes_V1: remove a DataSetWriter, or everything for `{}`."""
+    return await _change(ctx, "UnpublishAllNodes_V1", lambda doc: api.unpublish_all_nodes(doc, payload))
+
+
+@module.method("AddOrUpdateEndpoints_V1")
+async def add_or_update_endpoints(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's AddOrUpdateEndpoints_V1: replace or remove the nodes of several DataSetWriters."""
+    return await _change(
+        ctx, "AddOrUpdateEndpoints_V1", lambda doc: api.add_or_update_endpoints(doc, payload)
+    )
+
+
+@module.method("GetConfiguredEndpoints_V1")
+async def get_configured_endpoints(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's GetConfiguredEndpoints_V1: the configured DataSetWriters, without nodes or secrets."""
+    return api.get_configured_endpoints(ctx.state.get("doc") or [])
+
+
+@module.method("GetConfiguredNodesOnEndpoint_V1")
+async def get_configured_nodes_on_endpoint(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's GetConfiguredNodesOnEndpoint_V1: the nodes of one DataSetWriter."""
+    return api.get_configured_nodes_on_endpoint(ctx.state.get("doc") or [], payload)
+
+
+@module.method("GetDiagnosticInfo_V1")
+async def get_diagnostic_info(ctx: Context[Settings], payload: Any) -> Any:
+    """OPC Publisher's GetDiagnosticInfo_V1: per endpoint, connection and monitored items (module totals)."""
+    st = ctx.state
+    plan: IngestPlan = st["plan"] or IngestPlan()
+    stats: IngestStats = st["stats"]
+    out = []
+    for ep in plan.endpoints:
+        es: EndpointState | None = st["sessions"].get(ep.url)
+        out.append({
+            "endpoint": {
+                "endpointUrl": ep.url, "useSecurity": ep.security_mode != "None",
+                "opcAuthenticationMode": ep.auth_mode, "opcAuthenticationUsername": ep.username,
+                "dataSetWriterGroup": ep.subscriptions[0].writer_group if ep.subscriptions else None,
+            },
+            "opcEndpointConnected": es is not None and es.state == "connected",
+            "connectionRetries": es.reconnects if es else 0,
+            "monitoredOpcNodesSucceededCount": es.monitored_items if es else 0,
+            "monitoredOpcNodesFailedCount": len(es.node_errors) if es else 0,
+            "subscriptionWatchdogResets": es.watchdog_resets if es else 0,
+            "ingressValueChanges": stats.values_in,  # module-wide, as are the counters below
+            "outgressIoTMessageCount": stats.messages_out,
+            "encoderNotificationsDropped": sum(stats.dropped.values()),
+        })  # fmt: skip
+    return out
 
 
 @module.task
@@ -171,6 +299,8 @@ def _reconcile(
             min_backoff_s=s.reconnect_min_backoff_s,
             max_backoff_s=s.reconnect_max_backoff_s,
             security_backoff_s=s.reconnect_security_backoff_s,
+            keepalive_s=s.subscription_keepalive_s,
+            watchdog_margin_s=s.watchdog_margin_s,
             on_change=lambda _st: ctx.state["dirty"].set(),
         )
         states[ep.url] = session.status
@@ -185,6 +315,7 @@ async def _export(ctx: Context[Settings]) -> None:
     last = IngestStats()
     last_dropped: dict[str, int] = {}
     last_reconnects: dict[str, int] = {}
+    last_resets: dict[str, int] = {}
     last_t = time.monotonic()
     last_report = 0.0
     last_rejections = 0
@@ -217,6 +348,8 @@ async def _export(ctx: Context[Settings]) -> None:
             st["m_conn"].labels(endpoint=url).set(1 if es.state == "connected" else 0)
             st["m_reconn"].labels(endpoint=url).inc(es.reconnects - last_reconnects.get(url, 0))
             last_reconnects[url] = es.reconnects
+            st["m_watchdog"].labels(endpoint=url).inc(max(es.watchdog_resets - last_resets.get(url, 0), 0))
+            last_resets[url] = es.watchdog_resets
         if st["dirty"].is_set() or now - last_report >= ctx.settings.report_interval_s:
             st["dirty"].clear()
             last_report = now
@@ -228,8 +361,10 @@ def _reported(st: dict[str, Any], vps: float, mps: float) -> dict[str, Any]:
     stats: IngestStats = st["stats"]
     return {
         "publishedNodes": {
-            "status": "invalid" if st["plan_error"] else "applied",
+            "status": "invalid" if st["plan_error"] else ("partial" if plan.refused else "applied"),
             "error": st["plan_error"],
+            "refused": list(plan.refused[:50]),
+            "lastChange": st.get("last_change"),
             "endpoints": len(plan.endpoints),
             "nodes": plan.node_count,
         },

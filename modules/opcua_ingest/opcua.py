@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,10 +13,14 @@ from typing import Any
 from asyncua import Client, ua
 
 from edgeloop_opcua import (
+    BatchSubscription,
     Pki,
+    SecurityMode,
     SecurityRejectedError,
     create_batch_subscription,
+    discard_subscription,
     map_error,
+    most_secure_endpoint,
     resolve_node_id,
     secure_client,
     subscription_parameters,
@@ -23,6 +28,9 @@ from edgeloop_opcua import (
 from edgeloop_runtime import get_logger
 
 from .config import EndpointPlan, NodePlan, SubscriptionPlan
+from .cyclic import CyclicNode, cyclic_reads
+from .events import EventTarget, condition_refresh, event_item_request, on_events
+from .metadata import field_types, metadata_message, version_time
 from .pubsub import Sample
 from .service import BAD_NO_COMMUNICATION, IngestPipeline
 
@@ -45,12 +53,16 @@ class EndpointState:
     monitored_items: int = 0
     node_errors: dict[str, str] = field(default_factory=dict)
     connected_since: float | None = None
+    watchdog_resets: int = 0  # subscriptions recreated because the server went silent on them
+    security: str = "None"  # the policy/mode in use
 
     def report(self) -> dict[str, Any]:
         """The reported-properties view."""
         return {
             "state": self.state,
             "reconnects": self.reconnects,
+            "watchdogResets": self.watchdog_resets,
+            "security": self.security,
             "lastError": self.last_error,
             "monitoredItems": self.monitored_items,
             "nodeErrors": dict(list(self.node_errors.items())[:50]),
@@ -64,6 +76,12 @@ class EndpointSession:
     then reconnects with back-off from `min_backoff_s` doubling to `max_backoff_s` (at least
     `security_backoff_s` after a refused certificate or identity); subscriptions are created afresh on every
     new session, and the trust list is read again on every attempt.
+
+    The subscription watchdog: a server owes each subscription a publish response (data or keep-alive) at
+    least every revised publishing interval x revised max keep-alive count. A subscription silent for longer
+    than that plus `watchdog_margin_s` (dropped by the server while the session lives on, or a publish loop
+    that ended) has its writers' fields marked Bad once and is recreated on the same session; when that fails,
+    the session is recreated too.
     """
 
     def __init__(
@@ -76,6 +94,8 @@ class EndpointSession:
         max_backoff_s: float = 30.0,
         security_backoff_s: float = 5.0,
         timeout_s: float = 5.0,
+        keepalive_s: float = 5.0,
+        watchdog_margin_s: float = 2.0,
         on_change: Callable[[EndpointState], None] | None = None,
     ) -> None:
         self.plan = plan
@@ -85,7 +105,13 @@ class EndpointSession:
         self.max_backoff_s = max_backoff_s
         self.security_backoff_s = security_backoff_s
         self.timeout_s = timeout_s
+        self.keepalive_s = keepalive_s
+        self.watchdog_margin_s = watchdog_margin_s
         self.status = EndpointState(plan.url)
+        # per subscription with MetaDataUpdateTime: the metadata message and when it last went out
+        self._metadata: dict[int, tuple[SubscriptionPlan, dict[str, Any], float]] = {}
+        self._cyclic: dict[tuple[str, str], CyclicNode] = {}  # UseCyclicRead nodes of this session
+        self._seen: dict[int, dict[int, float]] = {}  # per subscription plan: item handle -> last value
         self._on_change = on_change or (lambda _s: None)
 
     def _set(self, state: str, error: str | None = None) -> None:
@@ -138,6 +164,8 @@ class EndpointSession:
         client.connection_lost_callback = on_lost
         await self._secure(client)
         await asyncio.wait_for(client.connect(auto_reconnect=False), self.timeout_s * 2)
+        self._cyclic = {}
+        reads: asyncio.Task[None] | None = None
         try:
             namespaces = await client.get_namespace_array()
 
@@ -146,39 +174,150 @@ class EndpointSession:
                     lost_reason.append(f"{self.plan.url}: subscription status {status.name}")
                     lost.set()
 
-            counts = [
-                await self._subscribe(client, i, sp, namespaces, on_status)
-                for i, sp in enumerate(self.plan.subscriptions)
+            subs = [
+                await self._subscribe(client, sp, namespaces, on_status) for sp in self.plan.subscriptions
             ]
-            self.status.monitored_items = sum(counts)
+            if self._cyclic:
+                reads = asyncio.create_task(
+                    cyclic_reads(client, list(self._cyclic.values()), self.pipeline.submit_many)
+                )
+
+                def on_reads_done(task: asyncio.Task[None]) -> None:
+                    if not task.cancelled() and task.exception() is not None:
+                        lost_reason.append(str(map_error(task.exception(), self.plan.url)))  # type: ignore[arg-type]
+                        lost.set()
+
+                reads.add_done_callback(on_reads_done)
+            self.status.monitored_items = sum(n for _sub, n in subs)
             self.status.connected_since = time.monotonic()
             self._set("connected", None)
             self.status.last_error = None
             _log.info("subscribed", endpoint=self.plan.url, items=self.status.monitored_items,
-                      subscriptions=len(counts), errors=len(self.status.node_errors))  # fmt: skip
-            await lost.wait()
+                      subscriptions=len(subs), errors=len(self.status.node_errors))  # fmt: skip
+            await self._watch(client, [sub for sub, _n in subs], namespaces, on_status, lost)
             raise ConnectionError(lost_reason[0] if lost_reason else "connection lost")
         finally:
+            if reads is not None:
+                reads.cancel()
+                with contextlib.suppress(BaseException):
+                    await reads
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 2.0)
 
     async def _secure(self, client: Client) -> None:
         user = self.plan.username if self.plan.auth_mode == "UsernamePassword" else None
-        await secure_client(client, self.pki, self.plan.security_mode, user, self.plan.password)
+        mode, policy = self.plan.security_mode, self.plan.security_policy
+        chosen: SecurityMode
+        if mode == "Best" or (mode != "None" and policy in (None, "None")):
+            # No policy named (or "Best"): the server's most secure endpoint, as OPC Publisher's UseSecurity.
+            probe = Client(self.plan.url, timeout=self.timeout_s)
+            endpoints = await asyncio.wait_for(probe.connect_and_get_server_endpoints(), self.timeout_s * 2)
+            chosen, policy = most_secure_endpoint(endpoints, mode, policy if policy != "None" else None)
+        elif mode == "None":
+            chosen = "None"
+        else:
+            chosen = mode
+        identity: dict[str, Any] = {}
+        if self.plan.auth_mode == "Certificate" and self.plan.username:
+            cert, key = self.pki.user_identity(self.plan.username)
+            identity = {"user_certificate": cert, "user_key": key, "user_key_password": self.plan.password}
+        if chosen == "None" or policy in (None, "None"):
+            self.status.security = "None"
+            await secure_client(client, self.pki, "None", user, self.plan.password, **identity)
+            return
+        self.status.security = f"{policy}/{chosen}"
+        await secure_client(
+            client, self.pki, chosen, user, self.plan.password, policy=str(policy), **identity
+        )
+
+    async def _watch(
+        self,
+        client: Client,
+        subs: list[BatchSubscription],
+        namespaces: list[str],
+        on_status: Callable[[ua.StatusCode], None],
+        lost: asyncio.Event,
+    ) -> None:
+        """Until the connection is lost: recreate every subscription that outlives its keep-alive budget."""
+        plans = list(self.plan.subscriptions)
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), 0.5)
+            now = time.monotonic()
+            self._metadata_due(now)
+            for k, sub in enumerate(subs):
+                if lost.is_set():
+                    break
+                sp = plans[k]
+                limit = sub.keepalive_budget_s() + self.watchdog_margin_s
+                silent = sub.silent_for(now)
+                if silent > limit:
+                    reason = (
+                        f"subscription {sub.subscription_id} ({sp.writer_id}, {sp.publishing_ms:g} ms) "
+                        f"silent for {silent:.1f} s, past its keep-alive budget of {limit:.1f} s: recreated"
+                    )
+                elif sp.item_watchdog_s > 0 and (late := self._late(sp, now)):
+                    reason = late
+                else:
+                    continue
+                self.status.watchdog_resets += 1
+                behavior = self.plan.watchdog_behavior
+                _log.warning(
+                    "subscription watchdog", endpoint=self.plan.url, reason=reason, behavior=behavior
+                )
+                self.pipeline.submit_gap([sp.writer_id], BAD_NO_COMMUNICATION)
+                if behavior == "Diagnostic":  # report only; look again after another budget
+                    sub.last_publish_at = now
+                    seen = self._seen.get(id(sp), {})
+                    seen.update(dict.fromkeys(seen, now))
+                    self._set("connected", reason.replace("recreated", "reported (Diagnostic)"))
+                    continue
+                if behavior == "FailFast":  # the whole session goes, as OPC Publisher's FailFast
+                    raise ConnectionError(reason.replace("recreated", "session recreated (FailFast)"))
+                self._set("connected", reason)
+                await discard_subscription(client, sub)
+                subs[k], _n = await self._subscribe(client, sp, namespaces, on_status)
+
+    def _late(self, sp: SubscriptionPlan, now: float) -> str | None:
+        """OpcNodeWatchdogTimespan: the reason when the writer's items are late (any, or all with
+        OpcNodeWatchdogCondition WhenAllAreLate), else None."""
+        seen = self._seen.get(id(sp))
+        if not seen:
+            return None
+        late = sum(1 for t in seen.values() if now - t > sp.item_watchdog_s)
+        if not late or (sp.watchdog_all and late < len(seen)):
+            return None
+        return (
+            f"{late} of {len(seen)} monitored items of {sp.writer_id} ({sp.publishing_ms:g} ms) without a "
+            f"value for more than {sp.item_watchdog_s:g} s (OpcNodeWatchdogTimespan): recreated"
+        )
 
     async def _subscribe(
         self,
         client: Client,
-        index: int,
         sp: SubscriptionPlan,
         namespaces: list[str],
         on_status: Callable[[ua.StatusCode], None],
-    ) -> int:
+    ) -> tuple[BatchSubscription, int]:
         handles: dict[int, tuple[str, str, str]] = {}  # client handle -> writer, group, field
+        targets: dict[int, EventTarget] = {}  # client handle -> writer, group, event field names
+        on_items = self._on_items(handles)
+        if sp.item_watchdog_s > 0:  # OpcNodeWatchdogTimespan: when each item last had a value
+            seen = self._seen[id(sp)] = {}
+            on_items = self._stamping(on_items, seen)
         sub = await create_batch_subscription(
-            client, subscription_parameters(sp.publishing_ms), self._on_items(handles), on_status
+            client,
+            subscription_parameters(sp.publishing_ms, self.keepalive_s),
+            on_items,
+            on_status,
+            on_events(targets, self.pipeline.submit_events),
         )
+        if sp.key_frame_count:
+            self.pipeline.batcher.key_frames[sp.writer_id] = sp.key_frame_count
+        if sp.send_keepalive:
+            sub.on_keepalive = lambda: self.pipeline.submit_keepalive(sp.writer_id, sp.writer_group)
         requests, plans = [], []
+        cyclic = 0
         for handle, node in enumerate(sp.nodes, start=1):
             key = f"{sp.writer_id}/{node.field}"
             try:
@@ -186,11 +325,28 @@ class EndpointSession:
             except ValueError as exc:
                 self.status.node_errors[key] = f"{node.node_id}: {exc}"
                 continue
-            requests.append(self._item_request(nid, handle, node))
+            if node.cyclic:  # no monitored item: read at its sampling interval (cyclic.py)
+                self._cyclic[(sp.writer_id, node.field)] = (sp.writer_id, sp.writer_group, node, nid)
+                self.pipeline.filters.register(sp.writer_id, sp.writer_group, node)
+                cyclic += 1
+                continue
+            if node.is_event:
+                try:
+                    requests.append(event_item_request(nid, handle, node, namespaces))
+                except ValueError as exc:
+                    self.status.node_errors[key] = f"{node.node_id}: EventFilter: {exc}"
+                    continue
+                targets[handle] = (
+                    sp.writer_id,
+                    sp.writer_group,
+                    tuple(n for _t, _p, n in node.event_selects),
+                )
+            else:
+                requests.append(self._item_request(nid, handle, node))
+                handles[handle] = (sp.writer_id, sp.writer_group, node.field)
             plans.append((handle, node, nid))
-            handles[handle] = (sp.writer_id, sp.writer_group, node.field)
         results = await sub.create_monitored_items(requests) if requests else []
-        ok = 0
+        ok = cyclic
         for (_handle, node, nid), result in zip(plans, results, strict=True):
             key = f"{sp.writer_id}/{node.field}"
             if isinstance(result, ua.StatusCode):
@@ -201,9 +357,49 @@ class EndpointSession:
                 continue
             self.status.node_errors.pop(key, None)
             ok += 1
+            if node.is_event:
+                continue
             span = await self._eu_span(client, nid) if node.deadband_type == "Percent" else None
             self.pipeline.filters.register(sp.writer_id, sp.writer_group, node, span)
-        return ok
+        if sp.item_watchdog_s > 0:
+            created = time.monotonic()
+            for handle in handles:
+                self._seen[id(sp)].setdefault(handle, created)
+        if sp.metadata_ms > 0:
+            done = [
+                (n.field, nid)
+                for (_h, n, nid), r in zip(plans, results, strict=True)
+                if not n.is_event and not isinstance(r, ua.StatusCode)
+            ]
+            await self._send_metadata(client, sp, done)
+        if targets and ok:
+            # The alarms active now, after every (re)connect and every recreated subscription.
+            await condition_refresh(client, sub.subscription_id)
+        return sub, ok
+
+    async def _send_metadata(
+        self, client: Client, sp: SubscriptionPlan, fields: list[tuple[str, ua.NodeId]]
+    ) -> None:
+        """The writer's `ua-metadata` now (types read from the server) and again every MetaDataUpdateTime."""
+        try:
+            types = await field_types(client, [nid for _f, nid in fields])
+        except Exception as exc:  # the metadata then says the types are unknown
+            _log.warning("cannot read the field types for metadata", endpoint=self.plan.url, error=str(exc))
+            types = [(None, 22, -1)] * len(fields)
+        msg = metadata_message(
+            self.pipeline.batcher.publisher_id, sp.writer_id, sp.writer_group,
+            [(f, *t) for (f, _n), t in zip(fields, types, strict=True)],
+            name=sp.dataset_name, description=sp.dataset_description, version=version_time(),
+        )  # fmt: skip
+        self.pipeline.submit_metadata(msg)
+        self._metadata[id(sp)] = (sp, msg, time.monotonic())
+
+    def _metadata_due(self, now: float) -> None:
+        """Resend each writer's metadata every MetaDataUpdateTime."""
+        for key, (sp, msg, last) in list(self._metadata.items()):
+            if now - last >= sp.metadata_ms / 1000.0:
+                self.pipeline.submit_metadata({**msg, "MessageId": str(uuid.uuid4())})
+                self._metadata[key] = (sp, msg, now)
 
     @staticmethod
     def _item_request(nid: ua.NodeId, handle: int, node: NodePlan) -> ua.MonitoredItemCreateRequest:
@@ -211,7 +407,7 @@ class EndpointSession:
         mparams.ClientHandle = handle
         mparams.SamplingInterval = node.sampling_ms
         mparams.QueueSize = node.queue_size
-        mparams.DiscardOldest = True
+        mparams.DiscardOldest = not node.discard_new
         if node.trigger != "StatusValue" or node.deadband_type == "Absolute":
             flt = ua.DataChangeFilter()
             flt.Trigger = _TRIGGERS[node.trigger]
@@ -220,7 +416,9 @@ class EndpointSession:
                 flt.DeadbandValue = node.deadband_value
             mparams.Filter = flt
         mir = ua.MonitoredItemCreateRequest()
-        mir.ItemToMonitor = ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value)
+        mir.ItemToMonitor = ua.ReadValueId(
+            NodeId=nid, AttributeId=getattr(ua.AttributeIds, node.attribute), IndexRange=node.index_range
+        )
         mir.MonitoringMode = ua.MonitoringMode.Reporting
         mir.RequestedParameters = mparams
         return mir
@@ -233,6 +431,20 @@ class EndpointSession:
         except Exception:
             _log.warning("no EURange; the Percent deadband is not applied", node=nid.to_string())
             return None
+
+    @staticmethod
+    def _stamping(
+        on_items: Callable[[list[Any]], None], seen: dict[int, float]
+    ) -> Callable[[list[Any]], None]:
+        """on_items that also notes when each item last had a value (the per-item watchdog)."""
+
+        def stamped(items: list[Any]) -> None:
+            now = time.monotonic()
+            for item in items:
+                seen[item.ClientHandle] = now
+            on_items(items)
+
+        return stamped
 
     def _on_items(self, handles: dict[int, tuple[str, str, str]]) -> Callable[[list[Any]], None]:
         """The publish-response callback of one subscription: its items as Samples, in one submit."""

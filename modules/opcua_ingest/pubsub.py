@@ -7,7 +7,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,6 +111,8 @@ class _DataSet:
     message_type: str
     payload: dict[str, Any]
     size: int
+    key: bool = False  # a key frame: every field's last known value, the changes on top
+    prefilled: set[str] = field(default_factory=set)  # fields still holding their last known value
 
 
 class NetworkMessageBatcher:
@@ -118,9 +120,16 @@ class NetworkMessageBatcher:
 
     `add` returns network messages that became full; `flush` returns the rest. A field that changes
     twice before a flush starts a new DataSetMessage for its writer, so no value is lost or merged.
+    A writer in `key_frames` (OPC Publisher's DataSetKeyFrameCount N) has its 1st, N+1th... data set
+    message sent as a `ua-keyframe`: `snapshot(writer)` (the last known values) with the changes on top.
     """
 
-    def __init__(self, publisher_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        publisher_id: str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        snapshot: Callable[[str], list[Sample]] | None = None,
+    ) -> None:
         if max_bytes < 1024:
             raise ValueError("max_bytes must be at least 1024")
         self.publisher_id = publisher_id
@@ -131,30 +140,76 @@ class NetworkMessageBatcher:
         self._size = _NETWORK_OVERHEAD
         self._ready: list[dict[str, Any]] = []
         self.pending_values = 0
+        self.key_frames: dict[str, int] = {}
+        self._snapshot = snapshot
+        self._created: dict[str, int] = {}
 
     def add(self, s: Sample, message_type: str = "ua-deltaframe") -> list[dict[str, Any]]:
         """Add one sample; return network messages completed by size."""
+        if message_type == "ua-keepalive":
+            return self._add_keepalive(s)
         entry = field_entry(s)
         cost = entry_size(entry) + len(s.field) + 6
         if cost + _DATASET_OVERHEAD + _NETWORK_OVERHEAD > self.max_bytes:
             raise ValueError(f"one value of {s.writer_id}/{s.field} is larger than {self.max_bytes} bytes")
         ds = self._open.get(s.writer_id)
-        if ds is not None and (s.field in ds.payload or ds.message_type != message_type):
+        if ds is not None and (
+            (s.field in ds.payload and s.field not in ds.prefilled) or ds.message_type != message_type
+        ):
             self._closed.append(self._open.pop(s.writer_id))
             ds = None
-        new_cost = cost + (
-            0 if ds is not None else _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
-        )
-        if self._size + new_cost > self.max_bytes:
-            self._cut()
-            ds = None
-            new_cost = cost + _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
         if ds is None:
-            ds = self._open[s.writer_id] = _DataSet(s.writer_id, s.writer_group, message_type, {}, 0)
+            if (
+                self._size + cost + _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
+                > self.max_bytes
+            ):
+                self._cut()
+            ds = self._new_dataset(s, message_type, cost)
+        elif self._size + cost > self.max_bytes:
+            self._cut()
+            ds = self._new_dataset(s, message_type, cost)
+        delta = cost
+        if ds.prefilled and s.field in ds.prefilled:  # the change replaces the last known value
+            ds.prefilled.discard(s.field)
+            delta -= entry_size(ds.payload[s.field]) + len(s.field) + 6
         ds.payload[s.field] = entry
-        ds.size += new_cost
-        self._size += new_cost
+        ds.size += delta
+        self._size += delta
         self.pending_values += 1
+        out, self._ready = self._ready, []
+        return out
+
+    def _new_dataset(self, s: Sample, message_type: str, cost: int) -> _DataSet:
+        """Open a writer's next data set message (a key frame when its turn has come)."""
+        overhead = _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
+        ds = _DataSet(s.writer_id, s.writer_group, message_type, {}, overhead)
+        every = self.key_frames.get(s.writer_id, 0)
+        if every and message_type == "ua-deltaframe" and self._snapshot is not None:
+            turn = self._created.get(s.writer_id, 0)
+            self._created[s.writer_id] = turn + 1
+            if turn % every == 0:
+                entries = {x.field: field_entry(x) for x in self._snapshot(s.writer_id)}
+                pre = sum(entry_size(e) + len(f) + 6 for f, e in entries.items())
+                if pre + cost + overhead + _NETWORK_OVERHEAD <= self.max_bytes:  # else it goes as a delta
+                    if self._size + pre + cost + overhead > self.max_bytes:
+                        self._cut()
+                    ds.payload.update(entries)
+                    ds.prefilled = set(entries)
+                    ds.key = True
+                    ds.size += pre
+        self._open[s.writer_id] = ds
+        self._size += ds.size
+        return ds
+
+    def _add_keepalive(self, s: Sample) -> list[dict[str, Any]]:
+        """A keep-alive data set message of one writer: no payload, its own sequence number."""
+        cost = _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
+        if self._size + cost > self.max_bytes:
+            self._cut()
+        if s.writer_id in self._open:
+            self._closed.append(self._open.pop(s.writer_id))
+        self._closed.append(_DataSet(s.writer_id, s.writer_group, "ua-keepalive", {}, cost))
+        self._size += cost
         out, self._ready = self._ready, []
         return out
 
@@ -187,7 +242,7 @@ class NetworkMessageBatcher:
             "DataSetWriterId": ds.writer_id,
             "DataSetWriterGroup": ds.writer_group,
             "SequenceNumber": seq,
-            "MessageType": ds.message_type,
+            "MessageType": "ua-keyframe" if ds.key else ds.message_type,
             "Timestamp": iso(datetime.now(UTC)),
             "Payload": ds.payload,
         }

@@ -47,15 +47,19 @@ class _FieldState:
     seen_first: bool = False
     last_sent_value: Any = None
     last_sample: Sample | None = None
+    last_good: Sample | None = None  # Good, or not Bad with a value (OPC Publisher's "last known good")
     last_emit: float = 0.0
+    last_beat: float = 0.0
     connected: bool = True
 
 
 class FieldFilters:
-    """Per-field SkipFirst, client-side Percent deadband, heartbeat (watchdog LKV) and gap marking."""
+    """Per-field SkipFirst, client-side Percent deadband, heartbeat (OPC Publisher's HeartbeatBehavior) and
+    gap marking."""
 
     def __init__(self) -> None:
         self._fields: dict[tuple[str, str], _FieldState] = {}
+        self.diagnostic_beats = 0  # WatchdogLKVDiagnosticsOnly heartbeats: counted, not sent
 
     def register(
         self, writer_id: str, writer_group: str, plan: NodePlan, eu_span: float | None = None
@@ -68,7 +72,16 @@ class FieldFilters:
             state.seen_first = old.seen_first
             state.last_sent_value = old.last_sent_value
             state.last_sample = old.last_sample
+            state.last_good = old.last_good
         self._fields[key] = state
+
+    def snapshot(self, writer_id: str) -> list[Sample]:
+        """The last known value of every connected field of a writer (a key frame's content)."""
+        return [
+            st.last_sample
+            for st in self._fields.values()
+            if st.writer_id == writer_id and st.connected and st.last_sample is not None
+        ]
 
     def forget(self, writer_id: str, field_name: str) -> None:
         """Drop a field that is no longer configured."""
@@ -84,11 +97,16 @@ class FieldFilters:
         if st is None:
             return False, "unknown_field"
         st.connected = True
+        if s.value is not None and not s.status_code & 0x80000000:
+            st.last_good = s
         if st.plan.skip_first and not st.seen_first:
             st.seen_first = True
             st.last_sample = s
             return False, "skip_first"
         st.seen_first = True
+        if st.plan.heartbeat_s > 0 and st.plan.heartbeat_behavior.endswith("DropValue"):
+            st.last_sample = s  # only the periodic heartbeat reports it
+            return False, "periodic_only"
         if (
             st.plan.deadband_type == "Percent"
             and st.eu_span
@@ -104,13 +122,30 @@ class FieldFilters:
         return True, ""
 
     def heartbeats(self, now: float) -> list[Sample]:
-        """Last known values of connected fields whose heartbeat interval passed without a change."""
+        """Heartbeats due now, per field's HeartbeatBehavior: `Watchdog*` when the interval passed without a
+        change, `Periodic*` every interval; `*LKG` resend the last good value, the others the last known one;
+        `WatchdogLKVWithUpdatedTimestamps` stamps it now; `WatchdogLKVDiagnosticsOnly` only counts it."""
         out = []
         for st in self._fields.values():
-            hb = st.plan.heartbeat_s
-            if hb > 0 and st.connected and st.last_sample is not None and now - st.last_emit >= hb:
+            hb, behavior = st.plan.heartbeat_s, st.plan.heartbeat_behavior
+            if hb <= 0 or not st.connected:
+                continue
+            periodic = behavior.startswith("Periodic")
+            if now - (st.last_beat if periodic else st.last_emit) < hb:
+                continue
+            sample = st.last_good if "LKG" in behavior else st.last_sample
+            if sample is None:
+                continue
+            st.last_beat = now
+            if not periodic:
                 st.last_emit = now
-                out.append(st.last_sample)
+            if behavior == "WatchdogLKVDiagnosticsOnly":
+                self.diagnostic_beats += 1
+                continue
+            if behavior == "WatchdogLKVWithUpdatedTimestamps":
+                stamp = datetime.now(UTC)
+                sample = replace(sample, source_ts=stamp, server_ts=stamp)
+            out.append(sample)
         return out
 
     def gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> list[Sample]:
@@ -200,7 +235,7 @@ class IngestPipeline:
         self.stats = stats or IngestStats()
         self.filters = FieldFilters()
         self.queue = SampleQueue(queue_size, self.stats)
-        self.batcher = NetworkMessageBatcher(publisher_id, max_bytes)
+        self.batcher = NetworkMessageBatcher(publisher_id, max_bytes, snapshot=self.filters.snapshot)
         self.flush_interval_s = flush_interval_s
         # The server already batches by time: one publish response per publishing interval. Flushing
         # as soon as a whole response is batched adds no wait on top of it (lowest latency).
@@ -220,6 +255,23 @@ class IngestPipeline:
         """A publish response's value changes from the adapter (on the event loop, never blocks)."""
         self.stats.values_in += len(samples)
         self.queue.put_many(samples)
+        self._response_pending = True
+
+    def submit_events(self, samples: list[Sample]) -> None:
+        """Event fields from the adapter, each event's fields in a row: `ua-event` data set messages."""
+        self.stats.values_in += len(samples)
+        for s in samples:
+            self.queue.put(s, "ua-event")
+        self._response_pending = True
+
+    def submit_keepalive(self, writer_id: str, writer_group: str) -> None:
+        """A keep-alive of a writer's subscription (SendKeepAliveDataSetMessages): a `ua-keepalive`."""
+        self.queue.put(Sample(writer_id, writer_group, "", None, None, None), "ua-keepalive")
+        self._response_pending = True
+
+    def submit_metadata(self, message: dict[str, Any]) -> None:
+        """A `ua-metadata` network message, sent after what is queued before it."""
+        self.queue.put(Sample(message["DataSetWriterId"], "", "", message, None, None), "ua-metadata")
         self._response_pending = True
 
     def submit_gap(self, writers: Iterable[str], code: int = BAD_NO_COMMUNICATION) -> int:
@@ -246,6 +298,8 @@ class IngestPipeline:
                     for hb in self.filters.heartbeats(now):
                         self.stats.heartbeats += 1
                         await self._emit(self.batcher.add(replace(hb)))
+                    self.stats.heartbeats += self.filters.diagnostic_beats  # counted, never sent
+                    self.filters.diagnostic_beats = 0
                     await self._emit(self.batcher.flush())
                     next_flush = now + self.flush_interval_s
         finally:
@@ -263,10 +317,14 @@ class IngestPipeline:
             if n and not n % _YIELD_EVERY:
                 await asyncio.sleep(0)  # let the OPC UA publish loop send its next request meanwhile
             s, message_type = queue.pop()
+            if message_type == "ua-metadata":
+                await self._emit(self.batcher.flush())
+                await self._emit([s.value])
+                continue
             if message_type == "ua-deltaframe":
                 ok, reason = self.filters.accept(s, now)
                 if not ok:
-                    if reason != "skip_first" and reason != "deadband":
+                    if reason not in ("skip_first", "deadband", "periodic_only"):
                         self.stats.dropped[reason] += 1
                     continue
             try:
@@ -289,7 +347,7 @@ class IngestPipeline:
 
     async def _deliver(self, msg: dict[str, Any]) -> None:
         try:
-            values = sum(len(m["Payload"]) for m in msg["Messages"])
+            values = sum(len(m["Payload"]) for m in msg.get("Messages", ()))
             if await self._send_with_retry(msg, values):
                 self.stats.messages_out += 1
                 self.stats.values_out += values

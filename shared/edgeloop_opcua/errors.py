@@ -17,7 +17,8 @@ class SecurityRejectedError(TransientError):
 SECURITY_STATUSES = frozenset({
     "BadCertificateUntrusted", "BadSecurityChecksFailed", "BadCertificateInvalid", "BadCertificateUriInvalid",
     "BadCertificateTimeInvalid", "BadCertificateUseNotAllowed", "BadIdentityTokenRejected",
-    "BadIdentityTokenInvalid", "BadUserAccessDenied", "BadSecurityPolicyRejected",
+    "BadIdentityTokenInvalid", "BadUserAccessDenied", "BadSecurityPolicyRejected", "BadCertificateRevoked",
+    "BadCertificateIssuerRevoked", "BadCertificateRevocationUnknown", "BadCertificateChainIncomplete",
 })  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""The client PKI folder (own/ trusted/ rejected/): own certificate made once, server certificates checked."""
+"""The client PKI folder (own/ trusted/ issuers/ rejected/): own certificate made once, server certificates
+checked against the trust list (trusted and issuer certificates, their CRLs)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from typing import Any
 
 from asyncua import ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
-from asyncua.ua.uaerrors import BadCertificateUntrusted
+from asyncua.ua.uaerrors import BadCertificateRevoked, BadCertificateUntrusted
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from edgeloop_runtime import get_logger
+
+from .chain import TrustList
 
 _log = get_logger(__name__)
 
@@ -26,15 +28,19 @@ Validator = Callable[[x509.Certificate, Any], Awaitable[None]]
 
 
 class Pki:
-    """`own/cert.der` + `own/key.pem` (created on first use), `trusted/` (server certs), `rejected/`.
+    """`own/cert.der` + `own/key.pem` (created on first use), `trusted/` (server or CA certs, CRLs in
+    `trusted/crl/`), `issuers/` (CA certs that complete a chain without trusting it, CRLs in `issuers/crl/`),
+    `rejected/`.
 
-    A server certificate not in `trusted/` is refused and saved to `rejected/<sha1>.der` (unless
-    `auto_accept`); moving it into `trusted/` trusts it from the next connection attempt on.
+    A server certificate that the trust list does not trust (chapter and verse in `chain.py`) is refused and
+    saved to `rejected/<sha1>.der` (unless `auto_accept`); moving it into `trusted/` trusts it from the next
+    connection attempt on. One revoked by a CRL is refused whatever `auto_accept` says.
     """
 
     def __init__(self, root: Path, app_name: str, auto_accept: bool = False) -> None:
         self.root = root
         self.own, self.trusted, self.rejected = root / "own", root / "trusted", root / "rejected"
+        self.issuers = root / "issuers"
         self.app_name = app_name
         self.app_uri = f"urn:edgeloop:{app_name}:{socket.gethostname()}"
         self.auto_accept = auto_accept
@@ -69,27 +75,19 @@ class Pki:
 
     async def validator(self) -> Validator:
         """A `certificate_validator` for asyncua's Client: the trust list as it is now, else `rejected/`."""
-        strict: CertificateValidator | None = None
-        store = TrustStore([self.trusted], [])
-        try:
-            await store.load()
-        except ValueError:  # asyncua cannot build an empty store: nothing is trusted yet
-            pass
-        else:
-            strict = CertificateValidator(
-                CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER,
-                store,
-            )
+        trust = TrustList.load(self.trusted, self.issuers)
         basic = CertificateValidator(
             CertificateValidatorOptions.BASIC_VALIDATION | CertificateValidatorOptions.PEER_SERVER
         )
 
         async def validate(cert: x509.Certificate, app: Any) -> None:
             try:
-                if strict is None:
-                    await basic.validate(cert, app)  # time range and URI first, as the strict check does
+                await basic.validate(cert, app)  # time range and URI first
+                decision = trust.decide(cert)
+                if decision == "revoked":
+                    raise BadCertificateRevoked()
+                if decision != "trusted":
                     raise BadCertificateUntrusted()
-                await strict.validate(cert, app)
             except Exception as exc:
                 code = getattr(exc, "code", None)
                 if code == ua.StatusCodes.BadCertificateUntrusted and self.auto_accept:
@@ -108,6 +106,34 @@ class Pki:
                 raise
 
         return validate
+
+    @property
+    def user(self) -> Path:
+        """The user certificate store: `user/certs/<name>.der|pem` and `user/private/<name>.pem`."""
+        return self.root / "user"
+
+    def user_identity(self, subject: str) -> tuple[Path, Path]:
+        """The user certificate whose subject (RFC 4514) or common name is `subject`, and its private key
+        (`user/private/` with the certificate's file stem), as OPC Publisher's user certificate store."""
+        for path in sorted((self.user / "certs").glob("*")):
+            if path.suffix.lower() not in (".der", ".pem", ".crt"):
+                continue
+            data = path.read_bytes()
+            cert = (
+                x509.load_pem_x509_certificate(data)
+                if data.startswith(b"-----")
+                else x509.load_der_x509_certificate(data)
+            )
+            names = {cert.subject.rfc4514_string()} | {
+                str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+            }
+            if subject not in names:
+                continue
+            key = self.user / "private" / f"{path.stem}.pem"
+            if not key.exists():
+                raise FileNotFoundError(f"user certificate {path.name} has no private key at {key}")
+            return path, key
+        raise FileNotFoundError(f"no user certificate with subject {subject!r} in {self.user / 'certs'}")
 
     def save_rejected(self, cert: x509.Certificate) -> Path:
         """Keep a refused server certificate (DER, named by its SHA-1) so an operator can trust it."""
@@ -133,6 +159,7 @@ class Pki:
             "certificate": str(self.cert),
             "trusted": sorted(p.name for p in self.trusted.glob("*.der")) if self.trusted.exists() else [],
             "rejected": sorted(p.name for p in self.rejected.glob("*.der")) if self.rejected.exists() else [],
+            "issuers": sorted(p.name for p in self.issuers.glob("*.*")) if self.issuers.exists() else [],
             "lastRejected": self.last_rejected.name if self.last_rejected else None,
             "autoAccept": self.auto_accept,
         }

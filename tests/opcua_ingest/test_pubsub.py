@@ -113,3 +113,43 @@ def test_iso_is_cached_but_exact_for_naive_and_aware_times() -> None:
     plus_two = datetime(2026, 11, 22, 12, 0, 0, 123999, tzinfo=timezone(timedelta(hours=2)))
     assert iso(plus_two) == "2026-11-22T10:00:00.123Z"
     assert iso(None) is None
+
+
+def test_a_keepalive_is_a_data_set_message_without_payload_in_sequence() -> None:
+    b = NetworkMessageBatcher("p")
+    b.add(sample(value=1.0))
+    b.add(sample("", None), "ua-keepalive")
+    (msg,) = b.flush()
+    assert [(m["MessageType"], m["SequenceNumber"], m["Payload"]) for m in msg["Messages"]] == [
+        ("ua-deltaframe", 1, {"Flow": msg["Messages"][0]["Payload"]["Flow"]}),
+        ("ua-keepalive", 2, {}),
+    ]
+
+
+def test_key_frames_every_n_data_set_messages_carry_every_field() -> None:
+    last = {"Flow": sample("Flow", 1.0), "Speed": sample("Speed", 50.0)}
+    b = NetworkMessageBatcher("p", snapshot=lambda writer: list(last.values()))
+    b.key_frames["pump"] = 3
+    kinds = []
+    for i in range(7):
+        last["Flow"] = sample("Flow", float(i))
+        b.add(last["Flow"])
+        (msg,) = b.flush()
+        (ds,) = msg["Messages"]
+        kinds.append((ds["MessageType"], sorted(ds["Payload"]), ds["Payload"]["Flow"]["Value"]))
+    key = ("ua-keyframe", ["Flow", "Speed"])
+    delta = ("ua-deltaframe", ["Flow"])
+    assert [k[:2] for k in kinds] == [key, delta, delta, key, delta, delta, key]
+    assert [k[2] for k in kinds] == [float(i) for i in range(7)], "the change is on top of the key frame"
+
+
+def test_a_key_frame_never_exceeds_the_limit() -> None:
+    last = [sample(f"F{i}", float(i)) for i in range(200)]
+    b = NetworkMessageBatcher("p", max_bytes=4096, snapshot=lambda writer: last)
+    b.key_frames["pump"] = 2
+    b.add(sample("Other", 1.0, writer="conveyor"))
+    b.add(sample("F0", 9.0))
+    out = b.flush()
+    assert all(len(encode(m)) <= 4096 for m in out)
+    pump = [d for m in out for d in m["Messages"] if d["DataSetWriterId"] == "pump"]
+    assert [d["MessageType"] for d in pump] == ["ua-deltaframe"], "too big for one message: sent as a delta"

@@ -205,3 +205,57 @@ async def test_each_publish_response_is_flushed_at_once_when_asked() -> None:
     assert sent[0][0] - started < 1.0
     values = [[f["Value"] for d in m["Messages"] for f in d["Payload"].values()] for _, m in sent]
     assert values == [[1.0, 2.0], [3.0]] or values == [[2.0], [3.0]]
+
+
+def test_heartbeat_lkg_resends_the_last_good_value_lkv_the_last_known() -> None:
+    f = FieldFilters()
+    f.register("pump", "plant", plan("Good", heartbeat_s=1.0, heartbeat_behavior="WatchdogLKG"))
+    f.register("pump", "plant", plan("Known", heartbeat_s=1.0, heartbeat_behavior="WatchdogLKV"))
+    for name in ("Good", "Known"):
+        f.accept(s(5.0, name), 10.0)
+        f.accept(s(None, name, code=0x80000000), 10.0)
+    beats = {hb.field: hb.value for hb in f.heartbeats(11.0)}
+    assert beats == {"Good": 5.0, "Known": None}
+
+
+def test_periodic_heartbeats_go_out_every_interval_even_while_the_value_changes() -> None:
+    f = FieldFilters()
+    f.register("pump", "plant", plan("Periodic", heartbeat_s=1.0, heartbeat_behavior="PeriodicLKV"))
+    f.register("pump", "plant", plan("Watchdog", heartbeat_s=1.0))
+
+    def change(t: float) -> None:
+        f.accept(s(t, "Periodic"), t)
+        f.accept(s(t, "Watchdog"), t)
+
+    change(10.0)
+    assert [hb.field for hb in f.heartbeats(10.0)] == ["Periodic"]
+    change(10.6)
+    assert [hb.field for hb in f.heartbeats(11.0)] == ["Periodic"], "the watchdog saw a change 0.4 s ago"
+    assert sorted(hb.field for hb in f.heartbeats(12.0)) == ["Periodic", "Watchdog"]
+
+
+def test_heartbeat_with_updated_timestamps_and_diagnostics_only() -> None:
+    f = FieldFilters()
+    f.register(
+        "pump",
+        "plant",
+        plan("Stamped", heartbeat_s=1.0, heartbeat_behavior="WatchdogLKVWithUpdatedTimestamps"),
+    )
+    f.register(
+        "pump", "plant", plan("Counted", heartbeat_s=1.0, heartbeat_behavior="WatchdogLKVDiagnosticsOnly")
+    )
+    first = s(1.0, "Stamped")
+    f.accept(first, 10.0)
+    f.accept(s(1.0, "Counted"), 10.0)
+    (hb,) = f.heartbeats(11.0)
+    assert hb.field == "Stamped" and hb.source_ts is not None and first.source_ts is not None
+    assert hb.source_ts > first.source_ts and hb.value == 1.0
+    assert f.diagnostic_beats == 1, "counted, not sent"
+
+
+def test_drop_value_reports_only_periodically() -> None:
+    f = FieldFilters()
+    f.register("pump", "plant", plan(heartbeat_s=1.0, heartbeat_behavior="PeriodicLKVDropValue"))
+    assert f.accept(s(1.0), 10.0) == (False, "periodic_only")
+    assert f.accept(s(2.0), 10.2) == (False, "periodic_only")
+    assert [hb.value for hb in f.heartbeats(10.3)] == [2.0]

@@ -1,0 +1,109 @@
+"""The alarm contract: a plant alarm as opcua_ingest emits it (a Part 14 `ua-event` data set message).
+
+opcua_ingest sends each OPC UA event as one data set message with `"MessageType": "ua-event"` whose payload
+has one `{"Value": ...}` entry per selected field. The simple EventFilter form names the fields after their
+browse paths (`SourceName`, `ActiveState/Id`, ...); the advanced form may rename them (`DisplayName`), so the
+reader below also takes a few common renamings. Consumers (routing, anomaly_filter) read alarms with
+`alarm_from_dataset` and keep the active ones with `ActiveAlarms`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+EVENT_MESSAGE_TYPE = "ua-event"
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "source": ("SourceName", "Source"),
+    "condition": ("ConditionName", "Condition"),
+    "active": ("ActiveState/Id", "Active", "ActiveState"),
+    "acked": ("AckedState/Id", "Acked", "AckedState"),
+    "severity": ("Severity",),
+    "message": ("Message",),
+    "time": ("Time",),
+    "event_type": ("EventType",),
+    "event_id": ("EventId",),
+}
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """One alarm or event of an asset (the data set writer)."""
+
+    asset: str
+    source: str | None
+    condition: str | None
+    active: bool | None  # None: a plain event, not a condition
+    acked: bool | None
+    severity: int | None
+    message: str | None
+    time: str | None
+    event_type: str | None
+    event_id: str | None
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None]:
+        """What one alarm is: asset, source and condition name."""
+        return (self.asset, self.source, self.condition)
+
+
+def _pick(payload: dict[str, Any], name: str) -> Any:
+    for alias in _ALIASES[name]:
+        entry = payload.get(alias)
+        if isinstance(entry, dict) and "Value" in entry:
+            return entry["Value"]
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
+    """The alarm in one data set message of a network message's `Messages`; None for anything else."""
+    if dataset.get("MessageType") != EVENT_MESSAGE_TYPE or not isinstance(dataset.get("Payload"), dict):
+        return None
+    payload: dict[str, Any] = dataset["Payload"]
+    active, acked, severity = _pick(payload, "active"), _pick(payload, "acked"), _pick(payload, "severity")
+    return AlarmEvent(
+        asset=str(dataset.get("DataSetWriterId", "")),
+        source=_text(_pick(payload, "source")),
+        condition=_text(_pick(payload, "condition")),
+        active=active if isinstance(active, bool) else None,
+        acked=acked if isinstance(acked, bool) else None,
+        severity=int(severity) if isinstance(severity, int | float) else None,
+        message=_text(_pick(payload, "message")),
+        time=_text(_pick(payload, "time")),
+        event_type=_text(_pick(payload, "event_type")),
+        event_id=_text(_pick(payload, "event_id")),
+    )
+
+
+def alarms_in(network_message: dict[str, Any]) -> list[AlarmEvent]:
+    """Every alarm of a network message (`ua-data` with `ua-event` data set messages)."""
+    out = []
+    for dataset in network_message.get("Messages", []):
+        alarm = alarm_from_dataset(dataset) if isinstance(dataset, dict) else None
+        if alarm is not None:
+            out.append(alarm)
+    return out
+
+
+class ActiveAlarms:
+    """The alarms active right now per asset, from the events as they come (a ConditionRefresh after every
+    reconnect resends the active ones, so a restart of the consumer or of the link converges)."""
+
+    def __init__(self) -> None:
+        self._active: dict[tuple[str, str | None, str | None], AlarmEvent] = {}
+
+    def update(self, alarm: AlarmEvent) -> None:
+        """Take one event: an active condition is kept, an inactive one dropped, plain events ignored."""
+        if alarm.active is True:
+            self._active[alarm.key] = alarm
+        elif alarm.active is False:
+            self._active.pop(alarm.key, None)
+
+    def of(self, asset: str) -> list[AlarmEvent]:
+        """The active alarms of one asset, most severe first."""
+        found = [a for a in self._active.values() if a.asset == asset]
+        return sorted(found, key=lambda a: -(a.severity or 0))

@@ -1,0 +1,44 @@
+"""The shared alarm contract reads opcua_ingest's `ua-event` data set messages, whatever the field names."""
+
+from __future__ import annotations
+
+from edgeloop_runtime.alarms import ActiveAlarms, alarm_from_dataset, alarms_in
+
+
+def event(writer: str, **fields: object) -> dict[str, object]:
+    return {
+        "DataSetWriterId": writer,
+        "MessageType": "ua-event",
+        "Payload": {k: {"Value": v} for k, v in fields.items()},
+    }
+
+
+def test_simple_form_fields_and_advanced_renamings_read_the_same() -> None:
+    simple = event(
+        "pump", **{"SourceName": "Level", "ConditionName": "Hi", "ActiveState/Id": True, "Severity": 700}
+    )
+    renamed = event("pump", SourceName="Level", ConditionName="Hi", Active=True, Severity=700)
+    assert alarm_from_dataset(simple) == alarm_from_dataset(renamed)
+    alarm = alarm_from_dataset(simple)
+    assert alarm is not None and (alarm.asset, alarm.active, alarm.severity) == ("pump", True, 700)
+
+
+def test_value_messages_are_not_alarms() -> None:
+    assert alarm_from_dataset({"MessageType": "ua-deltaframe", "Payload": {"Flow": {"Value": 1.0}}}) is None
+    assert alarms_in({"Messages": [{"MessageType": "ua-keyframe", "Payload": {}}]}) == []
+
+
+def test_active_alarms_follow_activation_and_clearing_most_severe_first() -> None:
+    tracker = ActiveAlarms()
+    for e in (event("pump", SourceName="A", ConditionName="Hi", Active=True, Severity=300),
+              event("pump", SourceName="B", ConditionName="Hi", Active=True, Severity=900),
+              event("pump", SourceName="X", Message="operator note"),
+              event("crusher", SourceName="C", ConditionName="Lo", Active=True)):  # fmt: skip
+        alarm = alarm_from_dataset(e)
+        assert alarm is not None
+        tracker.update(alarm)
+    assert [a.source for a in tracker.of("pump")] == ["B", "A"], "plain events are not alarms"
+    cleared = alarm_from_dataset(event("pump", SourceName="B", ConditionName="Hi", Active=False))
+    assert cleared is not None
+    tracker.update(cleared)
+    assert [a.source for a in tracker.of("pump")] == ["A"] and len(tracker.of("crusher")) == 1
