@@ -63,10 +63,14 @@ def encode(items: list[Item], *, compress: bool, source: dict[str, str]) -> Enco
 
 
 def encode_within(items: list[Item], *, compress: bool, source: dict[str, str], limit: int) -> Encoded:
-    """The largest prefix of `items` whose encoding fits in `limit` bytes (at least one item)."""
+    """The largest prefix of `items` whose encoding fits in `limit` bytes (at least one item). A single
+    event too large as JSON text goes gzip even when plain JSON is chosen: readable by consumers that
+    honour `content_encoding`, where plain text could not be sent at all."""
     n = len(items)
     while True:
         enc = encode(items[:n], compress=compress, source=source)
+        if n == 1 and len(enc.payload) > limit and not compress:
+            return encode(items[:1], compress=True, source=source)
         if len(enc.payload) <= limit or n == 1:
             return enc
         n = max(1, int(n * limit / len(enc.payload) * 0.9)) if len(enc.payload) > limit * 2 else n // 2 or 1

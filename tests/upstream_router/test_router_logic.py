@@ -76,6 +76,18 @@ def test_uncompressed_json_is_an_option(store: Store) -> None:
     assert json.loads(enc.payload)["kind"] == "summary"
 
 
+def test_one_event_too_large_as_json_text_goes_gzip(store: Store) -> None:
+    r = router(store, compress=False, max_message_bytes=3000)
+    wide = summary()
+    wide["data"]["fields"] = {
+        f"Sensor{i:04d}": {"min": 0.0, "max": 1.0, "mean": 0.5, "count": 10} for i in range(400)
+    }
+    r.accept("summaries", wide, 1)
+    enc = r.next_batch(2, flush=True)
+    assert enc is not None and enc.content_encoding == "gzip" and len(enc.payload) <= 3000
+    assert [e["kind"] for e in decode(enc.payload, enc.content_encoding)] == ["summary"]
+
+
 def test_low_classes_wait_for_their_batch_interval(store: Store) -> None:
     r = router(store, batch_interval_s={"summary": 60.0})
     r.accept("summaries", summary(), 100)
