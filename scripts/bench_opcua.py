@@ -66,7 +66,7 @@ class Run:
 
 def metric(url: str, name: str) -> float:
     """Sum of a Prometheus metric's samples (all labels)."""
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    text = urllib.request.urlopen(url, timeout=30).read().decode()  # a loaded machine answers late
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
@@ -143,7 +143,9 @@ class PlantsWindow:
 def run_module(plants: list[PlantProcess], tmp: Path, args: argparse.Namespace) -> Run:
     """opcua_ingest through the local hub into a real-SDK sink, one session per plant."""
     hub = HubProcess(
-        tmp / "hub", make_manifest({"t": ROUTE}, {"opcua_ingest": {}, "sink": {}}), pick_hub_host()
+        tmp / "hub",
+        make_manifest({"t": ROUTE}, {"opcua_ingest": {}, "sink": {}}),
+        args.host or pick_hub_host(),
     )
     hub.start()
     sink = SdkModule(hub.env("sink")).connect()
@@ -175,12 +177,13 @@ def run_module(plants: list[PlantProcess], tmp: Path, args: argparse.Namespace) 
             )
             doc.append(entry)
     pn.write_text(json.dumps(doc))
-    mport = free_port()
+    mhost = args.host or "127.0.0.1"
+    mport = free_port(mhost)
     env = {**hub.env("opcua_ingest"), "PUBLISHED_NODES_FILE": str(pn), "METRICS_PORT": str(mport),
-           "METRICS_HOST": "127.0.0.1", "PKI_DIR": str(tmp / "pki"), "LOG_LEVEL": "WARNING",
+           "METRICS_HOST": mhost, "PKI_DIR": str(tmp / "pki"), "LOG_LEVEL": "WARNING",
            "SEND_MAX_IN_FLIGHT": str(args.in_flight)}  # fmt: skip
     ingest = ModuleProcess("opcua_ingest", env, tmp / "ingest.log")
-    murl = f"http://127.0.0.1:{mport}/metrics"
+    murl = f"http://{mhost}:{mport}/metrics"
     run = Run("opcua_ingest → hub → sink" + (f" ({len(plants)} endpoints)" if len(plants) > 1 else ""))
     try:
         wait_for(lambda: counts["values"] > 0, 30)
@@ -301,12 +304,17 @@ def main() -> int:
     ap.add_argument("--in-flight", type=int, default=4, help="opcua_ingest SEND_MAX_IN_FLIGHT")
     ap.add_argument("--runs", default="handler,batch,module", help="which columns, comma-separated")
     ap.add_argument("--endpoints", type=int, default=1, help="plants (OPC UA servers) the module run reads")
+    ap.add_argument("--host", default="", help="loopback address for the plants and the hub (default: "
+                    "plants on 127.0.0.1, the hub on a free 127.x.y.z)")  # fmt: skip
     args = ap.parse_args()
     before = machine()
     tmp = Path(tempfile.mkdtemp(prefix="bench-opcua-"))
+    host = args.host or "127.0.0.1"
     plants = [
         PlantProcess(
-            PlantOptions(state_dir=tmp / f"plant{i}", port=free_port(), scenario="load", tags=args.tags)
+            PlantOptions(
+                state_dir=tmp / f"plant{i}", host=host, port=free_port(host), scenario="load", tags=args.tags
+            )
         )
         for i in range(max(args.endpoints, 1))
     ]

@@ -119,7 +119,8 @@ class NetworkMessageBatcher:
     """Collects samples into DataSetMessages per writer and cuts network messages under `max_bytes`.
 
     `add` returns network messages that became full; `flush` returns the rest. A field that changes
-    twice before a flush starts a new DataSetMessage for its writer, so no value is lost or merged.
+    twice before a flush goes to its writer's next DataSetMessage (the k-th change of every field in the k-th
+    message), so no value is lost or merged and queued values make full messages.
     A writer in `key_frames` (OPC Publisher's DataSetKeyFrameCount N) has its 1st, N+1th... data set
     message sent as a `ua-keyframe`: `snapshot(writer)` (the last known values) with the changes on top.
     """
@@ -135,7 +136,8 @@ class NetworkMessageBatcher:
         self.publisher_id = publisher_id
         self.max_bytes = max_bytes
         self._seq: dict[str, int] = {}
-        self._open: dict[str, _DataSet] = {}
+        self._open: dict[str, list[_DataSet]] = {}  # per writer, its open data set messages in order
+        self._gen: dict[str, dict[str, int]] = {}  # per writer, each field's changes since the last cut
         self._closed: list[_DataSet] = []
         self._size = _NETWORK_OVERHEAD
         self._ready: list[dict[str, Any]] = []
@@ -152,22 +154,7 @@ class NetworkMessageBatcher:
         cost = entry_size(entry) + len(s.field) + 6
         if cost + _DATASET_OVERHEAD + _NETWORK_OVERHEAD > self.max_bytes:
             raise ValueError(f"one value of {s.writer_id}/{s.field} is larger than {self.max_bytes} bytes")
-        ds = self._open.get(s.writer_id)
-        if ds is not None and (
-            (s.field in ds.payload and s.field not in ds.prefilled) or ds.message_type != message_type
-        ):
-            self._closed.append(self._open.pop(s.writer_id))
-            ds = None
-        if ds is None:
-            if (
-                self._size + cost + _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
-                > self.max_bytes
-            ):
-                self._cut()
-            ds = self._new_dataset(s, message_type, cost)
-        elif self._size + cost > self.max_bytes:
-            self._cut()
-            ds = self._new_dataset(s, message_type, cost)
+        ds = self._place(s, message_type, cost)
         delta = cost
         if ds.prefilled and s.field in ds.prefilled:  # the change replaces the last known value
             ds.prefilled.discard(s.field)
@@ -178,6 +165,38 @@ class NetworkMessageBatcher:
         self.pending_values += 1
         out, self._ready = self._ready, []
         return out
+
+    def _place(self, s: Sample, message_type: str, cost: int) -> _DataSet:
+        """The open data set message that takes this sample: a field's k-th change since the last cut goes to
+        its writer's k-th open data set message (a publish response that carries two queued values per item,
+        item by item, makes two full messages, not one per pair); an event's fields go in a row."""
+        group = self._open.get(s.writer_id)
+        if group and group[0].message_type != message_type:
+            self._close(s.writer_id)
+            group = None
+        counts = self._gen.setdefault(s.writer_id, {})
+        if message_type == "ua-deltaframe":
+            k = counts.get(s.field, 0)
+        else:  # events and key frames: a repeated field starts the next message
+            k = len(group) - 1 if group else 0
+            if group and s.field in group[k].payload and s.field not in group[k].prefilled:
+                k += 1
+        if group and k < len(group):
+            if self._size + cost <= self.max_bytes:
+                counts[s.field] = k + 1
+                return group[k]
+            self._cut()
+        elif self._size + cost + _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group) > self.max_bytes:
+            self._cut()
+        ds = self._new_dataset(s, message_type, cost)
+        group = self._open[s.writer_id]
+        self._gen.setdefault(s.writer_id, {})[s.field] = len(group)
+        return ds
+
+    def _close(self, writer_id: str) -> None:
+        """Move a writer's open data set messages to the closed ones (they keep their order)."""
+        self._closed.extend(self._open.pop(writer_id, ()))
+        self._gen.pop(writer_id, None)
 
     def _new_dataset(self, s: Sample, message_type: str, cost: int) -> _DataSet:
         """Open a writer's next data set message (a key frame when its turn has come)."""
@@ -197,7 +216,7 @@ class NetworkMessageBatcher:
                     ds.prefilled = set(entries)
                     ds.key = True
                     ds.size += pre
-        self._open[s.writer_id] = ds
+        self._open.setdefault(s.writer_id, []).append(ds)
         self._size += ds.size
         return ds
 
@@ -206,8 +225,7 @@ class NetworkMessageBatcher:
         cost = _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
         if self._size + cost > self.max_bytes:
             self._cut()
-        if s.writer_id in self._open:
-            self._closed.append(self._open.pop(s.writer_id))
+        self._close(s.writer_id)
         self._closed.append(_DataSet(s.writer_id, s.writer_group, "ua-keepalive", {}, cost))
         self._size += cost
         out, self._ready = self._ready, []
@@ -220,22 +238,23 @@ class NetworkMessageBatcher:
         return out
 
     def _cut(self) -> None:
-        datasets = self._closed + list(self._open.values())
-        self._closed, self._open = [], {}
+        datasets = self._closed + [ds for group in self._open.values() for ds in group]
+        self._closed, self._open, self._gen = [], {}, {}
         self._size = _NETWORK_OVERHEAD
         self.pending_values = 0
         if not datasets:
             return
+        stamp = iso(datetime.now(UTC))
         self._ready.append(
             {
                 "MessageId": str(uuid.uuid4()),
                 "MessageType": "ua-data",
                 "PublisherId": self.publisher_id,
-                "Messages": [self._dataset_message(ds) for ds in datasets],
+                "Messages": [self._dataset_message(ds, stamp) for ds in datasets],
             }
         )
 
-    def _dataset_message(self, ds: _DataSet) -> dict[str, Any]:
+    def _dataset_message(self, ds: _DataSet, stamp: str | None) -> dict[str, Any]:
         seq = self._seq.get(ds.writer_id, 0) + 1
         self._seq[ds.writer_id] = seq
         return {
@@ -243,7 +262,7 @@ class NetworkMessageBatcher:
             "DataSetWriterGroup": ds.writer_group,
             "SequenceNumber": seq,
             "MessageType": "ua-keyframe" if ds.key else ds.message_type,
-            "Timestamp": iso(datetime.now(UTC)),
+            "Timestamp": stamp,
             "Payload": ds.payload,
         }
 

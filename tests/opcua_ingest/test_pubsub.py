@@ -55,6 +55,26 @@ def test_a_field_that_changes_twice_starts_a_new_dataset_message_and_sequence_nu
     assert b.flush()[0]["Messages"][0]["SequenceNumber"] == 3
 
 
+def test_queued_values_listed_item_by_item_make_one_full_message_per_round_not_one_per_pair() -> None:
+    b = NetworkMessageBatcher("p")
+    for field in ("A", "B", "C"):  # a publish response with two queued values per item, item by item
+        b.add(sample(field, 1.0))
+        b.add(sample(field, 2.0))
+    (msg,) = b.flush()
+    payloads = [{k: v["Value"] for k, v in m["Payload"].items()} for m in msg["Messages"]]
+    assert payloads == [{"A": 1.0, "B": 1.0, "C": 1.0}, {"A": 2.0, "B": 2.0, "C": 2.0}]
+
+
+def test_events_of_one_writer_stay_one_data_set_message_each() -> None:
+    b = NetworkMessageBatcher("p")
+    for severity in (100, 700):
+        b.add(sample("Severity", severity), "ua-event")
+        b.add(sample("Message", f"level {severity}"), "ua-event")
+    (msg,) = b.flush()
+    assert [sorted(m["Payload"]) for m in msg["Messages"]] == [["Message", "Severity"]] * 2
+    assert [m["Payload"]["Severity"]["Value"] for m in msg["Messages"]] == [100, 700]
+
+
 @pytest.mark.parametrize("limit", [pytest.param(4096, id="4KB"), pytest.param(250_000, id="250KB")])
 def test_messages_never_exceed_the_limit_and_lose_nothing(limit: int) -> None:
     b = NetworkMessageBatcher("p", max_bytes=limit)
