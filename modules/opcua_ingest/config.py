@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edgeloop_runtime.errors import ConfigError
 
 from .schema import HONOURED_ENTRY, HONOURED_NODE, REFUSED_ENTRY, REFUSED_NODE, refusals
+from .where import WhereClause
 
 DEFAULT_SAMPLING_MS = 1000.0  # OPC Publisher's default OpcSamplingInterval
 DEFAULT_PUBLISHING_MS = 1000.0
@@ -82,14 +83,11 @@ class EventFilterModel(BaseModel):
 
     type_definition_id: str | None = Field(default=None, alias="TypeDefinitionId")
     select_clauses: tuple[SelectClause, ...] | None = Field(default=None, alias="SelectClauses", min_length=1)
-    where_clause: Any = Field(default=None, alias="WhereClause")
+    where_clause: WhereClause | None = Field(default=None, alias="WhereClause")
 
-    @field_validator("where_clause")
-    @classmethod
-    def _where(cls, v: Any) -> Any:
-        if v not in (None, {}, {"Elements": []}):
-            raise ValueError("WhereClause is refused: event filtering by where clause is not supported yet")
-        return None
+    def where(self) -> WhereClause | None:
+        """The where clause to send, None when it has no elements."""
+        return self.where_clause if self.where_clause and self.where_clause.elements else None
 
     def selects(self) -> tuple[tuple[str, tuple[str, ...], str], ...]:
         """(type definition, browse path, field name) per selected field."""
@@ -248,6 +246,7 @@ class NodePlan:
     # Events: (type definition, browse path, field name) per select clause; the event type filtered on.
     event_selects: tuple[tuple[str, tuple[str, ...], str], ...] = ()
     event_type: str | None = None
+    event_where: WhereClause | None = None  # the advanced form's WhereClause, sent as the server's filter
 
     @property
     def is_event(self) -> bool:
@@ -402,6 +401,7 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
                 cyclic=node.cyclic and node.event_filter is None,
                 event_selects=node.event_filter.selects() if node.event_filter else (),
                 event_type=node.event_filter.type_definition_id if node.event_filter else None,
+                event_where=node.event_filter.where() if node.event_filter else None,
             )
         )
     subs: list[SubscriptionPlan] = []

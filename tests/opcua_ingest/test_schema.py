@@ -109,12 +109,18 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
                 "OpcNodes": [
                     {
                         "Id": "i=2253",
-                        "EventFilter": {"WhereClause": {"Elements": [{"FilterOperator": "Equals"}]}},
+                        "EventFilter": {
+                            "WhereClause": {
+                                "Elements": [
+                                    {"FilterOperator": "InView", "FilterOperands": [{"Value": "i=1"}]}
+                                ]
+                            }
+                        },
                     }
                 ]
             },
-            r"OpcNodes\[0\]\.EventFilter\.WhereClause",
-            id="events",
+            r"OpcNodes\[0\]\.EventFilter\.WhereClause.*InView",
+            id="where-clause-operator",
         ),
         pytest.param(
             {"OpcNodes": [{"Id": "i=1", "HeartbeatBehavior": "Reserved"}]},
