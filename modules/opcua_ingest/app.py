@@ -242,11 +242,9 @@ async def ingest(ctx: Context[Settings]) -> None:
     """Run the pipeline and one session per endpoint; re-plan on every accepted configuration."""
     st = ctx.state
     s: Settings = st.get("settings_for_plan") or ctx.settings
-    flush = (s.batch_interval_ms or (st["plan"] or IngestPlan()).min_publishing_ms()) / 1000.0
     pipeline = IngestPipeline(
-        st["send"], publisher_id=st["publisher"], max_bytes=s.batch_max_bytes,
-        flush_interval_s=min(max(flush, 0.02), 10.0), queue_size=s.queue_size, stats=st["stats"],
-        max_in_flight=s.send_max_in_flight, flush_on_response=not s.batch_interval_ms,
+        st["send"], publisher_id=st["publisher"], max_bytes=s.batch_max_bytes, flush_interval_s=1.0,
+        queue_size=s.queue_size, stats=st["stats"], max_in_flight=s.send_max_in_flight,
     )  # fmt: skip
     st["pipeline"] = pipeline
     sessions: dict[EndpointPlan, asyncio.Task[None]] = {}
@@ -260,13 +258,21 @@ async def ingest(ctx: Context[Settings]) -> None:
                 st["reconfigure"].clear()
                 s = st.get("settings_for_plan") or ctx.settings
                 plan: IngestPlan = st["plan"] or IngestPlan()
-                pipeline.flush_on_response = not s.batch_interval_ms
-                if not s.batch_interval_ms:
-                    pipeline.flush_interval_s = min(max(plan.min_publishing_ms() / 1000.0, 0.02), 10.0)
+                _batching(pipeline, s, plan)
                 _reconcile(ctx, s, plan, pipeline, sessions, states, tg)
         finally:
             for task in sessions.values():
                 task.cancel()
+
+
+def _batching(pipeline: IngestPipeline, s: Settings, plan: IngestPlan) -> None:
+    """When network messages go: publishednodes.json's BatchTriggerInterval / BatchSize, else the module's
+    batchIntervalMs; with neither interval, each publish response as soon as it is batched."""
+    interval = plan.batch_trigger_ms if plan.batch_trigger_ms is not None else s.batch_interval_ms
+    pipeline.batch_size = plan.batch_size or 0
+    pipeline.flush_on_response = not interval
+    flush = interval or plan.min_publishing_ms()
+    pipeline.flush_interval_s = min(max(flush / 1000.0, 0.001 if interval else 0.02), 3600.0)
 
 
 def _reconcile(

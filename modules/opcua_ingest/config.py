@@ -182,6 +182,9 @@ class Entry(_Model):
     metadata_timespan: str | None = Field(default=None, alias="MetaDataUpdateTimeTimespan")
     dataset_name: str | None = Field(default=None, alias="DataSetName")
     dataset_description: str | None = Field(default=None, alias="DataSetDescription")
+    batch_size: int | None = Field(default=None, alias="BatchSize", ge=1)
+    batch_trigger_ms: float | None = Field(default=None, alias="BatchTriggerInterval", ge=0)
+    batch_trigger_timespan: str | None = Field(default=None, alias="BatchTriggerIntervalTimespan")
     nodes: list[OpcNode] = Field(alias="OpcNodes", min_length=1)
 
     @model_validator(mode="before")
@@ -220,6 +223,11 @@ class Entry(_Model):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, v: str | None) -> str | None:
+        if v is not None and "Reversible" in v:
+            raise ValueError(
+                f"MessageEncoding {v!r} is refused: reversible encoding (values as Variants with Type and "
+                "Body) is not supported; use Json (the non-reversible form, OPC Publisher's default)"
+            )
         if v not in (None, "Json"):
             raise ValueError(f"MessageEncoding {v!r} is refused (supported: Json)")
         return v
@@ -303,6 +311,10 @@ class IngestPlan:
 
     endpoints: tuple[EndpointPlan, ...] = ()
     refused: tuple[str, ...] = ()  # entries left out, each with the reason
+    # OPC Publisher's BatchSize / BatchTriggerInterval (ms): a network message goes when that many values are
+    # batched or that long after the last one went; one pair per module (it has one output). None: not set.
+    batch_size: int | None = None
+    batch_trigger_ms: float | None = None
 
     @property
     def node_count(self) -> int:
@@ -459,6 +471,7 @@ def parse_published_nodes(doc: Any, origin: str = "publishedNodes") -> IngestPla
     sessions: dict[tuple[str, str, str | None, str, str | None], list[SubscriptionPlan]] = {}
     firsts: dict[tuple[str, str, str | None, str, str | None], EndpointPlan] = {}
     fields_seen: dict[str, set[str]] = {}
+    batching: dict[str, Any] = {}
     for i, raw in enumerate(doc):
         problems = _field_refusals(raw, i)
         try:
@@ -467,10 +480,11 @@ def parse_published_nodes(doc: Any, origin: str = "publishedNodes") -> IngestPla
             refused += [*problems, _first_error(exc, i)]
             continue
         plan, more = _plan_entry(entry, i)
-        problems += more + _field_clashes(plan, fields_seen)
+        problems += more + _field_clashes(plan, fields_seen) + _batching(entry, i, batching)
         if problems:
             refused += problems
             continue
+        batching.update(_batch_fields(entry))
         for writer, names in plan.writers().items():
             fields_seen.setdefault(writer, set()).update(names)
         firsts.setdefault(plan.key, plan)
@@ -483,7 +497,34 @@ def parse_published_nodes(doc: Any, origin: str = "publishedNodes") -> IngestPla
             "; ".join(refused[:10]) + (f" (and {len(refused) - 10} more)" if len(refused) > 10 else ""),
             field=origin,
         )
-    return IngestPlan(tuple(endpoints), tuple(refused))
+    return IngestPlan(
+        tuple(endpoints), tuple(refused), batching.get("BatchSize"), batching.get("BatchTriggerInterval")
+    )
+
+
+def _batch_fields(entry: Entry) -> dict[str, Any]:
+    """The batching fields an entry sets (BatchTriggerInterval in ms, from either spelling)."""
+    out: dict[str, Any] = {}
+    if entry.batch_size is not None:
+        out["BatchSize"] = entry.batch_size
+    if entry.batch_trigger_timespan is not None or entry.batch_trigger_ms is not None:
+        out["BatchTriggerInterval"] = _ms(entry.batch_trigger_ms, entry.batch_trigger_timespan, 0.0)
+    return out
+
+
+def _batching(entry: Entry, index: int, first: dict[str, Any]) -> list[str]:
+    """An entry whose BatchSize / BatchTriggerInterval differ from an earlier entry's is refused: the module
+    batches its one output once, for every writer."""
+    try:
+        mine = _batch_fields(entry)
+    except ValueError as exc:
+        return [f"[{index}].BatchTriggerIntervalTimespan: {exc}"]
+    return [
+        f"[{index}].{name}: refused, {value!r} differs from {first[name]!r} set by an earlier entry "
+        "(batching is one setting for the module's one output)"
+        for name, value in mine.items()
+        if name in first and first[name] != value
+    ]
 
 
 def _merge_subscriptions(subs: list[SubscriptionPlan]) -> tuple[SubscriptionPlan, ...]:

@@ -20,7 +20,8 @@ HONOURED_ENTRY = frozenset(
         "MessagingMode", "MessageEncoding", "DataSetWriterWatchdogBehavior", "OpcNodes", "NodeId",
         "Version", "LastChangeTimespan", "DisableSubscriptionTransfer", "SendKeepAliveDataSetMessages",
         "DataSetKeyFrameCount", "MetaDataUpdateTime", "MetaDataUpdateTimeTimespan", "DataSetName",
-        "DataSetDescription", "OpcNodeWatchdogTimespan", "OpcNodeWatchdogCondition",
+        "DataSetDescription", "OpcNodeWatchdogTimespan", "OpcNodeWatchdogCondition", "BatchSize",
+        "BatchTriggerInterval", "BatchTriggerIntervalTimespan",
     }
 )  # fmt: skip
 
@@ -51,9 +52,6 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "QueueName": ((None,), "the output is the module's telemetry output; route it in edgeHub"),
     "MessageRetention": ((None, False), "edgeHub's store-and-forward decides retention"),
     "MessageTtlTimespan": ((None,), "edgeHub's timeToLiveSecs decides the time to live"),
-    "BatchSize": ((None,), f"{_NOT_YET}: set batchIntervalMs / batchMaxBytes on the module"),
-    "BatchTriggerInterval": ((None,), f"{_NOT_YET}: set batchIntervalMs on the module"),
-    "BatchTriggerIntervalTimespan": ((None,), f"{_NOT_YET}: set batchIntervalMs on the module"),
     "RepublishAfterTransfer": ((None, False), "subscriptions are recreated, not transferred"),
     "EncryptedAuthUsername": ((None,), "encrypted credentials are not supported"),
     "EncryptedAuthPassword": ((None,), "encrypted credentials are not supported"),

@@ -240,6 +240,7 @@ class IngestPipeline:
         # The server already batches by time: one publish response per publishing interval. Flushing
         # as soon as a whole response is batched adds no wait on top of it (lowest latency).
         self.flush_on_response = flush_on_response
+        self.batch_size = 0  # OPC Publisher's BatchSize: a network message as soon as this many values wait
         self._response_pending = False
         self._send = send
         self._slots = asyncio.Semaphore(max(max_in_flight, 1))
@@ -332,6 +333,8 @@ class IngestPipeline:
             except ValueError:
                 self.stats.dropped["too_large"] += 1
                 continue
+            if self.batch_size and self.batcher.pending_values >= self.batch_size:
+                full += self.batcher.flush()
             if full:
                 await self._emit(full)
 

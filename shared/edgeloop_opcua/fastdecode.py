@@ -91,7 +91,7 @@ def decode_items(data: Any) -> list[Any]:
                         if mask & 0x08:
                             srv = _time(_I64.unpack_from(raw, p)[0])
                             p += 8
-                        dv = ua.DataValue(ua.Variant(value, vtype), status, src, srv)
+                        dv = ua.DataValue(ua.Variant(value, vtype, None, False), status, src, srv)
                         item = ua.MonitoredItemNotification(ClientHandle=handle, Value=dv)
                         pos = p
         if item is None:  # anything else: asyncua's own decoder from the item's first byte

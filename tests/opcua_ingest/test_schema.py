@@ -90,13 +90,14 @@ def test_messaging_modes(mode: str, ok: bool) -> None:
     ("extra", "named"),
     [
         pytest.param({"UseReverseConnect": True}, "UseReverseConnect", id="reverse-connect"),
-        pytest.param({"BatchSize": 50}, "BatchSize", id="batch-size"),
         pytest.param(
             {"DataSetWriterWatchdogBehavior": "ExitProcess"},
             "DataSetWriterWatchdogBehavior",
             id="exit-process",
         ),
         pytest.param({"MessageEncoding": "Uadp"}, "MessageEncoding", id="uadp"),
+        pytest.param({"MessageEncoding": "JsonReversible"}, "MessageEncoding.*reversible", id="reversible"),
+        pytest.param({"MessageEncoding": "IsReversible"}, "MessageEncoding.*reversible", id="is-reversible"),
         pytest.param({"EndpointSecurityPolicy": "Basic128Rsa15"}, "Basic128Rsa15", id="deprecated-policy"),
         pytest.param(
             {"OpcAuthenticationMode": "Certificate"},
