@@ -21,7 +21,8 @@ HONOURED_ENTRY = frozenset(
         "Version", "LastChangeTimespan", "DisableSubscriptionTransfer", "SendKeepAliveDataSetMessages",
         "DataSetKeyFrameCount", "MetaDataUpdateTime", "MetaDataUpdateTimeTimespan", "DataSetName",
         "DataSetDescription", "OpcNodeWatchdogTimespan", "OpcNodeWatchdogCondition", "BatchSize",
-        "BatchTriggerInterval", "BatchTriggerIntervalTimespan",
+        "BatchTriggerInterval", "BatchTriggerIntervalTimespan", "LastChangeDateTime", "WriterGroupRootNodeId",
+        "WriterGroupType", "WriterGroupProperties",
     }
 )  # fmt: skip
 
@@ -56,6 +57,23 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "EncryptedAuthUsername": ((None,), "encrypted credentials are not supported"),
     "EncryptedAuthPassword": ((None,), "encrypted credentials are not supported"),
     "Priority": ((None, 0), _NOT_YET),
+    # Fields of the newer 2.9 entry model (PublishedNodesEntryModel.cs): refused by name, not as unknown.
+    "MaxKeepAliveCount": ((None,), f"{_NOT_YET}: set subscriptionKeepaliveS on the module"),
+    "DataSetRouting": ((None, "None"), f"{_NOT_YET}: browse-name routing"),
+    "WriterGroupQueueName": ((None,), "the output is the module's telemetry output; route it in edgeHub"),
+    "WriterGroupMessageTtlTimepan": ((None,), "edgeHub's timeToLiveSecs decides the time to live"),
+    "DefaultHeartbeatInterval": ((None, 0), f"{_NOT_YET}: set HeartbeatInterval on each node"),
+    "DefaultHeartbeatIntervalTimespan": ((None,), f"{_NOT_YET}: set HeartbeatInterval on each node"),
+    "DefaultHeartbeatBehavior": ((None,), f"{_NOT_YET}: set HeartbeatBehavior on each node"),
+    "DataSetSourceUri": ((None,), "cloud events headers are not produced"),
+    "DataSetSubject": ((None,), "cloud events headers are not produced"),
+    "DataSetType": ((None,), "cloud events headers are not produced"),
+    "DataSetRootNodeId": ((None,), f"browse paths are {_NOT_YET}"),
+    "MetaDataRetention": ((None, False), "edgeHub's store-and-forward decides retention"),
+    "MetaDataTtlTimespan": ((None,), "edgeHub's timeToLiveSecs decides the time to live"),
+    "SendKeepAliveAsKeyFrameMessages": ((None, False), _NOT_YET),
+    "PublisherId": ((None,), "one PublisherId for the module: set publisherId on the module"),
+    "DumpConnectionDiagnostics": ((None, False), _NOT_YET),
 }
 
 REFUSED_NODE: dict[str, tuple[tuple[Any, ...], str]] = {

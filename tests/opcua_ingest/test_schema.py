@@ -186,3 +186,24 @@ def test_heartbeat_behavior_reaches_the_plan() -> None:
         [entry(OpcNodes=[{"Id": "i=1", "HeartbeatInterval": 2, "HeartbeatBehavior": "PeriodicLKG"}])]
     )
     assert (node.heartbeat_s, node.heartbeat_behavior) == (2.0, "PeriodicLKG")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("MaxKeepAliveCount", 10, id="max-keep-alive-count"),
+        pytest.param("DefaultHeartbeatBehavior", "PeriodicLKV", id="default-heartbeat"),
+        pytest.param("DataSetRouting", "UseBrowseNames", id="routing"),
+        pytest.param("PublisherId", "line-7", id="publisher-id"),
+        pytest.param("WriterGroupMessageTtlTimepan", "00:01:00", id="ttl-as-opc-publisher-spells-it"),
+    ],
+)
+def test_fields_of_the_newer_entry_model_are_refused_by_name_not_as_unknown(field: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=rf"\[0\]\.{field}: refused, (?!not a field)"):
+        parse_published_nodes([entry(**{field: value})])
+
+
+def test_informational_fields_of_the_newer_entry_model_are_accepted() -> None:
+    doc = [entry(LastChangeDateTime="2026-12-05T05:00:00Z", WriterGroupRootNodeId="i=85", WriterGroupType="i=58",
+                 WriterGroupProperties={"site": "north"}, DataSetRouting="None", MetaDataRetention=False)]  # fmt: skip
+    assert parse_published_nodes(doc).node_count == 1
