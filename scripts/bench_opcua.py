@@ -268,6 +268,15 @@ def table(runs: list[Run], args: argparse.Namespace, before: str) -> None:
         ("module queue length at the end", [num(r.queue_end) for r in runs]),
         ("CPU plant (% of one core)", [num(r.plant.get("cpu")) for r in runs]),
         ("CPU client / opcua_ingest", [num(r.cpu.get("client", r.cpu.get("ingest"))) for r in runs]),
+        (
+            "CPU per value received (us)",
+            [
+                num(r.cpu.get("client", r.cpu.get("ingest", 0.0)) * 1e4 / r.received, ".1f")
+                if r.received
+                else "-"
+                for r in runs
+            ],
+        ),
         ("CPU local hub", [num(r.cpu.get("hub")) for r in runs]),
         ("CPU SDK sink (the bench process)", [num(r.cpu.get("sink")) for r in runs]),
         ("opcua_ingest RSS (MiB)", [num(r.rss_mib) for r in runs]),
