@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncua import ua
@@ -37,7 +37,6 @@ _GOOD = ua.StatusCode(0)
 _TIMES: dict[int, datetime] = {}  # the items of one response mostly share their timestamps
 _TIMES_MAX = 8192
 _installed = False
-_slow_list: Callable[[Any], list[Any]] = ua_binary._create_list_deserializer(ua.MonitoredItemNotification)
 
 
 def _time(raw: int) -> datetime:
@@ -52,7 +51,7 @@ def _time(raw: int) -> datetime:
 def decode_items(data: Any) -> list[Any]:
     """A MonitoredItemNotification array from an asyncua Buffer (the reader's position moves past it)."""
     if not isinstance(data, Buffer):
-        return _slow_list(data)
+        return _slow_list()(data)
     count = ua_binary.Primitives.Int32.unpack(data)
     if count <= 0:
         return []
@@ -110,21 +109,51 @@ def _slow_item() -> Callable[[Any], Any]:
     return ua_binary._create_dataclass_deserializer(ua.MonitoredItemNotification)  # type: ignore[no-any-return]
 
 
-def install() -> None:
-    """Decode DataChangeNotification item lists with `decode_items` in this process (idempotent)."""
+@functools.cache
+def _slow_list() -> Callable[[Any], list[Any]]:
+    return _ORIGINAL_LIST(ua.MonitoredItemNotification)  # type: ignore[no-any-return]
+
+
+_ORIGINAL_LIST: Any = getattr(ua_binary, "_create_list_deserializer", None)
+
+
+def _agrees() -> bool:
+    """Whether `decode_items` reads what asyncua writes, as asyncua reads it (a guard against a changed
+    asyncua: its decoder internals are not public)."""
+    when = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    values = [ua.Variant(1.5, ua.VariantType.Double), ua.Variant(7, ua.VariantType.Int32),
+              ua.Variant(True, ua.VariantType.Boolean), ua.Variant("x", ua.VariantType.String)]  # fmt: skip
+    items = [
+        ua.MonitoredItemNotification(ClientHandle=i, Value=ua.DataValue(v, ua.StatusCode(0), when, when))
+        for i, v in enumerate(values)
+    ]
+    body = bytes(ua_binary.struct_to_binary(ua.DataChangeNotification(MonitoredItems=items)))
+    expected = ua_binary.struct_from_binary(ua.DataChangeNotification, Buffer(body)).MonitoredItems
+    return bool(decode_items(Buffer(body)) == expected == items)
+
+
+def install() -> bool:
+    """Decode DataChangeNotification item lists with `decode_items` in this process (idempotent); False, with
+    asyncua's own decoder left in place, when this asyncua's internals are not the ones it was written for."""
     global _installed
     if _installed:
-        return
-    original = ua_binary._create_list_deserializer
+        return True
+    try:
+        if _ORIGINAL_LIST is None or not _agrees():
+            return False
+        original = _ORIGINAL_LIST
 
-    @functools.cache
-    def list_deserializer(uatype: Any) -> Callable[[Any], list[Any]]:
-        if uatype is ua.MonitoredItemNotification:
-            return decode_items
-        return original(uatype)  # type: ignore[no-any-return]
+        @functools.cache
+        def list_deserializer(uatype: Any) -> Callable[[Any], list[Any]]:
+            if uatype is ua.MonitoredItemNotification:
+                return decode_items
+            return original(uatype)  # type: ignore[no-any-return]
 
-    ua_binary._create_list_deserializer = list_deserializer
-    ua_binary._create_type_deserializer.cache_clear()
-    ua_binary._create_dataclass_deserializer.cache_clear()
-    _slow_item.cache_clear()
+        ua_binary._create_list_deserializer = list_deserializer
+        ua_binary._create_type_deserializer.cache_clear()
+        ua_binary._create_dataclass_deserializer.cache_clear()
+        _slow_item.cache_clear()
+    except Exception:  # any surprise from asyncua's internals: keep its own decoder
+        return False
     _installed = True
+    return True

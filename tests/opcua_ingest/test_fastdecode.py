@@ -75,3 +75,21 @@ def test_the_reader_ends_right_after_the_list(n: int) -> None:
     buf = Buffer(body)
     assert decode_items(buf) == items
     assert bytes(buf)[:4] == b"\x00\x00\x00\x00"  # DiagnosticInfos: an empty array, then our tail
+
+
+def test_an_asyncua_it_does_not_agree_with_keeps_its_own_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from asyncua.ua import ua_binary
+
+    from edgeloop_opcua import fastdecode
+
+    monkeypatch.setattr(fastdecode, "_installed", False)
+    monkeypatch.setattr(fastdecode, "_agrees", lambda: False)
+    before = ua_binary._create_list_deserializer
+    assert fastdecode.install() is False
+    assert ua_binary._create_list_deserializer is before
+
+
+def test_the_self_check_passes_on_this_asyncua() -> None:
+    from edgeloop_opcua import fastdecode
+
+    assert fastdecode._agrees()
