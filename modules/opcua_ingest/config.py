@@ -182,6 +182,11 @@ class Entry(_Model):
     metadata_timespan: str | None = Field(default=None, alias="MetaDataUpdateTimeTimespan")
     dataset_name: str | None = Field(default=None, alias="DataSetName")
     dataset_description: str | None = Field(default=None, alias="DataSetDescription")
+    default_heartbeat_ms: float | None = Field(default=None, alias="DefaultHeartbeatInterval", ge=0)
+    default_heartbeat_timespan: str | None = Field(default=None, alias="DefaultHeartbeatIntervalTimespan")
+    default_heartbeat_behavior: HeartbeatBehavior | None = Field(
+        default=None, alias="DefaultHeartbeatBehavior"
+    )
     batch_size: int | None = Field(default=None, alias="BatchSize", ge=1)
     batch_trigger_ms: float | None = Field(default=None, alias="BatchTriggerInterval", ge=0)
     batch_trigger_timespan: str | None = Field(default=None, alias="BatchTriggerIntervalTimespan")
@@ -378,13 +383,18 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
     except ValueError as exc:
         errors.append(f"[{index}] DataSetSamplingIntervalTimespan: {exc}")
         default_sampling = DEFAULT_SAMPLING_MS
+    try:  # DefaultHeartbeatInterval is in ms, a node's HeartbeatInterval in seconds (as in OPC Publisher)
+        default_heartbeat_s = _ms(entry.default_heartbeat_ms, entry.default_heartbeat_timespan, 0.0) / 1000.0
+    except ValueError as exc:
+        errors.append(f"[{index}].DefaultHeartbeatIntervalTimespan: {exc}")
+        default_heartbeat_s = 0.0
     by_interval: dict[float, list[NodePlan]] = {}
     for j, node in enumerate(entry.nodes):
         try:
             pub = _ms(node.publishing_ms, node.publishing_timespan, default_pub)
             sampling = _ms(node.sampling_ms, node.sampling_timespan, default_sampling)
             heartbeat = (
-                _ms(node.heartbeat_s, None, 0.0)
+                _ms(node.heartbeat_s, None, default_heartbeat_s)
                 if node.heartbeat_timespan is None
                 else (timespan_ms(node.heartbeat_timespan) / 1000.0)
             )
@@ -409,7 +419,12 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
                 attribute=node.attribute,
                 index_range=node.index_range,
                 discard_new=node.discard_new,
-                heartbeat_behavior=node.heartbeat_behavior,
+                heartbeat_behavior=(
+                    node.heartbeat_behavior
+                    if "heartbeat_behavior" in node.model_fields_set
+                    or entry.default_heartbeat_behavior is None
+                    else entry.default_heartbeat_behavior
+                ),
                 cyclic=node.cyclic and node.event_filter is None,
                 event_selects=node.event_filter.selects() if node.event_filter else (),
                 event_type=node.event_filter.type_definition_id if node.event_filter else None,

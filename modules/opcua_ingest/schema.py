@@ -22,7 +22,8 @@ HONOURED_ENTRY = frozenset(
         "DataSetKeyFrameCount", "MetaDataUpdateTime", "MetaDataUpdateTimeTimespan", "DataSetName",
         "DataSetDescription", "OpcNodeWatchdogTimespan", "OpcNodeWatchdogCondition", "BatchSize",
         "BatchTriggerInterval", "BatchTriggerIntervalTimespan", "LastChangeDateTime", "WriterGroupRootNodeId",
-        "WriterGroupType", "WriterGroupProperties",
+        "WriterGroupType", "WriterGroupProperties", "DefaultHeartbeatInterval",
+        "DefaultHeartbeatIntervalTimespan", "DefaultHeartbeatBehavior",
     }
 )  # fmt: skip
 
@@ -62,9 +63,6 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "DataSetRouting": ((None, "None"), f"{_NOT_YET}: browse-name routing"),
     "WriterGroupQueueName": ((None,), "the output is the module's telemetry output; route it in edgeHub"),
     "WriterGroupMessageTtlTimepan": ((None,), "edgeHub's timeToLiveSecs decides the time to live"),
-    "DefaultHeartbeatInterval": ((None, 0), f"{_NOT_YET}: set HeartbeatInterval on each node"),
-    "DefaultHeartbeatIntervalTimespan": ((None,), f"{_NOT_YET}: set HeartbeatInterval on each node"),
-    "DefaultHeartbeatBehavior": ((None,), f"{_NOT_YET}: set HeartbeatBehavior on each node"),
     "DataSetSourceUri": ((None,), "cloud events headers are not produced"),
     "DataSetSubject": ((None,), "cloud events headers are not produced"),
     "DataSetType": ((None,), "cloud events headers are not produced"),

@@ -192,7 +192,6 @@ def test_heartbeat_behavior_reaches_the_plan() -> None:
     ("field", "value"),
     [
         pytest.param("MaxKeepAliveCount", 10, id="max-keep-alive-count"),
-        pytest.param("DefaultHeartbeatBehavior", "PeriodicLKV", id="default-heartbeat"),
         pytest.param("DataSetRouting", "UseBrowseNames", id="routing"),
         pytest.param("PublisherId", "line-7", id="publisher-id"),
         pytest.param("WriterGroupMessageTtlTimepan", "00:01:00", id="ttl-as-opc-publisher-spells-it"),
@@ -207,3 +206,21 @@ def test_informational_fields_of_the_newer_entry_model_are_accepted() -> None:
     doc = [entry(LastChangeDateTime="2026-12-05T05:00:00Z", WriterGroupRootNodeId="i=85", WriterGroupType="i=58",
                  WriterGroupProperties={"site": "north"}, DataSetRouting="None", MetaDataRetention=False)]  # fmt: skip
     assert parse_published_nodes(doc).node_count == 1
+
+
+def test_default_heartbeat_fields_are_the_nodes_defaults() -> None:
+    doc = [entry(DefaultHeartbeatInterval=2500, DefaultHeartbeatBehavior="PeriodicLKG",
+                 OpcNodes=[{"Id": "i=1", "DisplayName": "A"},
+                           {"Id": "i=2", "DisplayName": "B", "HeartbeatInterval": 7, "HeartbeatBehavior": "WatchdogLKV"}])]  # fmt: skip
+    a, b = parse_published_nodes(doc).endpoints[0].subscriptions[0].nodes
+    assert (a.heartbeat_s, a.heartbeat_behavior) == (2.5, "PeriodicLKG"), (
+        "ms on the entry, the node's defaults"
+    )
+    assert (b.heartbeat_s, b.heartbeat_behavior) == (7.0, "WatchdogLKV"), "a node's own fields win"
+    (c,) = (
+        parse_published_nodes([entry(DefaultHeartbeatIntervalTimespan="00:00:03")])
+        .endpoints[0]
+        .subscriptions[0]
+        .nodes
+    )
+    assert c.heartbeat_s == 3.0
