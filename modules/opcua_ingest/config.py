@@ -187,6 +187,7 @@ class Entry(_Model):
     default_heartbeat_behavior: HeartbeatBehavior | None = Field(
         default=None, alias="DefaultHeartbeatBehavior"
     )
+    max_keepalive_count: int | None = Field(default=None, alias="MaxKeepAliveCount", ge=1)
     batch_size: int | None = Field(default=None, alias="BatchSize", ge=1)
     batch_trigger_ms: float | None = Field(default=None, alias="BatchTriggerInterval", ge=0)
     batch_trigger_timespan: str | None = Field(default=None, alias="BatchTriggerIntervalTimespan")
@@ -282,6 +283,9 @@ class SubscriptionPlan:
     dataset_description: str | None = None
     item_watchdog_s: float = 0.0  # OpcNodeWatchdogTimespan: items without a value this long are late
     watchdog_all: bool = False  # OpcNodeWatchdogCondition WhenAllAreLate (else any late item fires)
+    keepalive_count: int = (
+        0  # MaxKeepAliveCount asked of the server (0: from the module's subscriptionKeepaliveS)
+    )
 
 
 @dataclass(frozen=True)
@@ -439,7 +443,7 @@ def _plan_entry(entry: Entry, index: int) -> tuple[EndpointPlan, list[str]]:
                 SubscriptionPlan(
                     writer, group, pub, chunk, entry.send_keepalive, entry.key_frame_count, metadata_ms,
                     entry.dataset_name, entry.dataset_description, item_watchdog_s,
-                    entry.item_watchdog_condition == "WhenAllAreLate",
+                    entry.item_watchdog_condition == "WhenAllAreLate", entry.max_keepalive_count or 0,
                 )
             )  # fmt: skip
     plan = EndpointPlan(

@@ -312,7 +312,7 @@ class EndpointSession:
             on_items = self._stamping(on_items, seen)
         sub = await create_batch_subscription(
             client,
-            subscription_parameters(sp.publishing_ms, self.keepalive_s),
+            subscription_parameters(sp.publishing_ms, self.keepalive_s, sp.keepalive_count),
             on_items,
             on_status,
             on_events(targets, self.pipeline.submit_events),

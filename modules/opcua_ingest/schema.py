@@ -23,7 +23,7 @@ HONOURED_ENTRY = frozenset(
         "DataSetDescription", "OpcNodeWatchdogTimespan", "OpcNodeWatchdogCondition", "BatchSize",
         "BatchTriggerInterval", "BatchTriggerIntervalTimespan", "LastChangeDateTime", "WriterGroupRootNodeId",
         "WriterGroupType", "WriterGroupProperties", "DefaultHeartbeatInterval",
-        "DefaultHeartbeatIntervalTimespan", "DefaultHeartbeatBehavior",
+        "DefaultHeartbeatIntervalTimespan", "DefaultHeartbeatBehavior", "MaxKeepAliveCount",
     }
 )  # fmt: skip
 
@@ -59,7 +59,6 @@ REFUSED_ENTRY: dict[str, tuple[tuple[Any, ...], str]] = {
     "EncryptedAuthPassword": ((None,), "encrypted credentials are not supported"),
     "Priority": ((None, 0), _NOT_YET),
     # Fields of the newer 2.9 entry model (PublishedNodesEntryModel.cs): refused by name, not as unknown.
-    "MaxKeepAliveCount": ((None,), f"{_NOT_YET}: set subscriptionKeepaliveS on the module"),
     "DataSetRouting": ((None, "None"), f"{_NOT_YET}: browse-name routing"),
     "WriterGroupQueueName": ((None,), "the output is the module's telemetry output; route it in edgeHub"),
     "WriterGroupMessageTtlTimepan": ((None,), "edgeHub's timeToLiveSecs decides the time to live"),

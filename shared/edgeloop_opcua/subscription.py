@@ -96,12 +96,14 @@ async def create_batch_subscription(
     return sub
 
 
-def subscription_parameters(publishing_ms: float, keepalive_s: float = 10.0) -> Any:
-    """CreateSubscriptionParameters: no cap on notifications per publish, keep-alive about `keepalive_s`."""
+def subscription_parameters(publishing_ms: float, keepalive_s: float = 10.0, keepalive_count: int = 0) -> Any:
+    """CreateSubscriptionParameters: no cap on notifications per publish, keep-alive about `keepalive_s`
+    (or exactly `keepalive_count` publishing intervals when given)."""
+    count = keepalive_count or max(int(keepalive_s * 1000 / max(publishing_ms, 1.0)), 3)
     return ua.CreateSubscriptionParameters(
         RequestedPublishingInterval=publishing_ms,
-        RequestedLifetimeCount=10_000,
-        RequestedMaxKeepAliveCount=max(int(keepalive_s * 1000 / max(publishing_ms, 1.0)), 3),
+        RequestedLifetimeCount=max(10_000, 3 * count),
+        RequestedMaxKeepAliveCount=count,
         MaxNotificationsPerPublish=0,
         PublishingEnabled=True,
         Priority=0,

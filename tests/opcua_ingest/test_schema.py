@@ -191,7 +191,6 @@ def test_heartbeat_behavior_reaches_the_plan() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        pytest.param("MaxKeepAliveCount", 10, id="max-keep-alive-count"),
         pytest.param("DataSetRouting", "UseBrowseNames", id="routing"),
         pytest.param("PublisherId", "line-7", id="publisher-id"),
         pytest.param("WriterGroupMessageTtlTimepan", "00:01:00", id="ttl-as-opc-publisher-spells-it"),

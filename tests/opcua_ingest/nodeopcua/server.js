@@ -165,6 +165,7 @@ async function main() {
       sessions: sessions().length,
       subscriptions: sessions().reduce((n, s) => n + s.currentSubscriptionCount, 0),
       alarmActive: alarm.activeState.getValue(),
+      keepAliveCounts: sessions().flatMap((s) => s.publishEngine.subscriptions.map((sub) => sub.maxKeepAliveCount)),
     }),
   };
   let buffer = "";
