@@ -11,7 +11,9 @@ import pytest
 
 from edgeloop_dev.demo.observe import DemoState, upstream_envelopes
 from edgeloop_dev.demo.summary import percentile, summarize
+from edgeloop_dev.hub.az_payload import NON_DECODABLE_PAYLOAD
 from edgeloop_dev.hub.harness import pick_hub_host
+from edgeloop_dev.hub.upstream import BODIES_DIR
 from edgeloop_dev.plant import Fault, free_port
 
 
@@ -62,19 +64,21 @@ def test_wrong_asset_does_not_count_as_detection() -> None:
     assert summarize(state, [fault], 1_800_000_000.0, 60).faults_detected == 0
 
 
-def test_upstream_batches_are_unpacked() -> None:
-    import base64
+def test_upstream_batches_are_unpacked(tmp_path: Path) -> None:
     import gzip
 
     batch = {"kind": "batch", "data": {"events": [_anomaly("pump", "x"), _anomaly("crusher", "y")]}}
     raw = gzip.compress(json.dumps(batch).encode())
+    (tmp_path / BODIES_DIR).mkdir()
+    (tmp_path / BODIES_DIR / "7.bin").write_bytes(raw)  # what the hub keeps of a body az cannot print
     event = {
         "event": {
-            "payload": base64.b64encode(raw).decode(),
-            "properties": {"system": {"content_encoding": "gzip", "payload-encoding": "base64"}},
+            "payload": NON_DECODABLE_PAYLOAD,
+            "properties": {"system": {"content_encoding": "gzip", "content_type": "application/json"}},
+            "annotations": {"x-opt-sequence-number": 7},
         }
     }
-    envelopes, size = upstream_envelopes(event)
+    envelopes, size = upstream_envelopes(event, tmp_path)
     assert [e["data"]["asset"] for e in envelopes] == ["pump", "crusher"]
     assert size == len(raw)
 

@@ -122,7 +122,7 @@ class Demo:
 
     def _collect(self) -> None:
         for event in self.upstream.read():
-            self.state.add_upstream(event)
+            self.state.add_upstream(event, self.dir)
         for record in self.writes.read():
             self.state.add_plant_write(record)
 
