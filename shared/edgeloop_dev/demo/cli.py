@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
         "demo",
         help="run the whole closed loop against the simulated plant, with a live dashboard",
         description="Starts the plant simulator, Blob Storage (Azurite), the local hub and every module of "
-        "deployment/deployment.debug.template.json; shows a live dashboard; writes a summary and a report.",
+        "deployment/deployment.local.template.json; shows a live dashboard; writes a summary and a report.",
     )
     p.add_argument(
         "--duration", type=float, default=120.0, help="seconds to run; 0 runs until Ctrl-C (default 120)"

@@ -12,7 +12,7 @@ from edgeloop_dev.manifest.catalog import load_catalog
 from edgeloop_dev.manifest.render import RenderOptions, render_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEBUG_TEMPLATE = REPO_ROOT / "deployment" / "deployment.debug.template.json"
+DEBUG_TEMPLATE = REPO_ROOT / "deployment" / "deployment.local.template.json"
 
 
 class PortBusyError(RuntimeError):
