@@ -26,7 +26,9 @@ def register(subparsers: Any) -> None:
         "split createOptions; then lint the result.",
     )
     render.add_argument(
-        "--template", type=Path, help="template (default: deployment/deployment.template.json or deployment.local.template.json with --debug)"
+        "--template",
+        type=Path,
+        help="template (default: deployment/deployment.template.json or deployment.local.template.json with --debug)",
     )
     render.add_argument("--platform", choices=PLATFORMS, required=True)
     render.add_argument(
