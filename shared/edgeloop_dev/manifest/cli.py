@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     render.add_argument(
         "--template",
         type=Path,
-        help="template (default: deployment/deployment.template.json or deployment.local.template.json with --debug)",
+        help="template (default: deployment/deployment.template.json; deployment.local... with --debug)",
     )
     render.add_argument("--platform", choices=PLATFORMS, required=True)
     render.add_argument(
