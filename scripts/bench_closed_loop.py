@@ -30,7 +30,9 @@ from edgeloop_dev.plant import free_port
 def audits(state_dir: Path) -> list[dict[str, Any]]:
     """Every audit event that reached upstream."""
     events = JsonlTail(state_dir / "upstream.jsonl").read()
-    return [e["data"] for ev in events for e in upstream_envelopes(ev)[0] if e.get("kind") == "audit"]
+    return [
+        e["data"] for ev in events for e in upstream_envelopes(ev, state_dir)[0] if e.get("kind") == "audit"
+    ]
 
 
 def plant_latencies(state_dir: Path) -> list[float]:

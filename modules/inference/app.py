@@ -184,7 +184,7 @@ async def gpu_monitor(ctx: Context[Settings]) -> None:
             return  # no NVML here: nothing to watch
         for s in samples:
             gpu = str(int(s["index"]))
-            svc.metrics.gpu_util.labels(gpu=gpu).set(s["util"])
+            svc.metrics.gpu_util.labels(gpu=gpu).set(s["util"] / 100.0)  # NVML gives percent
             svc.metrics.gpu_mem.labels(gpu=gpu).set(s["memory"])
             svc.metrics.gpu_temp.labels(gpu=gpu).set(s["temp"])
         await asyncio.sleep(ctx.settings.gpu_poll_seconds)

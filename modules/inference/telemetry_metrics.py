@@ -28,7 +28,7 @@ class InferenceMetrics:
             "Drift statistic of a feature against the training baseline (metric: psi or meanShift).",
             ["asset", "field", "metric"],
         )
-        self.gpu_util = metrics.gauge("gpu_utilization_percent", "GPU utilisation (NVML).", ["gpu"])
+        self.gpu_util = metrics.gauge("gpu_utilization_ratio", "GPU utilisation, 0 to 1 (NVML).", ["gpu"])
         self.gpu_mem = metrics.gauge("gpu_memory_used_bytes", "GPU memory used (NVML).", ["gpu"])
         self.gpu_temp = metrics.gauge("gpu_temperature_celsius", "GPU temperature (NVML).", ["gpu"])
         self._info: dict[str, tuple[str, str]] = {}

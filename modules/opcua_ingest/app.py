@@ -93,11 +93,9 @@ async def start(ctx: Context[Settings]) -> None:
         doc=None,
         last_change=None,
         m_items=ctx.metrics.gauge("monitored_items", "Monitored items created.", ["endpoint"]),
-        m_values=ctx.metrics.counter("values_total", "Values sent on telemetry.", []),
+        m_values=ctx.metrics.counter("values_total", "Values sent on telemetry (per second: rate()).", []),
         m_values_in=ctx.metrics.counter("values_received_total", "Value changes received from servers.", []),
-        m_vps=ctx.metrics.gauge("values_per_second", "Values sent per second (last interval).", []),
         m_msgs=ctx.metrics.counter("messages_total", "Network messages sent.", []),
-        m_mps=ctx.metrics.gauge("messages_per_second", "Network messages per second (last interval).", []),
         m_queue=ctx.metrics.gauge("queue_length", "Values waiting to be batched.", []),
         m_dropped=ctx.metrics.counter("dropped_values_total", "Values dropped, by reason.", ["reason"]),
         m_conn=ctx.metrics.gauge("connected", "1 while the endpoint's session is up.", ["endpoint"]),
@@ -335,8 +333,6 @@ async def _export(ctx: Context[Settings]) -> None:
         st["m_msgs"].inc(stats.messages_out - last.messages_out)
         st["m_heartbeats"].inc(stats.heartbeats - last.heartbeats)
         vps, mps = (stats.values_out - last.values_out) / dt, (stats.messages_out - last.messages_out) / dt
-        st["m_vps"].set(vps)
-        st["m_mps"].set(mps)
         for reason, n in stats.dropped.items():
             st["m_dropped"].labels(reason=reason).inc(n - last_dropped.get(reason, 0))
             last_dropped[reason] = n

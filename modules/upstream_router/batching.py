@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .properties import routing_properties
 from .store import Item
 
 BATCH_NS = uuid.UUID("6f1c7a52-4e59-4b8e-9a35-6a0f0f9d1e21")
@@ -24,6 +25,7 @@ class Encoded:
     content_encoding: str
     seqs: list[int]
     event_ids: list[str]
+    properties: dict[str, str]
 
 
 def _now_iso() -> str:
@@ -39,12 +41,12 @@ def encode(items: list[Item], *, compress: bool, source: dict[str, str]) -> Enco
     """One message for these items: the single envelope as is, or a `batch` of them."""
     ids = [it.id for it in items]
     cls = items[0].cls
+    events = [it.envelope() for it in items]
     if len(items) == 1:
         body = items[0].body
         mid = ids[0]
     else:
         mid = batch_id(ids)
-        events = [it.envelope() for it in items]
         env: dict[str, Any] = {
             "v": 1,
             "kind": "batch",
@@ -55,11 +57,10 @@ def encode(items: list[Item], *, compress: bool, source: dict[str, str]) -> Enco
             "data": {"class": cls, "count": len(events), "events": events},
         }
         body = json.dumps(env, separators=(",", ":")).encode()
-    if compress:
-        return Encoded(
-            mid, cls, gzip.compress(body, compresslevel=6, mtime=0), "gzip", [it.seq for it in items], ids
-        )
-    return Encoded(mid, cls, body, "utf-8", [it.seq for it in items], ids)
+    encoding = "gzip" if compress else "utf-8"
+    payload = gzip.compress(body, compresslevel=6, mtime=0) if compress else body
+    props = routing_properties(cls, events, batch=len(items) > 1, encoding=encoding)
+    return Encoded(mid, cls, payload, encoding, [it.seq for it in items], ids, props)
 
 
 def encode_within(items: list[Item], *, compress: bool, source: dict[str, str], limit: int) -> Encoded:

@@ -91,7 +91,7 @@ class RouterService:
                         content_type="application/json",
                         content_encoding=enc.content_encoding,
                         message_id=enc.message_id,
-                        properties={"class": enc.cls, "events": str(len(enc.seqs))},
+                        properties=enc.properties,
                     ),
                     timeout=self.ctx.settings.send_timeout_seconds,
                 )

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = ROOT / "deployment"
 TEMPLATES = {
     "production": DEPLOYMENT / "deployment.template.json",
-    "debug": DEPLOYMENT / "deployment.debug.template.json",
+    "debug": DEPLOYMENT / "deployment.local.template.json",
 }
 # Every module of the pipeline; example_module is the runtime's example, not part of a deployment.
 PIPELINE = (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +111,26 @@ def test_iotedgehubdev_compose_keeps_debugging_hardening_storage_and_the_plant(
         == 1
     )
     assert "BLOB_CONNECTION_STRING=file:///data/blob" in services["upstream_router"]["environment"]
+
+
+def test_the_readme_render_command_works_on_a_fresh_clone_with_only_the_registry_set(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for part in ("modules", "deployment", "shared"):
+        (clone / part).symlink_to(ROOT / part)  # the checkout as cloned: no .env anywhere
+    out = tmp_path / "rendered.json"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CONTAINER_REGISTRY", "BLOB_", "EDGELOOP_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeloop_dev.cli", "manifest", "render", "--platform", "amd64",
+         "--template", "deployment/deployment.debug.containers.template.json", "--out", str(out)],
+        cwd=clone,
+        env={**env, "CONTAINER_REGISTRY_ADDRESS": "localhost:5000"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "${" not in text and "localhost:5000/edgeloop/opcua_ingest" in text

@@ -11,7 +11,9 @@ from typing import Any
 
 from deploy_helpers import TEMPLATES, load
 
+from edgeloop_dev.hub.az_payload import NON_DECODABLE_PAYLOAD, az_payload, unicode_text
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from edgeloop_dev.hub.upstream import raw_body
 from upstream_router.batching import decode, encode
 from upstream_router.config import Settings
 from upstream_router.store import Item
@@ -49,6 +51,7 @@ def test_upstream_decode_prints_every_event_of_json_and_gzip_batches(
     router = sdk_module(hub.env("router"))
     source = {"module": "router", "version": "0"}
     sent: list[Any] = []
+    raws: list[bytes] = []
     for compress in (False, True):
         items = _items(2)
         enc = encode(items, compress=compress, source=source)
@@ -58,9 +61,10 @@ def test_upstream_decode_prints_every_event_of_json_and_gzip_batches(
             message_id=enc.message_id,
             content_type="application/json",
             content_encoding=enc.content_encoding,
-            properties={"class": enc.cls, "events": str(len(items))},
+            properties=enc.properties,
         )
         sent += [it.envelope() for it in items]
+        raws.append(enc.payload)
     wait_for(lambda: len(hub.upstream()) == 2, timeout=30)  # both upstream messages logged by the hub
     result = subprocess.run(
         [sys.executable, "-m", "edgeloop_dev.cli", "upstream", "--decode", "--state-dir", str(hub.state_dir)],
@@ -85,7 +89,15 @@ def test_upstream_decode_prints_every_event_of_json_and_gzip_batches(
         assert annotations["iothub-connection-module-id"] == "router"
         assert annotations["iothub-connection-auth-generation-id"].isdigit()
         assert "dt-subject" not in event["properties"]["system"]
-        assert event["properties"]["application"] == {"class": "anomaly", "events": "2"}
+        assert "payload-encoding" not in event["properties"]["system"]  # az prints no such property
+        assert event["properties"]["application"]["class"] == "anomaly"
+        assert event["properties"]["application"]["events"] == "2"
+    json_record, gzip_record = hub.upstream()
+    assert json_record["event"]["payload"] == json.loads(raws[0])  # parsed, as az does for JSON text
+    # az prints a body no unicode codec decodes as a placeholder; the hub keeps the bytes for --decode
+    assert gzip_record["event"]["payload"] == az_payload(raws[1], "application/json")
+    assert unicode_text(raws[1]) is not None or gzip_record["event"]["payload"] == NON_DECODABLE_PAYLOAD
+    assert raw_body(hub.state_dir, gzip_record) == raws[1] and raw_body(hub.state_dir, json_record) is None
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["event"] for line in lines] == sent
     assert {line["class"] for line in lines} == {"anomaly"} and {line["module"] for line in lines} == {

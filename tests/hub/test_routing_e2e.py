@@ -7,7 +7,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from edgeloop_dev.hub.az_payload import NON_DECODABLE_PAYLOAD
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from edgeloop_dev.hub.upstream import raw_body
 
 
 def test_output_reaches_input_with_edgehub_properties(
@@ -118,8 +120,11 @@ def test_upstream_file_and_command(
     events = wait_for(lambda: len(hub.upstream()) == 3 and hub.upstream())
     payloads = [e["event"]["payload"] for e in events]
     assert payloads[0] == "plain text"
-    assert payloads[1] == "//4AYmluYXJ5"
-    assert events[1]["event"]["properties"]["system"]["payload-encoding"] == "base64"
+    assert payloads[1] == NON_DECODABLE_PAYLOAD  # as az prints a body no unicode codec reads
+    assert (
+        raw_body(hub.state_dir, events[1]) == b"\xff\xfe\x00binary"
+    )  # kept beside the log, by sequence number
+    assert raw_body(hub.state_dir, events[0]) is None
     assert payloads[2] == {"k": [1, 2]}
     assert [e["event"]["annotations"]["x-opt-sequence-number"] for e in events] == [1, 2, 3]
     out = subprocess.run(

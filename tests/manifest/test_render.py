@@ -191,10 +191,10 @@ def test_the_template_is_not_modified(manifest: dict[str, Any], catalog: dict[st
             "deployment.template.json", "amd64", False, "config/deployment.amd64.json", id="production"
         ),
         pytest.param(
-            "deployment.debug.template.json",
+            "deployment.local.template.json",
             "arm64v8",
             False,
-            "config/deployment.debug.arm64v8.json",
+            "config/deployment.local.arm64v8.json",
             id="debug",
         ),
         pytest.param("deployment.template.json", "amd64", True, "config/deployment.amd64.gpu.json", id="gpu"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable
+from itertools import pairwise
+from typing import get_args
 
 import pytest
 
 from edgeloop_dev.cli import main as cli_main
-from edgeloop_dev.plant import PROCESS_TAGS, FaultSchedule, PlantModel, fault_schedule
-from edgeloop_dev.plant.faults import Fault
+from edgeloop_dev.plant import ASSETS, PROCESS_TAGS, FaultSchedule, PlantModel, fault_schedule
+from edgeloop_dev.plant.faults import Fault, FaultKind
 
 
 def run(model: PlantModel, start: float, end: float, dt: float = 0.1) -> list[dict[str, float]]:
@@ -140,3 +142,19 @@ def test_status_periods(kind: str, status: str) -> None:
     assert model.step(20.0)["Pump.Flow"].status == status
     assert model.step(20.0)["Pump.Vibration"].status == "Good"
     assert model.step(41.0)["Pump.Flow"].status == "Good"
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed{s}") for s in (1, 7, 42)])
+def test_the_tour_shows_every_kind_and_every_asset_within_two_minutes(seed: int) -> None:
+    sched = fault_schedule(seed, "tour", horizon_s=600)
+    early = [f for f in sched.faults if f.end_s <= 120.0]
+    assert {f.kind for f in early} == set(get_args(FaultKind))
+    assert {f.asset for f in early} == set(ASSETS)
+    for asset in ASSETS:  # one asset's faults apart, so each opens an anomaly of its own
+        own = [f for f in sched.faults if f.asset == asset]
+        assert all(b.start_s - a.end_s >= 5.0 for a, b in pairwise(own)), asset
+    assert all(f.start_s >= 120.0 for f in sched.faults[len(early) :]), "then the demo's random faults"
+    known = {t.name for t in PROCESS_TAGS}
+    assert all(
+        set(f.tags) <= known and f.asset in f.tags[0].lower() for f in sched.faults if f.kind != "cavitation"
+    )

@@ -123,7 +123,9 @@ def test_no_secret_in_any_log_or_upstream(
 
     def kinds() -> set[str]:
         # the router may batch several events into one upstream message: look inside
-        return {str(env.get("kind")) for e in hub.upstream() for env in upstream_envelopes(e)[0]}
+        return {
+            str(env.get("kind")) for e in hub.upstream() for env in upstream_envelopes(e, hub.state_dir)[0]
+        }
 
     try:
         wait_for(lambda: {"scaled", "audit", "deadletter"} <= kinds() or None, 60)

@@ -12,7 +12,7 @@ from edgeloop_dev.supervisor.process import free_port
 from edgeloop_dev.supervisor.supervisor import Supervisor, SupervisorConfig, load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
-DEBUG = ROOT / "deployment" / "deployment.debug.template.json"
+DEBUG = ROOT / "deployment" / "deployment.local.template.json"
 
 
 def _env(config: SupervisorConfig) -> dict[str, dict[str, str]]:

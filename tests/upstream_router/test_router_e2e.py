@@ -21,6 +21,7 @@ from ur_process import ModuleProcess
 from edgeloop_dev.azurite import Azurite
 from edgeloop_dev.hub.errors import MethodError as HubMethodError
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from edgeloop_dev.hub.upstream_decode import message_body
 
 ROUTER = "upstream_router"
 INPUTS = ("anomalies", "summaries", "audit", "drift", "deadletter")
@@ -43,11 +44,7 @@ def upstream_events(hub: HubProcess) -> list[dict[str, Any]]:
         if ev["module"] != ROUTER:
             continue
         system = ev["properties"]["system"]
-        payload = ev["payload"]
-        if system.get("content_encoding") == "gzip":
-            import base64
-
-            payload = json.loads(gzip.decompress(base64.b64decode(payload)))
+        payload = message_body(rec, hub.state_dir)
         cls = ev["properties"]["application"]["class"]
         events = payload["data"]["events"] if payload.get("kind") == "batch" else [payload]
         out.extend({**e, "_class": cls, "_mid": system.get("message_id")} for e in events)

@@ -64,14 +64,14 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def parse_upstream(event: dict[str, Any]) -> tuple[float, list[UpstreamEvent]]:
+def parse_upstream(event: dict[str, Any], state_dir: Path | None = None) -> tuple[float, list[UpstreamEvent]]:
     """The enqueued time of one upstream.jsonl line and the envelopes it carried (pure)."""
     body = event.get("event", {})
     t = parse_ts(body.get("annotations", {}).get("iothub-enqueuedtime")) or 0.0
     props = body.get("properties", {})
     message_id = str(props.get("system", {}).get("message_id", ""))
     cls = str(props.get("application", {}).get("class", "?"))
-    envelopes, _size = upstream_envelopes(event)
+    envelopes, _size = upstream_envelopes(event, state_dir)
     out = []
     for env in envelopes:
         data = env.get("data")
@@ -93,7 +93,7 @@ def load_evidence(state_dir: Path) -> Evidence:
     """Read upstream.jsonl, the tap file and the plant's write trail as they are now."""
     ev = Evidence()
     for line in _lines(state_dir / UPSTREAM_FILE):
-        t, events = parse_upstream(line)
+        t, events = parse_upstream(line, state_dir)
         ev.upstream_times.append(t)
         ev.upstream.extend(events)
     ev.tap = _lines(state_dir / TAP_FILE)

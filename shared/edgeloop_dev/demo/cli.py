@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
         "demo",
         help="run the whole closed loop against the simulated plant, with a live dashboard",
         description="Starts the plant simulator, Blob Storage (Azurite), the local hub and every module of "
-        "deployment/deployment.debug.template.json; shows a live dashboard; writes a summary and a report.",
+        "deployment/deployment.local.template.json; shows a live dashboard; writes a summary and a report.",
     )
     p.add_argument(
         "--duration", type=float, default=120.0, help="seconds to run; 0 runs until Ctrl-C (default 120)"
@@ -24,7 +24,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=7, help="the plant's fault schedule seed")
     p.add_argument(
-        "--scenario", default="demo", help="the plant's scenario: demo, or dense (a fault every few s)"
+        "--scenario",
+        default="tour",
+        help="the plant's scenario: tour (every fault kind on every asset in 2 min, then as demo), demo, "
+        "or dense (a fault every few s)",
     )
     p.add_argument("--host", default="127.0.0.1", help="loopback address for the hub (port 8883)")
     p.add_argument("--plant-port", type=int, default=4840)

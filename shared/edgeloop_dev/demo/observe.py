@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import gzip
 import json
@@ -10,6 +9,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from edgeloop_dev.hub.upstream import raw_body
 
 UPSTREAM_FILE = "upstream.jsonl"
 
@@ -29,27 +30,23 @@ def parse_ts(value: object) -> float | None:
     return parsed.timestamp()
 
 
-def upstream_envelopes(event: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """The envelopes in one upstream.jsonl event (batches unpacked, gzip undone), and its byte size."""
+def upstream_envelopes(
+    event: dict[str, Any], state_dir: Path | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The envelopes in one upstream.jsonl event (batches unpacked, gzip undone), and its byte size.
+
+    A body az prints only as a placeholder (a gzip batch) is read from the bytes the hub keeps in `state_dir`.
+    """
     body = event.get("event", {})
     payload = body.get("payload")
     system = body.get("properties", {}).get("system", {})
     encoding = str(system.get("content_encoding", "")).lower()
-    raw: bytes
-    if isinstance(payload, str) and (encoding == "gzip" or system.get("payload_encoding") == "base64"):
-        try:
-            raw = base64.b64decode(payload)
-        except ValueError:
-            return [], len(payload)
+    raw = raw_body(state_dir, event) if state_dir is not None else None
+    if raw is not None:
         size = len(raw)
-        if encoding == "gzip":
-            try:
-                raw = gzip.decompress(raw)
-            except OSError:
-                return [], size
         try:
-            payload = json.loads(raw)
-        except ValueError:
+            payload = json.loads(gzip.decompress(raw) if encoding == "gzip" else raw)
+        except (OSError, ValueError):
             return [], size
     else:
         size = len(json.dumps(payload, separators=(",", ":")).encode()) if payload is not None else 0
@@ -104,8 +101,8 @@ class DemoState:
     writeback_latency_ms: list[float] = field(default_factory=list)
     upstream_latency_ms: list[float] = field(default_factory=list)
 
-    def add_upstream(self, event: dict[str, Any]) -> None:
-        envelopes, size = upstream_envelopes(event)
+    def add_upstream(self, event: dict[str, Any], state_dir: Path | None = None) -> None:
+        envelopes, size = upstream_envelopes(event, state_dir)
         self.upstream_messages += 1
         self.upstream_bytes += size
         app = event.get("event", {}).get("properties", {}).get("application", {})

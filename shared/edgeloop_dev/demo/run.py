@@ -36,7 +36,7 @@ class DemoOptions:
     host: str = "127.0.0.1"
     plant_port: int = 4840
     tui: bool = True
-    scenario: str = "demo"
+    scenario: str = "tour"
     load_tags: int | None = None  # extra plant tags (the `load` scenario's default is 1000)
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> env overrides
 
@@ -122,7 +122,7 @@ class Demo:
 
     def _collect(self) -> None:
         for event in self.upstream.read():
-            self.state.add_upstream(event)
+            self.state.add_upstream(event, self.dir)
         for record in self.writes.read():
             self.state.add_plant_write(record)
 
@@ -193,6 +193,10 @@ class Demo:
     def _print_summary(self, summary: Summary, report: Path) -> None:
         table = Table(title="edgeloop demo summary", show_header=False)
         for key, value in summary.to_dict().items():
+            if key == "faults_by_kind":
+                for kind, (injected, detected) in value.items():
+                    table.add_row(f"  {kind}", f"{detected} of {injected} detected")
+                continue
             table.add_row(key, str(value))
         self.console.print(table)
         verdict = "[green]the loop closed[/]" if summary.loop_closed else "[red]the loop did NOT close[/]"

@@ -12,7 +12,7 @@ from edgeloop_dev.manifest.catalog import load_catalog
 from edgeloop_dev.manifest.render import RenderOptions, render_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEBUG_TEMPLATE = REPO_ROOT / "deployment" / "deployment.debug.template.json"
+DEBUG_TEMPLATE = REPO_ROOT / "deployment" / "deployment.local.template.json"
 
 
 class PortBusyError(RuntimeError):
@@ -93,6 +93,8 @@ def render_debug_manifest(
     modules = rendered["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
     for module in modules.values():  # `edgeloop run` honours the template's ports; demos run side by side
         module.setdefault("env", {})["METRICS_PORT"] = {"value": "0"}
+        if "REST_PORT" in module["env"]:  # inference's REST port (5000 in the template), for the same reason
+            module["env"]["REST_PORT"] = {"value": "0"}
     for name, overrides in (env or {}).items():
         modules[name].setdefault("env", {}).update({k: {"value": v} for k, v in overrides.items()})
     out = state_dir / "deployment.json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edgeloop_dev.demo.observe import DemoState, parse_ts
@@ -44,6 +44,8 @@ class Summary:
     upstream_latency_p99_ms: float | None
     loop_closed: bool
     missing: tuple[str, ...]
+    # "kind on asset" -> [injected, detected], for every fault that started within the run
+    faults_by_kind: dict[str, list[int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,7 +93,19 @@ def summarize(state: DemoState, faults: Sequence[Fault], plant_start: float, dur
         upstream_latency_p99_ms=_round(percentile(state.upstream_latency_ms, 99)),
         loop_closed=not missing,
         missing=tuple(missing),
+        faults_by_kind=by_kind(injected, detected),
     )
+
+
+def by_kind(injected: Sequence[Fault], detected: Sequence[Fault]) -> dict[str, list[int]]:
+    """`kind on asset` -> [injected, detected], in the order the kinds were first injected."""
+    out: dict[str, list[int]] = {}
+    found = {f.id for f in detected}
+    for fault in injected:
+        counts = out.setdefault(f"{fault.kind} on {fault.asset}", [0, 0])
+        counts[0] += 1
+        counts[1] += fault.id in found
+    return out
 
 
 def _round(value: float | None) -> float | None:

@@ -143,7 +143,7 @@ def _upstream(args: argparse.Namespace) -> int:
             while True:
                 line = f.readline()
                 if line.endswith("\n"):
-                    for out in decoded_lines(line) if args.decode else [line.rstrip("\n")]:
+                    for out in decoded_lines(line, path.parent) if args.decode else [line.rstrip("\n")]:
                         print(out, flush=True)
                     continue
                 if not args.follow:

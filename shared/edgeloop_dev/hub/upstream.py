@@ -1,15 +1,18 @@
-"""`$upstream`: cloud-bound messages in DIR/upstream.jsonl, shaped like `az iot hub monitor-events`."""
+"""`$upstream`: cloud-bound messages in DIR/upstream.jsonl, as `az iot hub monitor-events` prints them."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgeloop_dev.hub.az_payload import az_payload, prints_verbatim
+
 UPSTREAM_FILE = "upstream.jsonl"
+# Bodies az cannot print (gzip batches): kept as <x-opt-sequence-number>.bin for `edgeloop upstream --decode`.
+BODIES_DIR = "upstream.bodies"
 
 # edgeHub system property -> the AMQP property name az iot hub monitor-events prints under "system".
 _SYSTEM_NAMES = {
@@ -32,26 +35,12 @@ def generation_id(device: str, module: str) -> str:
     return f"{int(digest[:15], 16) % 10**18:018d}"
 
 
-def decode_payload(body: bytes) -> tuple[Any, bool]:
-    """Return (payload, is_base64): parsed JSON, else text, else base64 of bytes that are not UTF-8."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return base64.b64encode(body).decode(), True
-    try:
-        return json.loads(text), False
-    except ValueError:
-        return text, False
-
-
 def make_event(
     body: bytes, system: dict[str, str], app: dict[str, str], seq: int, now: float, device: str
 ) -> dict[str, Any]:
     """One upstream event in the shape of `az iot hub monitor-events --properties all`."""
-    payload, is_b64 = decode_payload(body)
+    payload = az_payload(body, system.get("contentType"))
     sys_out = {_SYSTEM_NAMES[k]: v for k, v in system.items() if k in _SYSTEM_NAMES}
-    if is_b64:
-        sys_out["payload-encoding"] = "base64"
     module = system.get("connectionModuleId", "")
     enqueued_ms = int(now * 1000)
     origin = system.get("connectionDeviceId", device)
@@ -89,6 +78,7 @@ class UpstreamLog:
         self.device = device
         self.seq = first_seq
         self._pending: list[dict[str, Any]] = []
+        self._bodies: list[tuple[int, bytes]] = []
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the hub's life
         self.listeners: list[Callable[[dict[str, Any], bytes, dict[str, str], dict[str, str]], None]] = []
 
@@ -97,6 +87,8 @@ class UpstreamLog:
         self.seq += 1
         event = make_event(body, system, app, self.seq, now, self.device)
         self._pending.append(event)
+        if not prints_verbatim(body):
+            self._bodies.append((self.seq, body))
         for listener in self.listeners:
             listener(event, body, system, app)
 
@@ -104,6 +96,12 @@ class UpstreamLog:
         """Write and flush every queued event."""
         if not self._pending:
             return
+        if self._bodies:  # written first: a reader never sees a line whose body is not there yet
+            folder = self.path.parent / BODIES_DIR
+            folder.mkdir(exist_ok=True)
+            for seq, body in self._bodies:
+                (folder / f"{seq}.bin").write_bytes(body)
+            self._bodies.clear()
         self._file.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in self._pending))
         self._file.flush()
         self._pending.clear()
@@ -126,6 +124,13 @@ def read_events(state_dir: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return out
+
+
+def raw_body(state_dir: Path, event: dict[str, Any]) -> bytes | None:
+    """The original bytes of a body az cannot print as it is (placeholder, garbled); else None."""
+    seq = event.get("event", {}).get("annotations", {}).get("x-opt-sequence-number")
+    path = state_dir / BODIES_DIR / f"{seq}.bin"
+    return path.read_bytes() if isinstance(seq, int) and path.exists() else None
 
 
 def count_events(state_dir: Path) -> int:

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
+from pathlib import Path
 from typing import Any
 
+from edgeloop_dev.hub.upstream import raw_body
 
-def _body(event: dict[str, Any]) -> Any:
-    """The message body as JSON: as stored, or gunzipped where the router compressed it."""
+
+def message_body(record: dict[str, Any], state_dir: Path) -> Any:
+    """The message body as JSON: as az printed it, or from the kept bytes (gunzipped) where az could not."""
+    event = record.get("event", {})
     system = event.get("properties", {}).get("system", {})
-    payload = event.get("payload")
-    if system.get("content_encoding") == "gzip" and isinstance(payload, str):
-        raw = base64.b64decode(payload) if system.get("payload-encoding") == "base64" else payload.encode()
-        return json.loads(gzip.decompress(raw))
-    return payload
+    raw = raw_body(state_dir, record)
+    if raw is None:
+        return event.get("payload")
+    if str(system.get("content_encoding", "")).lower() == "gzip":
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
 
 
-def decoded_lines(line: str) -> list[str]:
+def decoded_lines(line: str, state_dir: Path) -> list[str]:
     """The events one upstream.jsonl line carries, each as a compact JSON line with where it came from."""
-    event = json.loads(line)["event"]
+    record = json.loads(line)
+    event = record["event"]
     system = event.get("properties", {}).get("system", {})
     application = event.get("properties", {}).get("application", {})
     try:
-        body = _body(event)
+        body = message_body(record, state_dir)
     except (ValueError, OSError) as exc:  # not gzip or not JSON after all: say so, keep the raw line
         return [json.dumps({"module": event.get("module"), "undecodable": str(exc)})]
     head = {"module": event.get("module"), "messageId": system.get("message_id"), **application}

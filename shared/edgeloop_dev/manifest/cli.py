@@ -26,13 +26,15 @@ def register(subparsers: Any) -> None:
         "split createOptions; then lint the result.",
     )
     render.add_argument(
-        "--template", type=Path, help="template (default: deployment/deployment[.debug].template.json)"
+        "--template",
+        type=Path,
+        help="template (default: deployment/deployment.template.json; deployment.local... with --debug)",
     )
     render.add_argument("--platform", choices=PLATFORMS, required=True)
     render.add_argument(
         "--gpu", action="store_true", help="apply deployment/gpu.overlay.json and the .gpu images"
     )
-    render.add_argument("--debug", action="store_true", help="use deployment/deployment.debug.template.json")
+    render.add_argument("--debug", action="store_true", help="use deployment/deployment.local.template.json")
     render.add_argument(
         "--env-file", type=Path, help="variables (default: .env in the repository root, if any)"
     )

@@ -11,7 +11,7 @@ from typing import Any
 from .errors import RenderError
 
 TEMPLATE = Path("deployment/deployment.template.json")
-DEBUG_TEMPLATE = Path("deployment/deployment.debug.template.json")
+DEBUG_TEMPLATE = Path("deployment/deployment.local.template.json")
 GPU_OVERLAY = Path("deployment/gpu.overlay.json")
 SCHEMA = Path("deployment/schema/deployment.schema.json")
 LAYERED_SCHEMA = Path("deployment/schema/layered.schema.json")

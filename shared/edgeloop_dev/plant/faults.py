@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 FaultKind = Literal["bearing_wear", "cavitation", "spike", "dip", "stuck", "bad_status", "uncertain_status"]
-SCENARIOS = ("demo", "steady", "load", "dense")
+SCENARIOS = ("demo", "tour", "steady", "load", "dense")
 DEFAULT_HORIZON_S = 4 * 3600.0
 
 # Which tags each fault kind touches, per asset.
@@ -96,18 +96,32 @@ class FaultSchedule:
         return json.dumps(self.to_dict(started_at), indent=2)
 
 
-def _make(rng: random.Random, n: int, kind: str, start: float) -> Fault:
+# `tour`: every fault kind and every asset within the demo's default two minutes, one asset's faults
+# far enough apart for its anomaly to close in between: (kind, asset, tag for one-tag kinds, start s).
+TOUR: tuple[tuple[str, str, str, float], ...] = (
+    ("cavitation", "pump", "", 12.0),
+    ("spike", "crusher", "Crusher.Vibration", 14.0),
+    ("bearing_wear", "conveyor", "", 16.0),
+    ("bad_status", "crusher", "Crusher.FeedRate", 48.0),
+    ("dip", "pump", "Pump.Flow", 56.0),
+    ("stuck", "conveyor", "Conveyor.MotorCurrent", 78.0),
+    ("uncertain_status", "pump", "Pump.DischargePressure", 92.0),
+)
+TOUR_END_S = 120.0
+
+
+def _make(rng: random.Random, n: int, kind: str, start: float, asset: str = "", tag: str = "") -> Fault:
     lo, hi = _DURATIONS[kind]
     duration = rng.uniform(lo, hi)
     tags: tuple[str, ...]
     if kind == "cavitation":
         asset, tags = "pump", _CAVITATION_TAGS
     elif kind == "bearing_wear":
-        asset = rng.choice(list(_WEAR_TAGS))
+        asset = asset or rng.choice(list(_WEAR_TAGS))
         tags = _WEAR_TAGS[asset]
     else:
-        asset = rng.choice(list(_SENSOR_TAGS))
-        tags = (rng.choice(_SENSOR_TAGS[asset]),)
+        asset = asset or rng.choice(list(_SENSOR_TAGS))
+        tags = (tag or rng.choice(_SENSOR_TAGS[asset]),)
     magnitude = round(rng.uniform(0.6, 1.0), 3)
     return Fault(
         id=f"F{n:04d}",
@@ -121,29 +135,39 @@ def _make(rng: random.Random, n: int, kind: str, start: float) -> Fault:
     )
 
 
+def _random_tail(rng: random.Random, faults: list[Fault], horizon_s: float, not_before: float) -> None:
+    """The demo's random faults after the opening: one every 30-50 s, kinds by weight."""
+    kinds = list(_KIND_WEIGHTS)
+    weights = [_KIND_WEIGHTS[k] for k in kinds]
+    while True:
+        last = faults[-1]
+        t = last.end_s + rng.uniform(30.0, 50.0) - (last.end_s - last.start_s) / 2
+        t = max(t, last.end_s + 5.0, not_before)
+        if t >= horizon_s:
+            break
+        faults.append(_make(rng, len(faults) + 1, rng.choices(kinds, weights)[0], t))
+
+
 def fault_schedule(seed: int, scenario: str, horizon_s: float = DEFAULT_HORIZON_S) -> FaultSchedule:
     """The deterministic fault schedule for `seed` and `scenario`, up to `horizon_s` seconds.
 
     `demo`: the first fault 12-18 s after start (a bearing wear ramp or cavitation, easy to see), then one
-    every 30-50 s. `dense`: short, sharp faults (spikes and dips) every 6-9 s on a random asset,
+    every 30-50 s. `tour` (the demo's default): every kind and every asset in the first two minutes (TOUR),
+    then as `demo`. `dense`: short, sharp faults (spikes and dips) every 6-9 s on a random asset,
     so a latency benchmark collects many closed loops per minute. `steady` and `load`: none.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}")
     faults: list[Fault] = []
-    if scenario == "demo":
+    if scenario in ("demo", "tour"):
         rng = random.Random(f"edgeloop-plant:{seed}:{scenario}")
-        kinds = list(_KIND_WEIGHTS)
-        weights = [_KIND_WEIGHTS[k] for k in kinds]
-        t = rng.uniform(12.0, 18.0)
-        first = rng.choice(["bearing_wear", "cavitation"])
-        faults.append(_make(rng, 1, first, t))
-        while True:
-            t = faults[-1].end_s + rng.uniform(30.0, 50.0) - (faults[-1].end_s - faults[-1].start_s) / 2
-            t = max(t, faults[-1].end_s + 5.0)
-            if t >= horizon_s:
-                break
-            faults.append(_make(rng, len(faults) + 1, rng.choices(kinds, weights)[0], t))
+        if scenario == "tour":
+            for kind, asset, tag, start in TOUR:
+                faults.append(_make(rng, len(faults) + 1, kind, start, asset, tag))
+        else:
+            t = rng.uniform(12.0, 18.0)
+            faults.append(_make(rng, 1, rng.choice(["bearing_wear", "cavitation"]), t))
+        _random_tail(rng, faults, horizon_s, not_before=TOUR_END_S if scenario == "tour" else 0.0)
     if scenario == "dense":
         rng = random.Random(f"edgeloop-plant:{seed}:{scenario}")
         t = rng.uniform(8.0, 10.0)
