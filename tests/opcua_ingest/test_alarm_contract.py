@@ -42,3 +42,17 @@ def test_active_alarms_follow_activation_and_clearing_most_severe_first() -> Non
     assert cleared is not None
     tracker.update(cleared)
     assert [a.source for a in tracker.of("pump")] == ["A"] and len(tracker.of("crusher")) == 1
+
+
+def test_events_leave_in_a_network_message_of_their_own_marked_for_routes() -> None:
+    from opcua_ingest.emission import EVENT_PROPERTIES, split_events
+
+    values = {"DataSetWriterId": "pump", "MessageType": "ua-deltaframe", "Payload": {"Flow": {"Value": 1.0}}}
+    alarm = event("pump", SourceName="Level", ConditionName="Hi", Active=True, Severity=700)
+    mixed = {"MessageId": "m1", "MessageType": "ua-data", "PublisherId": "p", "Messages": [values, alarm]}
+    data, events = split_events(mixed)
+    assert data == {**mixed, "Messages": [values]}
+    assert events == {**mixed, "MessageId": "m1-events", "Messages": [alarm]}
+    assert split_events({**mixed, "Messages": [values]}) == ({**mixed, "Messages": [values]}, None)
+    assert split_events({**mixed, "Messages": [alarm]})[0] is None
+    assert EVENT_PROPERTIES == {"dataSetMessageType": "ua-event"}
