@@ -61,5 +61,7 @@ def alarm_envelopes(message: object, *, source: dict[str, str], now: float) -> l
             }
         )
     if not out:
-        raise ContractError("alarms input holds no `ua-event` data set message (route telemetry values elsewhere)")
+        raise ContractError(
+            "alarms input holds no `ua-event` data set message (route telemetry values elsewhere)"
+        )
     return out

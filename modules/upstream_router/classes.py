@@ -29,9 +29,8 @@ def classify(
     """The class of a message: critical anomalies are `safety`, active severe plant alarms `alarm`,
     otherwise by input."""
     data = envelope.get("data")
-    if input_name == "anomalies":
-        if isinstance(data, dict) and data.get("severity") == "critical":
-            return "safety"
+    if input_name == "anomalies" and isinstance(data, dict) and data.get("severity") == "critical":
+        return "safety"
     if input_name == "alarms" and isinstance(data, dict):
         severity = data.get("severity")
         if (

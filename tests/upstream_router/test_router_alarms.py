@@ -20,17 +20,28 @@ from upstream_router.store import Store
 SRC = {"module": "upstream_router", "version": "0"}
 
 
-def ua_event(asset: str = "pump", *, active: bool | None = True, severity: int = 800, **fields: Any) -> dict[str, Any]:
+def ua_event(
+    asset: str = "pump", *, active: bool | None = True, severity: int = 800, **fields: Any
+) -> dict[str, Any]:
     """One `ua-event` data set message as opcua_ingest emits it (simple EventFilter field names)."""
     payload: dict[str, Any] = {"SourceName": "Level", "ConditionName": "LevelAlarm", "Severity": severity,
                                "Time": "2027-01-15T08:00:00.000Z", **fields}  # fmt: skip
     if active is not None:
         payload["ActiveState/Id"] = active
-    return {"DataSetWriterId": asset, "MessageType": "ua-event", "Payload": {k: {"Value": v} for k, v in payload.items()}}
+    return {
+        "DataSetWriterId": asset,
+        "MessageType": "ua-event",
+        "Payload": {k: {"Value": v} for k, v in payload.items()},
+    }
 
 
 def network(*datasets: dict[str, Any], mid: str = "m1") -> dict[str, Any]:
-    return {"MessageId": mid, "MessageType": "ua-data", "PublisherId": "edge1_opcua_ingest", "Messages": list(datasets)}
+    return {
+        "MessageId": mid,
+        "MessageType": "ua-data",
+        "PublisherId": "edge1_opcua_ingest",
+        "Messages": list(datasets),
+    }
 
 
 @pytest.fixture
@@ -57,7 +68,9 @@ def accept_alarms(r: Router, message: dict[str, Any], now: float = 1.0) -> list[
         pytest.param(ua_event(active=None, severity=900), "event", id="plain-event"),
     ],
 )
-def test_alarm_class_follows_active_state_and_severity(store: Store, dataset: dict[str, Any], cls: str) -> None:
+def test_alarm_class_follows_active_state_and_severity(
+    store: Store, dataset: dict[str, Any], cls: str
+) -> None:
     assert accept_alarms(router(store), network(dataset)) == [cls]
 
 
