@@ -94,6 +94,9 @@ class Rule(_Model):
     signals: list[SignalCheck] = Field(default_factory=list)
     combine: Literal["model", "and", "or"] = "model"
     actions: list[ActionTemplate] = Field(default_factory=list)
+    # An anomaly on an asset the DCS already alarms on: `annotate` it with the alarms, `suppress` its
+    # write-back requests (the event still goes, marked), or `ignore` the DCS's alarms.
+    dcs_alarm: Literal["annotate", "suppress", "ignore"] = Field("annotate", alias="dcsAlarm")
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:

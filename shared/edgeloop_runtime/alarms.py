@@ -9,7 +9,7 @@ reader below also takes a few common renamings. Consumers (routing, anomaly_filt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 EVENT_MESSAGE_TYPE = "ua-event"
@@ -45,6 +45,9 @@ class AlarmEvent:
     def key(self) -> tuple[str, str | None, str | None]:
         """What one alarm is: asset, source and condition name."""
         return (self.asset, self.source, self.condition)
+
+
+_TEXT_FIELDS = ("source", "condition", "message", "time", "event_type", "event_id")
 
 
 def _pick(payload: dict[str, Any], name: str) -> Any:
@@ -107,3 +110,22 @@ class ActiveAlarms:
         """The active alarms of one asset, most severe first."""
         found = [a for a in self._active.values() if a.asset == asset]
         return sorted(found, key=lambda a: -(a.severity or 0))
+
+    def to_doc(self) -> list[dict[str, Any]]:
+        """The active alarms as plain JSON data (to persist)."""
+        return [asdict(a) for a in self._active.values()]
+
+    def load(self, doc: list[dict[str, Any]]) -> None:
+        """Replace the active alarms with those of `to_doc` (unknown keys ignored)."""
+        self._active = {}
+        for raw in doc:
+            flag = {k: raw.get(k) if isinstance(raw.get(k), bool) else None for k in ("active", "acked")}
+            severity = raw.get("severity")
+            alarm = AlarmEvent(
+                asset=str(raw.get("asset", "")),
+                **{k: _text(raw.get(k)) for k in _TEXT_FIELDS},
+                active=flag["active"],
+                acked=flag["acked"],
+                severity=severity if isinstance(severity, int) and not isinstance(severity, bool) else None,
+            )
+            self._active[alarm.key] = alarm
