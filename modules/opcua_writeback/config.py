@@ -11,6 +11,7 @@ from edgeloop_runtime import ModuleSettings
 
 ValueType = Literal["Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32", "Boolean", "String"]
 NUMERIC = ("Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32")
+CONDITION_KINDS = ("acknowledge", "confirm")  # Alarms & Conditions methods called on the condition
 
 
 class TargetSpec(BaseModel):
@@ -19,6 +20,9 @@ class TargetSpec(BaseModel):
     `kind: method`: `nodeId` is the method, `objectId` the object it is called on, the request's value its
     one input argument (type and limits checked as for a variable). A method has no read-back, so a rate
     limit on it needs `readNodeId`, the variable its change is measured from on a first call.
+    `kind: acknowledge | confirm`: `nodeId` is a condition (an alarm); the request's value is
+    `{"eventId": "<base64 EventId of the alarm's event>", "comment": "..."}` and the condition's A&C method
+    `Acknowledge` / `Confirm (EventId, Comment)` is called on it. No limits apply; `minIntervalS` does.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
@@ -31,7 +35,7 @@ class TargetSpec(BaseModel):
     max_rate_per_s: float | None = Field(default=None, gt=0)  # largest change per second
     min_interval_s: float = Field(default=0.0, ge=0)  # least time between two applied writes
     max_length: int = Field(default=256, gt=0)  # for String targets
-    kind: Literal["variable", "method"] = "variable"
+    kind: Literal["variable", "method", "acknowledge", "confirm"] = "variable"
     object_id: str | None = Field(default=None, min_length=3)  # for methods: the object called on
     read_node_id: str | None = Field(
         default=None, min_length=3
@@ -39,6 +43,14 @@ class TargetSpec(BaseModel):
 
     @model_validator(mode="after")
     def _limits(self) -> TargetSpec:
+        if self.kind in CONDITION_KINDS:
+            names = ("min", "max", "max_rate_per_s", "object_id", "read_node_id")
+            given = [to_camel(k) for k in names if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"an {self.kind} target takes no {', '.join(given)} (only nodeId, the condition)"
+                )
+            return self
         if self.type in NUMERIC and (self.min is None or self.max is None):
             raise ValueError("a numeric target needs min and max")
         if self.min is not None and self.max is not None and self.min > self.max:

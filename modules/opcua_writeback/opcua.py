@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import struct
 from pathlib import Path
@@ -22,7 +23,8 @@ _NOT_TRANSIENT = {
     "BadNodeIdUnknown", "BadNodeIdInvalid", "BadTypeMismatch", "BadUserAccessDenied", "BadNotWritable",
     "BadWriteNotSupported", "BadOutOfRange", "BadAttributeIdInvalid", "BadIndexRangeInvalid",
     "BadMethodInvalid", "BadArgumentsMissing", "BadInvalidArgument", "BadTooManyArguments",
-    "BadNotExecutable", "BadNotImplemented",
+    "BadNotExecutable", "BadNotImplemented", "BadEventIdUnknown", "BadConditionBranchAlreadyAcked",
+    "BadConditionBranchAlreadyConfirmed", "BadConditionDisabled",
 }  # fmt: skip
 
 
@@ -173,6 +175,40 @@ class OpcUaAccess:
             return await obj.call_method(method, variant)
         except (struct.error, TypeError, OverflowError) as exc:
             raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+            raise err from exc
+
+    async def condition(
+        self, endpoint: str, condition_id: str, kind: str, event_id: str, comment: str
+    ) -> Any:
+        """Call Acknowledge or Confirm (AcknowledgeableConditionType) on a condition with the event's EventId
+        and a comment. Errors as `call`: a server refusal (BadEventIdUnknown, BadConditionBranchAlreadyAcked
+        ...) is WriteRefusedError."""
+        method = ua.NodeId(
+            ua.ObjectIds.AcknowledgeableConditionType_Acknowledge
+            if kind == "acknowledge"
+            else ua.ObjectIds.AcknowledgeableConditionType_Confirm
+        )
+        try:
+            client = await self._client(endpoint)
+            node = await self._node(client, endpoint, condition_id)
+            args = (
+                ua.Variant(base64.b64decode(event_id, validate=True), ua.VariantType.ByteString),
+                ua.Variant(ua.LocalizedText(comment), ua.VariantType.LocalizedText),
+            )
+        except WriteRefusedError:
+            raise
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+                raise NotSentError(str(err)) from exc
+            raise err from exc
+        try:
+            return await node.call_method(method, *args)
         except Exception as exc:
             err = map_error(exc, endpoint)
             if isinstance(err, TransientError):
