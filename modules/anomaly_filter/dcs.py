@@ -46,6 +46,14 @@ class DcsAlarms:
             data["suppressedBy"] = SUPPRESSED_BY
         return held
 
+    def ack_value(self, asset: str, condition: str, comment: str) -> dict[str, str] | None:
+        """An Acknowledge/Confirm request's value for the asset's active alarm of that ConditionName (its
+        latest EventId, which the server checks); None when there is none or it carries no EventId."""
+        for a in self.active.of(asset):
+            if a.condition == condition and a.event_id:
+                return {"eventId": a.event_id, "comment": comment}
+        return None
+
     def to_doc(self) -> dict[str, Any]:
         """What must survive a restart, as JSON data."""
         return {"active": self.active.to_doc(), "suppressed": sorted(self.suppressed)}

@@ -306,19 +306,24 @@ class FilterEngine:
         for index, a in enumerate(rule.actions):
             if change.state not in a.on or SEVERITY_RANK[change.severity] < SEVERITY_RANK[a.min_severity]:
                 continue
+            fmt = {**event, "rule": rule.name, "score": event["score"] or 0.0}
+            try:
+                reason = a.reason.format(**fmt)
+            except (KeyError, ValueError, IndexError):
+                reason = f"{rule.name}: {change.state}"
             if a.from_field is not None:
                 last = self.buffers[asset].last.get(a.from_field) if asset in self.buffers else None
                 if last is None:
                     self.counts["action_no_value"] += 1
                     continue
                 value: Any = last * a.scale
+            elif a.ack_condition is not None:
+                value = self.dcs.ack_value(asset, a.ack_condition, reason)
+                if value is None:
+                    self.counts["action_no_dcs_alarm"] += 1
+                    continue
             else:
                 value = a.value
-            fmt = {**event, "rule": rule.name, "score": event["score"] or 0.0}
-            try:
-                reason = a.reason.format(**fmt)
-            except (KeyError, ValueError, IndexError):
-                reason = f"{rule.name}: {change.state}"
             target = a.target.format(asset=asset)
             request = ids.request_id(change.event_id, change.state, change.severity, index, target)
             data = {

@@ -111,3 +111,30 @@ def test_event_messages_are_not_signal_values_or_data_quality() -> None:
 def test_an_unknown_mode_is_refused_naming_the_field() -> None:
     with pytest.raises(ConfigError, match="dcsAlarm"):
         parse_rules({"rules": [{"name": "vib", "dcsAlarm": "mute"}]})
+
+
+def test_a_rule_can_acknowledge_the_dcs_alarm_with_its_latest_event_id() -> None:
+    ack = {"on": ["open"], "target": "pumpHiVibAck", "ackCondition": "HiVib", "reason": "AI agrees: {rule}"}
+    eng = engine(actions=[ack])
+    first = alarm("pump", active=True)
+    first["Messages"][0]["Payload"]["EventId"] = {"Value": "AAEC"}
+    latest = alarm("pump", active=True, severity=900)  # the same condition's newer event
+    latest["Messages"][0]["Payload"]["EventId"] = {"Value": "AAED"}
+    eng.on_telemetry(first)
+    eng.on_telemetry(latest)
+    [request] = by_output(feed(eng, [1.5]), "actions")
+    assert request["target"] == "pumpHiVibAck"
+    assert request["value"] == {"eventId": "AAED", "comment": "AI agrees: vib"}
+
+
+def test_no_active_alarm_of_that_condition_no_acknowledge_request_counted() -> None:
+    eng = engine(actions=[{"on": ["open"], "target": "ack", "ackCondition": "LoFlow"}])
+    eng.on_telemetry(alarm("pump", active=True))  # HiVib, not LoFlow
+    assert by_output(feed(eng, [1.5]), "actions") == [] and eng.counts["action_no_dcs_alarm"] == 1
+
+
+def test_an_action_takes_exactly_one_of_value_field_or_condition() -> None:
+    with pytest.raises(ConfigError, match="exactly one"):
+        parse_rules(
+            {"rules": [{"name": "v", "actions": [{"target": "t", "value": 1, "ackCondition": "Hi"}]}]}
+        )
