@@ -1,9 +1,11 @@
-"""Acknowledge and Confirm of a real node-opcua alarm through opcua_writeback, guarded and audited like a write;
-the condition's own state and node-opcua's count of A&C calls are the judge."""
+"""Acknowledge and Confirm of a real node-opcua alarm through opcua_writeback, guarded and audited like a write,
+and the whole chain (alarm -> opcua_ingest -> anomaly_filter's ackCondition rule -> opcua_writeback); the
+condition's own state and node-opcua's count of A&C calls are the judge."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 import shutil
 import uuid
@@ -109,3 +111,77 @@ def test_an_alarm_is_acknowledged_then_confirmed_once_each_with_the_event_id_of_
     assert done["result"] == "applied", done
     final = plant.command("condition")
     assert (final["confirmed"], final["confirmCalls"], final["acknowledgeCalls"]) == (True, 1, 1), final
+
+
+SELECT = [
+    {"TypeDefinitionId": "i=2041", "BrowsePath": ["EventId"]},
+    {"TypeDefinitionId": "i=2041", "BrowsePath": ["SourceName"]},
+    {"TypeDefinitionId": "i=2041", "BrowsePath": ["Severity"]},
+    {"TypeDefinitionId": "i=2782", "BrowsePath": ["ConditionName"]},
+    {"TypeDefinitionId": "i=2915", "BrowsePath": ["ActiveState", "Id"], "DisplayName": "Active"},
+]
+CHAIN = {
+    "alarms": "FROM /messages/modules/opcua_ingest/outputs/telemetry INTO BrokeredEndpoint('/modules/anomaly_filter/inputs/telemetry')",
+    "scores": "FROM /messages/modules/inference/outputs/scores INTO BrokeredEndpoint('/modules/anomaly_filter/inputs/scores')",
+    "actions": "FROM /messages/modules/anomaly_filter/outputs/actions INTO BrokeredEndpoint('/modules/opcua_writeback/inputs/requests')",
+    "audit": "FROM /messages/modules/opcua_writeback/outputs/audit INTO $upstream",
+}
+RULES = {"rules": [{"name": "level", "raise": 1.0, "clear": 0.8, "actions": [
+    {"on": ["open"], "target": "levelAck", "ackCondition": "LevelAlarm", "reason": "AI sees it too ({rule})"}]}]}  # fmt: skip
+
+
+def score(asset: str, end: str) -> dict[str, Any]:
+    data = {"type": "window", "asset": asset, "model": {"name": "pca", "version": "1"}, "score": 2.0,
+            "threshold": 1.0, "contributions": {"Level": 2.0}, "quality": "good", "windowStart": end,
+            "windowEnd": end, "sourceTimestamp": end, "sourceMessageIds": []}  # fmt: skip
+    return {"v": 1, "kind": "score", "id": str(uuid.uuid4()), "ts": end,
+            "source": {"module": "inference", "version": "0"}, "correlationId": None, "data": data}  # fmt: skip
+
+
+def test_a_plant_alarm_is_acknowledged_by_a_rule_through_ingest_filter_and_writeback(
+    plant: Any, tmp_path: Path, hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
+) -> None:
+    pn = tmp_path / "publishednodes.json"
+    pn.write_text(json.dumps([{"EndpointUrl": plant.endpoint, "DataSetWriterId": "tank", "DataSetPublishingInterval": 100,
+        "OpcNodes": [{"Id": f"{NSU};s=Plant", "DisplayName": "Plant",
+                      "EventFilter": {"TypeDefinitionId": "i=2915", "SelectClauses": SELECT}}]}]))  # fmt: skip
+    desired = {"opcua_writeback": {"endpoint": plant.endpoint, "targets": TARGETS},
+               "anomaly_filter": {"rules": RULES}, "opcua_ingest": {}, "inference": {}}  # fmt: skip
+    hub = hub_factory(make_manifest(CHAIN, desired))
+    inference = sdk_module(hub.env("inference"), inputs=False)
+    common = {"METRICS_PORT": "0", "METRICS_HOST": "127.0.0.1", "PKI_DIR": str(tmp_path / "pki")}
+    procs = [
+        ModuleProcess("opcua_ingest", {**hub.env("opcua_ingest"), **common, "PUBLISHED_NODES_FILE": str(pn)},
+                      tmp_path / "ingest.log"),
+        ModuleProcess("anomaly_filter", {**hub.env("anomaly_filter"), **common}, tmp_path / "filter.log"),
+        ModuleProcess("opcua_writeback", {**hub.env("opcua_writeback"), **common, "AUTO_ACCEPT_UNTRUSTED": "true"},
+                      tmp_path / "wb.log"),
+    ]  # fmt: skip
+    try:
+        plant.command("set", name="Level", value=95.0)
+
+        def alarms_seen() -> int:
+            try:
+                answer = hub.invoke("anomaly_filter", "getStatus")
+            except Exception:  # not connected yet
+                return 0
+            return int(answer["payload"].get("counts", {}).get("dcs_alarm_events", 0))
+
+        assert wait_for(alarms_seen, 90), procs[0].log.read_text()[-2000:]
+        inference.send_json("scores", score("tank", "2026-12-05T06:00:00.000Z"))
+
+        def audits_up() -> list[dict[str, Any]]:
+            payloads = [e["event"]["payload"] for e in hub.upstream()]
+            return [p["data"] for p in payloads if isinstance(p, dict) and p.get("kind") == "audit"]
+
+        [audit] = wait_for(audits_up, 60)
+    finally:
+        for p in procs:
+            p.stop()
+    assert audit["target"] == "levelAck" and audit["result"] == "applied", audit
+    state = plant.command("condition")
+    assert (state["acked"], state["acknowledgeCalls"], state["comment"]) == (
+        True,
+        1,
+        "AI sees it too (level)",
+    ), state
