@@ -82,6 +82,8 @@ def coerce(spec: TargetSpec, value: Any) -> Any:
     """
     if spec.kind in CONDITION_KINDS:
         return value
+    if spec.arguments is not None:
+        return {name: coerce(arg.as_target(), value[name]) for name, arg in spec.arguments.items()}
     if spec.type in _INT_RANGES:
         return int(value)
     if spec.type in ("Double", "Float"):
@@ -93,6 +95,8 @@ def check_value(spec: TargetSpec, value: Any) -> Verdict:
     """Type and engineering limits: refused, never clamped; never raises (huge integers, NaN included)."""
     if spec.kind in CONDITION_KINDS:
         return check_condition_value(spec, value)
+    if spec.arguments is not None:
+        return check_arguments(spec, value)
     if spec.type == "Boolean":
         return (
             ALLOW
@@ -122,6 +126,22 @@ def check_value(spec: TargetSpec, value: Any) -> Verdict:
         return _refuse(
             "out_of_range", f"{_show(value)} outside the engineering range [{spec.min}, {spec.max}]"
         )
+    return ALLOW
+
+
+def check_arguments(spec: TargetSpec, value: Any) -> Verdict:
+    """A call of several arguments: `{name: value}` with exactly the configured names, each checked."""
+    assert spec.arguments is not None
+    if not isinstance(value, dict):
+        return _refuse("wrong_type", f"expected {{name: value}} for the arguments {list(spec.arguments)}")
+    missing = [n for n in spec.arguments if n not in value]
+    extra = sorted(str(n) for n in value if n not in spec.arguments)
+    if missing or extra:
+        return _refuse("wrong_type", f"arguments missing {missing}, unexpected {extra}")
+    for name, arg in spec.arguments.items():
+        verdict = check_value(arg.as_target(), value[name])
+        if not verdict.allowed:
+            return _refuse(verdict.code, f"argument {name!r}: {verdict.detail}")
     return ALLOW
 
 

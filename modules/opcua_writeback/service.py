@@ -56,6 +56,13 @@ class NodeAccess(Protocol):
         """Call a condition's Acknowledge or Confirm (EventId from base64, Comment). Raises as `write`."""
         ...
 
+    async def call_args(
+        self, endpoint: str, object_id: str, method_id: str, args: list[tuple[str, Any, str]]
+    ) -> Any:
+        """Call a method of several arguments `(name, value, type)`, checked against its InputArguments
+        first (a mismatch is WriteRefusedError, nothing called). Raises as `write`."""
+        ...
+
 
 MAX_VALUE_CHARS = 1024  # an audit carries a value up to this size as JSON, else its head and sha256
 MAX_TEXT_CHARS = 1024  # reasons and other strings in an audit
@@ -339,6 +346,12 @@ class WriteBackService:
                     outputs = await self.access.condition(
                         endpoint, spec.node_id, spec.kind, value["eventId"], value.get("comment", "")
                     )
+                elif spec.kind == "method" and spec.arguments is not None:
+                    assert spec.object_id is not None  # checked by the settings
+                    args: list[tuple[str, Any, str]] = [
+                        (name, value[name], a.type) for name, a in spec.arguments.items()
+                    ]
+                    outputs = await self.access.call_args(endpoint, spec.object_id, spec.node_id, args)
                 elif spec.kind == "method":
                     assert spec.object_id is not None  # checked by the settings
                     outputs = await self.access.call(endpoint, spec.object_id, spec.node_id, value, spec.type)

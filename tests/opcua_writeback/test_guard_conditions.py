@@ -1,5 +1,6 @@
-"""Acknowledge / Confirm targets: their value checked like a write's, one call per decision, audited, against a
-fake node access (the adapter seam; the real server is in test_writeback_conditions_e2e.py)."""
+"""Acknowledge / Confirm and multi-argument method targets: values checked like a write's, one call per
+decision, audited, against a fake node access (the real servers: test_writeback_conditions_e2e.py,
+test_writeback_foreign_server_e2e.py)."""
 
 from __future__ import annotations
 
@@ -125,3 +126,39 @@ async def test_a_refusal_fails_and_a_lost_answer_is_indeterminate_never_retried(
     audit = await handle(service(tmp_path, access, [NOW]), settings(), req())
     assert audit["result"] == result and reason in audit["reason"], audit
     assert access.calls == [] and audit["attempts"] == 1
+
+
+RECIPE = {"kind": "method", "objectId": "ns=2;s=Dcs", "nodeId": "ns=2;s=Dcs.SetRecipe",
+          "arguments": {"Setpoint": {"min": 0, "max": 100}, "Mode": {"type": "Int32", "min": 0, "max": 3}}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        pytest.param({**RECIPE, "arguments": {"Setpoint": {}}}, "needs min and max", id="argument-without-limits"),
+        pytest.param({**RECIPE, "min": 0, "max": 1}, "limits per argument", id="limits-on-the-method"),
+        pytest.param({"nodeId": "ns=2;s=V", "min": 0, "max": 1, "arguments": RECIPE["arguments"]}, "for method",
+                     id="arguments-on-a-variable"),
+    ],
+)  # fmt: skip
+def test_argument_specs_are_checked_at_configuration(spec: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        TargetSpec.model_validate(spec)
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "detail"),
+    [
+        pytest.param({"Setpoint": 5.0, "Mode": 2}, "", "", id="ok"),
+        pytest.param({"Setpoint": 5.0}, "wrong_type", "missing ['Mode']", id="missing"),
+        pytest.param({"Setpoint": 5.0, "Mode": 2, "X": 1}, "wrong_type", "unexpected ['X']", id="extra"),
+        pytest.param({"Setpoint": 5.0, "Mode": 2.5}, "wrong_type", "argument 'Mode'", id="fraction-for-int"),
+        pytest.param(
+            {"Setpoint": 500.0, "Mode": 2}, "out_of_range", "argument 'Setpoint'", id="out-of-range"
+        ),
+        pytest.param([5.0, 2], "wrong_type", "{name: value}", id="not-by-name"),
+    ],
+)
+def test_each_argument_is_checked_like_a_variable(value: Any, code: str, detail: str) -> None:
+    v = check_value(TargetSpec.model_validate(RECIPE), value)
+    assert (v.allowed, v.code) == (code == "", code) and detail in v.detail, v.detail
