@@ -9,6 +9,7 @@ reader below also takes a few common renamings. Consumers (routing, anomaly_filt
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -62,6 +63,13 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _severity(value: Any) -> int | None:
+    """OPC UA Severity (1..1000) as an int; anything else (text, NaN, infinity, a boolean) is None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
 def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
     """The alarm in one data set message of a network message's `Messages`; None for anything else."""
     if dataset.get("MessageType") != EVENT_MESSAGE_TYPE or not isinstance(dataset.get("Payload"), dict):
@@ -74,7 +82,7 @@ def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
         condition=_text(_pick(payload, "condition")),
         active=active if isinstance(active, bool) else None,
         acked=acked if isinstance(acked, bool) else None,
-        severity=int(severity) if isinstance(severity, int | float) else None,
+        severity=_severity(severity),
         message=_text(_pick(payload, "message")),
         time=_text(_pick(payload, "time")),
         event_type=_text(_pick(payload, "event_type")),
