@@ -10,6 +10,7 @@ from typing import Any
 from edgeloop_runtime.errors import ContractError
 
 from . import compliance, ids
+from .dcs import DcsAlarms
 from .episodes import Change, Episode
 from .rules_config import SEVERITY_RANK, Rule, RuleSet
 from .scores import Score, parse_score
@@ -62,6 +63,7 @@ class FilterEngine:
         self.counts: Counter[str] = Counter()
         self.model_of: dict[str, dict[str, str]] = {}
         self.latest_ts: float | None = None
+        self.dcs = DcsAlarms()
 
     # --- configuration -------------------------------------------------------------------------
     def set_rules(self, rules: RuleSet) -> list[Emit]:
@@ -100,6 +102,8 @@ class FilterEngine:
     def on_telemetry(self, body: object) -> list[Emit]:
         """Fold a PubSub network message into the ring buffers, stats, summaries and data quality."""
         samples = parse_network_message(body)
+        if isinstance(body, dict):  # always, once parse_network_message accepted it
+            self.counts["dcs_alarm_events"] += self.dcs.fold(body)
         checks = self._checks()
         out: list[Emit] = []
         for s in samples:
@@ -283,6 +287,7 @@ class FilterEngine:
             "sourceTimestamp": (sc.source_ts or format_ts(sc.end)) if sc else format_ts(change.start),
             "window": window,
         }
+        held = self.dcs.apply(rule.dcs_alarm, asset, change.state, change.event_id, data)
         self.counts[f"anomaly_{change.state}"] += 1
         mid = ids.message_id("anomaly", change.event_id, change.state, change.severity)
         out = [self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None, mid)]
@@ -290,6 +295,9 @@ class FilterEngine:
             done = self.summarizer.count_anomaly(asset, sc.end if sc else change.start)
             if done is not None:
                 out.append(self._emit("summaries", "summary", done))
+        if held:  # the DCS already alarms on it: counted and sent marked, no write-back request
+            self.counts["dcs_suppressed_transitions"] += 1
+            return out
         out += self._actions(rule, asset, change, data)
         return out
 
@@ -298,19 +306,24 @@ class FilterEngine:
         for index, a in enumerate(rule.actions):
             if change.state not in a.on or SEVERITY_RANK[change.severity] < SEVERITY_RANK[a.min_severity]:
                 continue
+            fmt = {**event, "rule": rule.name, "score": event["score"] or 0.0}
+            try:
+                reason = a.reason.format(**fmt)
+            except (KeyError, ValueError, IndexError):
+                reason = f"{rule.name}: {change.state}"
             if a.from_field is not None:
                 last = self.buffers[asset].last.get(a.from_field) if asset in self.buffers else None
                 if last is None:
                     self.counts["action_no_value"] += 1
                     continue
                 value: Any = last * a.scale
+            elif a.ack_condition is not None:
+                value = self.dcs.ack_value(asset, a.ack_condition, reason)
+                if value is None:
+                    self.counts["action_no_dcs_alarm"] += 1
+                    continue
             else:
                 value = a.value
-            fmt = {**event, "rule": rule.name, "score": event["score"] or 0.0}
-            try:
-                reason = a.reason.format(**fmt)
-            except (KeyError, ValueError, IndexError):
-                reason = f"{rule.name}: {change.state}"
             target = a.target.format(asset=asset)
             request = ids.request_id(change.event_id, change.state, change.severity, index, target)
             data = {
@@ -356,6 +369,7 @@ class FilterEngine:
                 }
                 for asset, st in self.dq.items()
             },
+            "dcsAlarms": self.dcs.to_doc(),
         }
 
     def restore(self, doc: dict[str, Any]) -> list[Emit]:
@@ -384,4 +398,5 @@ class FilterEngine:
             asset: DqState(str(d["eventId"]), float(d["start"]), list(d["fields"]), float(d["lastBad"]))
             for asset, d in doc.get("dataQuality", {}).items()
         }
+        self.dcs.load(doc.get("dcsAlarms", {}))
         self.seen.clear()  # the episodes' own source-time marks deduplicate from here on

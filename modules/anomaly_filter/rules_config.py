@@ -64,13 +64,17 @@ class ActionTemplate(_Model):
     target: str
     value: Any = None
     from_field: str | None = Field(None, alias="fromField")
+    # Acknowledge the asset's active DCS alarm of this ConditionName (opcua_writeback `acknowledge` or
+    # `confirm` target): the value is {"eventId": that alarm's EventId, "comment": the reason}.
+    ack_condition: str | None = Field(None, alias="ackCondition", min_length=1)
     scale: float = 1.0
     reason: str = "{rule}: {anomalyKind} {state} on {asset} (severity {severity}, score {score:.3g})"
 
     @model_validator(mode="after")
     def _value_or_field(self) -> ActionTemplate:
-        if self.value is None and self.from_field is None:
-            raise ValueError("an action needs `value` or `fromField`")
+        given = [self.value is not None, self.from_field is not None, self.ack_condition is not None]
+        if sum(given) != 1:
+            raise ValueError("an action needs exactly one of `value`, `fromField` or `ackCondition`")
         return self
 
 
@@ -94,6 +98,9 @@ class Rule(_Model):
     signals: list[SignalCheck] = Field(default_factory=list)
     combine: Literal["model", "and", "or"] = "model"
     actions: list[ActionTemplate] = Field(default_factory=list)
+    # An anomaly on an asset the DCS already alarms on: `annotate` it with the alarms, `suppress` its
+    # write-back requests (the event still goes, marked), or `ignore` the DCS's alarms.
+    dcs_alarm: Literal["annotate", "suppress", "ignore"] = Field("annotate", alias="dcsAlarm")
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:

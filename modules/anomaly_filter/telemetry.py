@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from edgeloop_runtime.alarms import EVENT_MESSAGE_TYPE
 from edgeloop_runtime.errors import ContractError
 
 
@@ -65,7 +66,7 @@ def parse_network_message(body: object) -> list[Sample]:
     for msg in body["Messages"]:
         if not isinstance(msg, dict):
             raise ContractError("each PubSub dataset message must be an object")
-        if msg.get("MessageType") == "ua-keepalive":
+        if msg.get("MessageType") in ("ua-keepalive", EVENT_MESSAGE_TYPE):  # events: not signal values
             continue
         asset = msg.get("DataSetWriterId")
         payload = msg.get("Payload")

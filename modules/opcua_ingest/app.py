@@ -25,6 +25,7 @@ from .config import (
     read_published_nodes_file,
     write_published_nodes_file,
 )
+from .emission import EVENT_PROPERTIES, split_events
 from .opcua import EndpointSession, EndpointState
 from .service import IngestPipeline, IngestStats
 
@@ -77,7 +78,11 @@ async def start(ctx: Context[Settings]) -> None:
     )
 
     async def send(message: dict[str, Any]) -> None:
-        await ctx.send("telemetry", message, envelope=False)
+        values, events = split_events(message)
+        if events is not None:  # alarms first: they are what an operator must see
+            await ctx.send("telemetry", events, envelope=False, properties=dict(EVENT_PROPERTIES))
+        if values is not None:
+            await ctx.send("telemetry", values, envelope=False)
 
     stats = IngestStats()
     ctx.state.update(

@@ -11,6 +11,33 @@ from edgeloop_runtime import ModuleSettings
 
 ValueType = Literal["Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32", "Boolean", "String"]
 NUMERIC = ("Double", "Float", "Int16", "Int32", "Int64", "UInt16", "UInt32")
+CONDITION_KINDS = ("acknowledge", "confirm")  # Alarms & Conditions methods called on the condition
+
+
+class MethodArgument(BaseModel):
+    """One input argument of a method target: its OPC UA type (checked against the method's InputArguments
+    before every call) and its limits, as for a variable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    type: ValueType = "Double"
+    min: float | None = None
+    max: float | None = None
+    max_length: int = Field(default=256, gt=0)
+
+    @model_validator(mode="after")
+    def _limits(self) -> MethodArgument:
+        if self.type in NUMERIC and (self.min is None or self.max is None):
+            raise ValueError("a numeric argument needs min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+    def as_target(self) -> TargetSpec:
+        """The argument as a target spec, for the value checks a variable gets."""
+        return TargetSpec(
+            node_id="argument", type=self.type, min=self.min, max=self.max, max_length=self.max_length
+        )
 
 
 class TargetSpec(BaseModel):
@@ -19,6 +46,10 @@ class TargetSpec(BaseModel):
     `kind: method`: `nodeId` is the method, `objectId` the object it is called on, the request's value its
     one input argument (type and limits checked as for a variable). A method has no read-back, so a rate
     limit on it needs `readNodeId`, the variable its change is measured from on a first call.
+    With `arguments`, a method takes several input arguments, the value being `{name: value}`.
+    `kind: acknowledge | confirm`: `nodeId` is a condition (an alarm); the request's value is
+    `{"eventId": "<base64 EventId of the alarm's event>", "comment": "..."}` and the condition's A&C method
+    `Acknowledge` / `Confirm (EventId, Comment)` is called on it. No limits apply; `minIntervalS` does.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
@@ -31,15 +62,32 @@ class TargetSpec(BaseModel):
     max_rate_per_s: float | None = Field(default=None, gt=0)  # largest change per second
     min_interval_s: float = Field(default=0.0, ge=0)  # least time between two applied writes
     max_length: int = Field(default=256, gt=0)  # for String targets
-    kind: Literal["variable", "method"] = "variable"
+    kind: Literal["variable", "method", "acknowledge", "confirm"] = "variable"
     object_id: str | None = Field(default=None, min_length=3)  # for methods: the object called on
+    # For a method of several input arguments: each by its name in the method's InputArguments; the
+    # request's value is then {name: value}. Without it a method takes the value as its one argument.
+    arguments: dict[str, MethodArgument] | None = None
     read_node_id: str | None = Field(
         default=None, min_length=3
     )  # read for a first rate check (default nodeId)
 
     @model_validator(mode="after")
     def _limits(self) -> TargetSpec:
-        if self.type in NUMERIC and (self.min is None or self.max is None):
+        if self.kind in CONDITION_KINDS:
+            names = ("min", "max", "max_rate_per_s", "object_id", "read_node_id")
+            given = [to_camel(k) for k in names if getattr(self, k) is not None]
+            if given:
+                raise ValueError(
+                    f"an {self.kind} target takes no {', '.join(given)} (only nodeId, the condition)"
+                )
+            return self
+        if self.arguments is not None:
+            if self.kind != "method":
+                raise ValueError("arguments are for method targets")
+            given = [to_camel(k) for k in ("min", "max", "max_rate_per_s") if getattr(self, k) is not None]
+            if given or not self.arguments:
+                raise ValueError("a method with arguments takes limits per argument (and no maxRatePerS)")
+        if self.type in NUMERIC and self.arguments is None and (self.min is None or self.max is None):
             raise ValueError("a numeric target needs min and max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")

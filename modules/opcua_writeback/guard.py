@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from .config import NUMERIC, TargetSpec
+from .config import CONDITION_KINDS, NUMERIC, TargetSpec
 
 _INT_RANGES = {
     "Int16": (-(2**15), 2**15 - 1),
@@ -18,6 +20,7 @@ _INT_RANGES = {
 
 
 MAX_ID_CHARS = 256  # requestId and target: longer ones are malformed
+MAX_EVENT_ID_BYTES = 64  # an OPC UA EventId is a short ByteString (16 bytes on most servers)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ def coerce(spec: TargetSpec, value: Any) -> Any:
     An exactly integral float for an integer target (8.0 for Int32) is accepted and written as 8: JSON
     does not tell 8 from 8.0 and a rule's `value * scale` is a float. 8.5 is refused by `check_value`.
     """
+    if spec.kind in CONDITION_KINDS:
+        return value
+    if spec.arguments is not None:
+        return {name: coerce(arg.as_target(), value[name]) for name, arg in spec.arguments.items()}
     if spec.type in _INT_RANGES:
         return int(value)
     if spec.type in ("Double", "Float"):
@@ -86,6 +93,10 @@ def coerce(spec: TargetSpec, value: Any) -> Any:
 
 def check_value(spec: TargetSpec, value: Any) -> Verdict:
     """Type and engineering limits: refused, never clamped; never raises (huge integers, NaN included)."""
+    if spec.kind in CONDITION_KINDS:
+        return check_condition_value(spec, value)
+    if spec.arguments is not None:
+        return check_arguments(spec, value)
     if spec.type == "Boolean":
         return (
             ALLOW
@@ -115,6 +126,47 @@ def check_value(spec: TargetSpec, value: Any) -> Verdict:
         return _refuse(
             "out_of_range", f"{_show(value)} outside the engineering range [{spec.min}, {spec.max}]"
         )
+    return ALLOW
+
+
+def check_arguments(spec: TargetSpec, value: Any) -> Verdict:
+    """A call of several arguments: `{name: value}` with exactly the configured names, each checked."""
+    assert spec.arguments is not None
+    if not isinstance(value, dict):
+        return _refuse("wrong_type", f"expected {{name: value}} for the arguments {list(spec.arguments)}")
+    missing = [n for n in spec.arguments if n not in value]
+    extra = sorted(str(n) for n in value if n not in spec.arguments)
+    if missing or extra:
+        return _refuse("wrong_type", f"arguments missing {missing}, unexpected {extra}")
+    for name, arg in spec.arguments.items():
+        verdict = check_value(arg.as_target(), value[name])
+        if not verdict.allowed:
+            return _refuse(verdict.code, f"argument {name!r}: {verdict.detail}")
+    return ALLOW
+
+
+def check_condition_value(spec: TargetSpec, value: Any) -> Verdict:
+    """An Acknowledge/Confirm request: `{"eventId": base64 of the alarm event's EventId, "comment"?}`."""
+    if not isinstance(value, dict):
+        return _refuse("wrong_type", f"expected {{'eventId', 'comment'}} for {spec.kind}, got {_show(value)}")
+    extra = sorted(set(value) - {"eventId", "comment"})
+    if extra:
+        return _refuse("wrong_type", f"unexpected keys {extra} for {spec.kind} (eventId, comment)")
+    event_id, comment = value.get("eventId"), value.get("comment", "")
+    if not isinstance(event_id, str) or not event_id:
+        return _refuse(
+            "wrong_type", "eventId must be the alarm event's EventId, base64 (as opcua_ingest sends it)"
+        )
+    try:
+        raw = base64.b64decode(event_id, validate=True)
+    except (binascii.Error, ValueError):
+        return _refuse("wrong_type", f"eventId {_show(event_id)} is not base64")
+    if not raw or len(raw) > MAX_EVENT_ID_BYTES:
+        return _refuse("out_of_range", f"eventId is {len(raw)} bytes; 1 to {MAX_EVENT_ID_BYTES} expected")
+    if not isinstance(comment, str):
+        return _refuse("wrong_type", f"comment must be a string, got {_show(comment)}")
+    if len(comment) > spec.max_length:
+        return _refuse("out_of_range", f"comment longer than {spec.max_length}")
     return ALLOW
 
 

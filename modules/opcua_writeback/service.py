@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from edgeloop_runtime import get_logger, utc_now_iso
 from edgeloop_runtime.errors import TransientError
 
-from .config import Settings, TargetSpec
+from .config import CONDITION_KINDS, Settings, TargetSpec
 from .guard import ALLOW, Verdict, WriteRequest, check_age, check_timing, check_value, coerce
 from .store import SafetyStore, Written
 
@@ -48,6 +48,19 @@ class NodeAccess(Protocol):
 
     async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
         """Call a method with one argument; its outputs. Raises as `write` does."""
+        ...
+
+    async def condition(
+        self, endpoint: str, condition_id: str, kind: str, event_id: str, comment: str
+    ) -> Any:
+        """Call a condition's Acknowledge or Confirm (EventId from base64, Comment). Raises as `write`."""
+        ...
+
+    async def call_args(
+        self, endpoint: str, object_id: str, method_id: str, args: list[tuple[str, Any, str]]
+    ) -> Any:
+        """Call a method of several arguments `(name, value, type)`, checked against its InputArguments
+        first (a mismatch is WriteRefusedError, nothing called). Raises as `write`."""
         ...
 
 
@@ -329,7 +342,17 @@ class WriteBackService:
         while True:
             attempts += 1
             try:
-                if spec.kind == "method":
+                if spec.kind in CONDITION_KINDS:
+                    outputs = await self.access.condition(
+                        endpoint, spec.node_id, spec.kind, value["eventId"], value.get("comment", "")
+                    )
+                elif spec.kind == "method" and spec.arguments is not None:
+                    assert spec.object_id is not None  # checked by the settings
+                    args: list[tuple[str, Any, str]] = [
+                        (name, value[name], a.type) for name, a in spec.arguments.items()
+                    ]
+                    outputs = await self.access.call_args(endpoint, spec.object_id, spec.node_id, args)
+                elif spec.kind == "method":
                     assert spec.object_id is not None  # checked by the settings
                     outputs = await self.access.call(endpoint, spec.object_id, spec.node_id, value, spec.type)
                 else:
@@ -348,7 +371,7 @@ class WriteBackService:
                 await asyncio.sleep(delay)
                 delay *= 2
             except TransientError as exc:  # sent, no answer: it may or may not have been applied
-                if spec.kind == "method":  # nothing to read back: the operator must look
+                if spec.kind != "variable":  # nothing to read back: the operator must look
                     why = f"no answer to the method call ({exc}); not called again"
                     return audit_record(request, None, spec, "indeterminate", why, attempts=attempts), None
                 try:
@@ -366,7 +389,7 @@ class WriteBackService:
                 return audit_record(
                     request, None, spec, "indeterminate", why, read_back=seen, attempts=attempts
                 ), None
-        if spec.kind == "method":  # Good status: called; its outputs are the read-back
+        if spec.kind != "variable":  # Good status: called; its outputs are the read-back
             why = request.reason or "called"
             return audit_record(
                 request, None, spec, "applied", why, read_back=outputs, attempts=attempts

@@ -17,6 +17,7 @@ from edgeloop_runtime import (
     get_logger,
 )
 
+from .alarms import alarm_envelopes
 from .blob import BlobTarget
 from .budget import Budget
 from .config import Settings
@@ -123,6 +124,17 @@ async def _accept(ctx: Context[Settings], msg: InputMessage) -> None:
 
 for _name in ("anomalies", "summaries", "audit", "drift"):
     module.input(_name, queue_size=1000, overflow="block")(_accept)
+
+
+@module.input("alarms", queue_size=1000, overflow="block")
+async def on_alarms(ctx: Context[Settings], msg: InputMessage) -> None:
+    """opcua_ingest's `ua-event` network message: each plant alarm stored as its own event, by severity."""
+    svc = _svc(ctx)
+    source = {"module": ctx.module_name, "version": ctx.version}
+    for env in alarm_envelopes(msg.json(), source=source, now=time.time()):
+        if _store(svc, "alarms", env).result.duplicate:
+            _log.info("duplicate alarm ignored", message_id=msg.message_id, alarm=env["id"])
+    svc.wake.set()
 
 
 @module.input("deadletter", queue_size=1000, overflow="block")

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from edgeloop_runtime import ModuleSettings
 from edgeloop_runtime.compliance import CompliancePolicy
 
+from .classes import DEFAULT_ALARM_MIN_SEVERITY
 from .router import DEFAULT_INTERVALS, Policy
 
 
@@ -39,8 +40,11 @@ class Settings(ModuleSettings):
     blob_timeout_seconds: float = Field(default=10.0, gt=0)
     blob_wait_seconds: float = Field(default=10.0, ge=0)
     blob_retry_max_seconds: float = Field(default=300.0, gt=0)
+    # Plant alarms (input `alarms`): an active one of this OPC UA severity (1..1000) or more is class `alarm`
+    # (right after `safety`, never held back by the budget); the rest are class `event`.
+    alarm_min_severity: int = Field(default=DEFAULT_ALARM_MIN_SEVERITY, ge=1, le=1000)
     frames_per_camera: int = Field(default=30, ge=1)
-    # What may go upstream, applied to every input (anomalies, summaries, audit, drift, deadletter):
+    # What may go upstream, applied to every input (anomalies, alarms, summaries, audit, drift, deadletter):
     # `streams` by input name (`allow`, `redact`), `redactKeys` everywhere (credentials by default).
     compliance: CompliancePolicy = Field(default_factory=CompliancePolicy)
 
@@ -54,4 +58,5 @@ class Settings(ModuleSettings):
             blob_wait_s=self.blob_wait_seconds,
             thin_after=self.thin_after,
             upload_blobs=uploads,
+            alarm_min_severity=self.alarm_min_severity,
         )

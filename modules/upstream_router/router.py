@@ -15,15 +15,17 @@ from edgeloop_runtime.errors import ContractError
 from . import dataset
 from .batching import BATCH_NS, Encoded, encode_within
 from .budget import Budget
-from .classes import CLASSES, classify
+from .classes import CLASSES, DEFAULT_ALARM_MIN_SEVERITY, classify
 from .frames import FrameBuffer
 from .store import PutResult, Store, Upload
 from .thinning import check_summary, merge_summaries
 
 DEFAULT_INTERVALS: dict[str, float] = {
     "safety": 0.0,
+    "alarm": 0.0,
     "audit": 0.0,
     "anomaly": 0.0,
+    "event": 1.0,
     "drift": 5.0,
     "summary": 60.0,
 }
@@ -40,6 +42,7 @@ class Policy:
     blob_wait_s: float = 10.0
     thin_after: int = 2
     upload_blobs: bool = True
+    alarm_min_severity: int = DEFAULT_ALARM_MIN_SEVERITY  # active plant alarms from here on are `alarm`
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Router:
         """Persist one input (durable on return), with the blob uploads its evidence needs."""
         if not isinstance(envelope, dict) or not isinstance(envelope.get("id"), str):
             raise ContractError("input must be an enveloped JSON object with a string `id`")
-        cls = classify(input_name, envelope)
+        cls = classify(input_name, envelope, alarm_min_severity=self.policy.alarm_min_severity)
         if input_name == "summaries":
             check_summary(envelope.get("data"))
         if "data" in envelope:

@@ -143,6 +143,8 @@ class Store:
         db.execute(f"PRAGMA wal_autocheckpoint={max(16, self.wal_limit // page)}")
         db.execute(f"PRAGMA journal_size_limit={self.wal_limit}")
         db.executescript(_SCHEMA)
+        for cls, prio in PRIORITY.items():  # a class table changed by an upgrade re-ranks what is stored
+            db.execute("UPDATE messages SET prio = ? WHERE cls = ? AND prio <> ?", (prio, cls, prio))
         self._db = db
         for cls, reason, n in db.execute("SELECT cls, reason, n FROM drops"):
             self.drops[(cls, reason)] = n

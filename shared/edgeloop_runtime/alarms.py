@@ -9,7 +9,8 @@ reader below also takes a few common renamings. Consumers (routing, anomaly_filt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 EVENT_MESSAGE_TYPE = "ua-event"
@@ -47,6 +48,9 @@ class AlarmEvent:
         return (self.asset, self.source, self.condition)
 
 
+_TEXT_FIELDS = ("source", "condition", "message", "time", "event_type", "event_id")
+
+
 def _pick(payload: dict[str, Any], name: str) -> Any:
     for alias in _ALIASES[name]:
         entry = payload.get(alias)
@@ -57,6 +61,13 @@ def _pick(payload: dict[str, Any], name: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _severity(value: Any) -> int | None:
+    """OPC UA Severity (1..1000) as an int; anything else (text, NaN, infinity, a boolean) is None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
 
 
 def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
@@ -71,7 +82,7 @@ def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
         condition=_text(_pick(payload, "condition")),
         active=active if isinstance(active, bool) else None,
         acked=acked if isinstance(acked, bool) else None,
-        severity=int(severity) if isinstance(severity, int | float) else None,
+        severity=_severity(severity),
         message=_text(_pick(payload, "message")),
         time=_text(_pick(payload, "time")),
         event_type=_text(_pick(payload, "event_type")),
@@ -107,3 +118,22 @@ class ActiveAlarms:
         """The active alarms of one asset, most severe first."""
         found = [a for a in self._active.values() if a.asset == asset]
         return sorted(found, key=lambda a: -(a.severity or 0))
+
+    def to_doc(self) -> list[dict[str, Any]]:
+        """The active alarms as plain JSON data (to persist)."""
+        return [asdict(a) for a in self._active.values()]
+
+    def load(self, doc: list[dict[str, Any]]) -> None:
+        """Replace the active alarms with those of `to_doc` (unknown keys ignored)."""
+        self._active = {}
+        for raw in doc:
+            flag = {k: raw.get(k) if isinstance(raw.get(k), bool) else None for k in ("active", "acked")}
+            severity = raw.get("severity")
+            alarm = AlarmEvent(
+                asset=str(raw.get("asset", "")),
+                **{k: _text(raw.get(k)) for k in _TEXT_FIELDS},
+                active=flag["active"],
+                acked=flag["acked"],
+                severity=severity if isinstance(severity, int) and not isinstance(severity, bool) else None,
+            )
+            self._active[alarm.key] = alarm

@@ -78,6 +78,7 @@ def test_gpu_render_requests_the_gpu_for_inference_only(render: Any) -> None:
 EDGES = {
     ("opcua_ingest", "telemetry", "inference", "telemetry"),
     ("opcua_ingest", "telemetry", "anomaly_filter", "telemetry"),
+    ("opcua_ingest", "telemetry", "upstream_router", "alarms"),  # WHERE dataSetMessageType = 'ua-event'
     ("camera_ingest", "frames", "inference", "frames"),
     ("camera_ingest", "frames", "upstream_router", "frames"),
     ("inference", "scores", "anomaly_filter", "scores"),
@@ -110,7 +111,7 @@ def test_the_local_hub_accepts_the_template(kind: str) -> None:
     config = load_manifest(TEMPLATES[kind])
     assert (
         len(Router(parse_routes(config.edgehub_desired), default_ttl_secs=config.default_ttl_secs).routes)
-        == 16
+        == 17
     )
     assert set(PIPELINE) <= set(config.module_desired)
 

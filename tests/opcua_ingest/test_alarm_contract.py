@@ -42,3 +42,37 @@ def test_active_alarms_follow_activation_and_clearing_most_severe_first() -> Non
     assert cleared is not None
     tracker.update(cleared)
     assert [a.source for a in tracker.of("pump")] == ["A"] and len(tracker.of("crusher")) == 1
+
+
+def test_events_leave_in_a_network_message_of_their_own_marked_for_routes() -> None:
+    from opcua_ingest.emission import EVENT_PROPERTIES, split_events
+
+    values = {"DataSetWriterId": "pump", "MessageType": "ua-deltaframe", "Payload": {"Flow": {"Value": 1.0}}}
+    alarm = event("pump", SourceName="Level", ConditionName="Hi", Active=True, Severity=700)
+    mixed = {"MessageId": "m1", "MessageType": "ua-data", "PublisherId": "p", "Messages": [values, alarm]}
+    data, events = split_events(mixed)
+    assert data == {**mixed, "Messages": [values]}
+    assert events == {**mixed, "MessageId": "m1-events", "Messages": [alarm]}
+    assert split_events({**mixed, "Messages": [values]}) == ({**mixed, "Messages": [values]}, None)
+    assert split_events({**mixed, "Messages": [alarm]})[0] is None
+    assert EVENT_PROPERTIES == {"dataSetMessageType": "ua-event"}
+
+
+def test_odd_severities_and_field_shapes_read_as_unknown_never_raise() -> None:
+    for severity in (float("nan"), float("inf"), True, "high", [1]):
+        alarm = alarm_from_dataset(event("pump", SourceName="L", Active=True, Severity=severity))
+        assert alarm is not None and alarm.severity is None
+    odd = {"DataSetWriterId": "pump", "MessageType": "ua-event", "Payload": {"Severity": 5, "Active": "yes"}}
+    alarm = alarm_from_dataset(odd)
+    assert alarm is not None and (alarm.severity, alarm.active) == (None, None), "not DataValue objects"
+
+
+def test_active_alarms_round_trip_through_their_document() -> None:
+    tracker = ActiveAlarms()
+    alarm = alarm_from_dataset(event("pump", SourceName="L", ConditionName="Hi", Active=True, Severity=700,
+                                     EventId="AAEC"))  # fmt: skip
+    assert alarm is not None
+    tracker.update(alarm)
+    again = ActiveAlarms()
+    again.load(tracker.to_doc())
+    assert again.of("pump") == [alarm]

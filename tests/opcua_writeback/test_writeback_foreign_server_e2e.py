@@ -28,6 +28,11 @@ TARGETS = {
     "mode": {"nodeId": f"nsu={URI};i=1002", "type": "Int32", "min": 0, "max": 9},
     "setFlow": {"kind": "method", "objectId": f"nsu={URI};i=2000", "nodeId": f"nsu={URI};i=2001",
                 "min": 0, "max": 100, "maxRatePerS": 5, "readNodeId": f"nsu={URI};i=1001"},
+    "recipe": {"kind": "method", "objectId": f"nsu={URI};i=2000", "nodeId": f"nsu={URI};i=2100",
+               "arguments": {"Setpoint": {"min": 0, "max": 100}, "Mode": {"type": "Int32", "min": 0, "max": 3}}},
+    "recipeMistyped": {"kind": "method", "objectId": f"nsu={URI};i=2000", "nodeId": f"nsu={URI};i=2100",
+                       "arguments": {"Setpoint": {"type": "Float", "min": 0, "max": 100},
+                                     "Mode": {"type": "Int32", "min": 0, "max": 3}}},
 }  # fmt: skip
 _ADMIN = User(role=UserRole.Admin)
 
@@ -75,6 +80,18 @@ class ForeignDcs:
             return []
 
         await dcs.add_method(ua.NodeId(2001, idx), "SetFlow", set_flow, [ua.VariantType.Double], [])
+
+        async def set_recipe(parent: ua.NodeId, mode: ua.Variant, setpoint: ua.Variant) -> list[ua.Variant]:
+            self.calls.append(
+                ("SetRecipe", mode.Value, mode.VariantType.name, setpoint.Value, setpoint.VariantType.name)
+            )
+            return []
+
+        def arg(name: str, vtype: ua.VariantType) -> ua.Argument:
+            return ua.Argument(Name=name, DataType=ua.NodeId(vtype.value), ValueRank=-1)
+
+        await dcs.add_method(ua.NodeId(2100, idx), "SetRecipe", set_recipe,
+                             [arg("Mode", ua.VariantType.Int32), arg("Setpoint", ua.VariantType.Double)], [])  # fmt: skip
         service = server.iserver.attribute_service
         original = service.write
 
@@ -154,3 +171,20 @@ def test_a_method_is_called_as_a_guarded_action_on_a_server_that_is_not_ours(
     send(feeder, "setFlow", 54.0, rid=rid)  # delivered again
     wait_for(lambda: len(audits(hub, rid)) == 2, 30)  # the repeat's audit (the first one again)
     assert dcs.calls == [(54.0, "Double")], "called once, by the server's own record"
+
+
+def test_a_method_of_several_arguments_is_typed_from_its_input_arguments_and_called_once(
+    foreign: tuple[ForeignDcs, HubProcess, SdkModule],
+) -> None:
+    dcs, hub, feeder = foreign
+    out = audit_for(hub, send(feeder, "recipe", {"Setpoint": 55.0, "Mode": 7}))
+    assert out["result"] == "refused" and "argument 'Mode'" in out["reason"], out
+    missing = audit_for(hub, send(feeder, "recipe", {"Setpoint": 55.0}))
+    assert missing["result"] == "refused" and "missing ['Mode']" in missing["reason"], missing
+    mistyped = audit_for(hub, send(feeder, "recipeMistyped", {"Setpoint": 55.0, "Mode": 2}))
+    assert mistyped["result"] == "failed" and "signature" in mistyped["reason"], mistyped
+    rid = send(feeder, "recipe", {"Setpoint": 55, "Mode": 2.0})  # JSON numbers: typed by the signature
+    assert audit_for(hub, rid)["result"] == "applied"
+    send(feeder, "recipe", {"Setpoint": 55, "Mode": 2.0}, rid=rid)  # delivered again
+    wait_for(lambda: len(audits(hub, rid)) == 2, 30)  # the repeat's audit (the first one again)
+    assert dcs.calls == [("SetRecipe", 2, "Int32", 55.0, "Double")], "called once, in the server's order"

@@ -10,6 +10,9 @@
 //   {"cmd": "terminateSubscriptions"}                   delete every subscription, keep every session
 //   {"cmd": "freeze", "on": true}                       stop/restart the timer (no value changes at all)
 //   {"cmd": "stats"}                                    sessions and subscriptions right now
+//   {"cmd": "condition"}                                LevelAlarm as the server records it: its current
+//                                                       EventId (base64), acked/confirmed, last comment and
+//                                                       how many Acknowledge/Confirm calls it took
 "use strict";
 
 const path = require("path");
@@ -127,6 +130,9 @@ async function main() {
     optionals: ["ConfirmedState", "Confirm"],
   });
   alarm.setEnabledState(true);
+  const taken = { acknowledgeCalls: 0, confirmCalls: 0 }; // the server's own record of A&C method calls
+  alarm.on("acknowledged", () => (taken.acknowledgeCalls += 1));
+  alarm.on("confirmed", () => (taken.confirmCalls += 1));
 
   let frozen = false;
   let tick = 0;
@@ -159,6 +165,19 @@ async function main() {
         }
       }
       return { ok: true, deleted, sessions: sessions().length };
+    },
+    condition: () => {
+      const eventId = alarm.eventId.readValue().value.value;
+      const comment = alarm.comment.readValue().value.value;
+      return {
+        ok: true,
+        eventId: eventId ? Buffer.from(eventId).toString("base64") : null,
+        active: alarm.activeState.getValue(),
+        acked: alarm.ackedState.id.readValue().value.value,
+        confirmed: alarm.confirmedState.id.readValue().value.value,
+        comment: comment ? comment.text : null,
+        ...taken,
+      };
     },
     stats: () => ({
       ok: true,
