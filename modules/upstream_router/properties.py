@@ -14,7 +14,7 @@ MAX_VALUE_CHARS = 128  # ours: with at most 10 properties the set stays far unde
 SCHEMA = "edgeloop-envelope"
 SCHEMA_VERSION = "1"
 SEVERITY_ORDER = ("info", "warning", "critical")
-PRIORITY_OF: dict[str, str] = {"drift": "normal", "summary": "low"}
+PRIORITY_OF: dict[str, str] = {"event": "normal", "drift": "normal", "summary": "low"}
 
 
 def clean(value: str) -> str:
@@ -23,7 +23,7 @@ def clean(value: str) -> str:
 
 
 def priority(cls: str) -> str:
-    """`high` for the classes the budget never holds back, `normal` for drift, `low` for summaries."""
+    """`high` for the classes the budget never holds back, `normal` for plant events and drift, `low` for summaries."""
     return "high" if cls in NEVER_WAIT else PRIORITY_OF.get(cls, "low")
 
 

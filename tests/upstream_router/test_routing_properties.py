@@ -66,6 +66,8 @@ def test_a_mixed_batch_lists_its_assets_and_keeps_the_highest_severity() -> None
     ("cls", "priority"),
     [
         pytest.param("safety", "high", id="safety-high"),
+        pytest.param("alarm", "high", id="active-alarm-high"),
+        pytest.param("event", "normal", id="plant-event-normal"),
         pytest.param("audit", "high", id="audit-high"),
         pytest.param("anomaly", "high", id="anomaly-high"),
         pytest.param("drift", "normal", id="drift-normal"),

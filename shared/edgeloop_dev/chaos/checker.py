@@ -39,8 +39,8 @@ EXPECTED: dict[str, tuple[bool, bool]] = {
     "dip": (False, False),
     "uncertain_status": (False, False),
 }
-NEVER_DROPPED = ("safety", "audit", "anomaly")
-PRIORITY = {"safety": 0, "audit": 1, "anomaly": 2, "drift": 3, "summary": 4}
+NEVER_DROPPED = ("safety", "alarm", "audit", "anomaly")
+PRIORITY = {"safety": 0, "alarm": 1, "audit": 2, "anomaly": 3, "event": 4, "drift": 5, "summary": 6}
 
 
 @dataclass(frozen=True)
