@@ -164,6 +164,8 @@ def infer_metadata(
     }
     if ultralytics:  # LetterBox: bilinear from the full-size image
         pre.update({"interpolation": "linear", "reducedDecode": False})
+    if layout == "CHW" and hw == [-1, -1]:  # torchvision detection: resizes, maps boxes back itself
+        pre.update({"native": True, "reducedDecode": False})
     labels = _labels(props, sidecar)
     batch_static = shape[0] if layout != "CHW" else 1
     probe = {"NCHW": [1, 3, size, size], "NHWC": [1, size, size, 3], "CHW": [3, size, size]}[layout]

@@ -86,7 +86,8 @@ class Preprocess(_Meta):
     `layout` NCHW (most exports), NHWC (TF), CHW (torchvision detection: one image, no batch axis).
     `scale` multiplies the pixel values (1/255 for float inputs, 1 for uint8); `mean`/`std` (per channel,
     after scaling) normalise classifiers. `interpolation` linear and `reducedDecode` off give exactly the
-    pixels Ultralytics' LetterBox gives.
+    pixels Ultralytics' LetterBox gives. `native`: the frame goes in at its own size, unresized (models
+    that resize and map boxes back themselves, as torchvision detection exports do; one image per run).
     """
 
     size: int = Field(ge=8, le=4096)
@@ -99,6 +100,7 @@ class Preprocess(_Meta):
     std: list[float] | None = None
     interpolation: Literal["area", "linear"] = "area"
     reduced_decode: bool = Field(True, alias="reducedDecode")
+    native: bool = False
 
 
 DecoderType = Literal["cellComponents", "yolov5", "yolov8", "nms", "classification"]

@@ -108,6 +108,7 @@ class FrameProcessor:
                 letterboxed=pre.letterbox,
                 linear=pre.interpolation == "linear",
                 reduced=pre.reduced_decode,
+                native=pre.native,
             )
         except BadInput:
             raise

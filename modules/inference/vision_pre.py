@@ -136,9 +136,12 @@ def prepare(
     letterboxed: bool = True,
     linear: bool = False,
     reduced: bool = True,
+    native: bool = False,
 ) -> tuple[np.ndarray, Letterbox]:
-    """Decode and letterbox (or stretch) one JPEG into a size x size BGR canvas."""
-    img, w, h = decode(data, size, reduced)
+    """Decode and letterbox (or stretch) one JPEG into a size x size BGR canvas (`native`: as it is)."""
+    img, w, h = decode(data, size, reduced and not native)
+    if native:
+        return img, Letterbox(w, h, 1.0, 0, 0)
     if letterboxed:
         return letterbox(img, w, h, size, pad_value, linear)
     return stretch(img, w, h, size, linear)
