@@ -23,7 +23,7 @@ def clean(value: str) -> str:
 
 
 def priority(cls: str) -> str:
-    """`high` for the classes the budget never holds back, `normal` for plant events and drift, `low` for summaries."""
+    """`high` for the classes the budget never holds back, `normal` for events and drift, else `low`."""
     return "high" if cls in NEVER_WAIT else PRIORITY_OF.get(cls, "low")
 
 
