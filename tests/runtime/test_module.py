@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
+from runtime_harness import run_module, wait_for
 
 from edgeloop_runtime import Context, InputMessage, MessageTooLargeError, Module, ModuleSettings
 from edgeloop_runtime.testing import FakeHubClient
 from example_module.app import module as example
-
-from .conftest import run_module, wait_for
 
 
 async def test_input_handler_sends_enveloped_json_with_content_type() -> None:
