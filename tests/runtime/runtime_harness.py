@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeloop_runtime import Module
-from edgeloop_runtime.testing import FakeHubClient
+from edgeloop_runtime.testing import FakeHubClient, wait_for_async, within
 
 
 @dataclass
@@ -23,14 +23,12 @@ class Running:
 
     async def finish(self) -> int:
         self.stop.set()
-        return await asyncio.wait_for(self.task, 10)
+        return await within(self.task, 10, "the module to exit after stop")
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll until predicate() is true (the fake has no events to wait on)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
+async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, *, what: str | None = None) -> Any:
+    """Poll until predicate() is true (the fake has no events to wait on); a timeout says what was awaited."""
+    return await wait_for_async(predicate, what, timeout=timeout)
 
 
 @asynccontextmanager
