@@ -80,7 +80,8 @@ HEALTHCHECK = f'["python3", "-I", "{HEALTHCHECK_PATH}"]'
 
 INSTALL = """\
 COPY requirements/{extra}.txt requirements/{extra}.txt
-RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/{extra}.txt "{spec}" 2>pip.log; status=$?; cat pip.log >&2; \\
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/{extra}.txt "{spec}" 2>pip.log; \\
+    status=$?; cat pip.log >&2; \\
     [ "$status" = 0 ] && ! grep -q WARNING pip.log \\
     && /opt/venv/bin/pip check && /opt/venv/bin/python -c "import {name}.app\""""
 
