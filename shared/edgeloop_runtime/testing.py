@@ -41,18 +41,24 @@ def wait_timeout_message(predicate: Callable[[], Any], what: str | None, timeout
     return f"waited {timeout} s for {describe_wait(predicate, what)}; last value: {last!r}"[:1000]
 
 
+def _poll_once(predicate: Callable[[], T], what: str | None, timeout: float, deadline: float) -> T | None:
+    """The predicate's value if truthy, None to poll again; TimeoutError once the deadline has passed."""
+    value = predicate()
+    if value:
+        return value
+    if time.monotonic() >= deadline:
+        raise TimeoutError(wait_timeout_message(predicate, what, timeout, value))
+    return None
+
+
 def wait_for_sync(
     predicate: Callable[[], T], what: str | None = None, *, timeout: float = 10.0, interval: float = 0.05
 ) -> T:
     """Poll (blocking) until `predicate()` is truthy and return it; TimeoutError names what was awaited."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(wait_timeout_message(predicate, what, timeout, value))
+    while (value := _poll_once(predicate, what, timeout, deadline)) is None:
         time.sleep(interval)
+    return value
 
 
 async def wait_for_async(
@@ -60,13 +66,10 @@ async def wait_for_async(
 ) -> T:
     """Poll on the loop until `predicate()` is truthy and return it; TimeoutError names what was awaited."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(wait_timeout_message(predicate, what, timeout, value))
+    # a predicate has no event to wait on: polling is the point
+    while (value := _poll_once(predicate, what, timeout, deadline)) is None:  # noqa: ASYNC110
         await asyncio.sleep(interval)
+    return value
 
 
 async def within(awaitable: Awaitable[T], timeout: float, what: str) -> T:
