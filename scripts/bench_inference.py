@@ -48,7 +48,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.inference.legacy_windows: the "before" arm of the sensor benchmark
+# tests.inference.inference_legacy_windows: the "before" arm of the sensor benchmark
+sys.path.insert(0, str(ROOT))
 REPO = ROOT / "modules" / "inference" / "model_repository"
 TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
 VISION, SENSOR = "defect_detector", "sensor_anomaly"
@@ -643,14 +644,14 @@ async def _sensor_arms(
     seconds: float, clients: list[int], msgs: list[dict[str, Any]], rounds: int
 ) -> list[dict[str, Any]]:
     """`on_telemetry` from the message bytes, before (json.loads + the assembler as it was, kept in
-    tests/inference/legacy_windows.py) and now (the typed decoder), in alternating rounds; then the
+    tests/inference/inference_legacy_windows.py) and now (the typed decoder), in alternating rounds; then the
     single-window arm."""
     from edgeloop_runtime.metrics import Metrics
     from inference.pubsub import decode_network_message
     from inference.service import InferenceService
     from inference.settings import Settings
     from inference.telemetry_metrics import InferenceMetrics
-    from tests.inference.legacy_windows import WindowAssembler as LegacyAssembler
+    from tests.inference.inference_legacy_windows import WindowAssembler as LegacyAssembler
 
     meta, sess, assembler = _sensor_parts()
     raw = [json.dumps(m).encode() for m in msgs]

@@ -79,13 +79,15 @@ COPY shared/edgeloop_runtime shared/edgeloop_runtime
 HEALTHCHECK = f'["python3", "-I", "{HEALTHCHECK_PATH}"]'
 
 INSTALL = """\
-RUN /opt/venv/bin/pip install --no-cache-dir "{spec}" 2>pip.log; status=$?; cat pip.log >&2; \\
+COPY requirements/{extra}.txt requirements/{extra}.txt
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/{extra}.txt "{spec}" 2>pip.log; \\
+    status=$?; cat pip.log >&2; \\
     [ "$status" = 0 ] && ! grep -q WARNING pip.log \\
     && /opt/venv/bin/pip check && /opt/venv/bin/python -c "import {name}.app\""""
 
 
 def _install(name: str, extra: str, debug: bool) -> str:
-    text = INSTALL.format(spec=f".[{extra}]", name=name)
+    text = INSTALL.format(spec=f".[{extra}]", extra=extra, name=name)
     if debug:
         text += " \\\n    && /opt/venv/bin/pip install --no-cache-dir debugpy==1.8.*"
     return text

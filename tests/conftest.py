@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,13 @@ from typing import Any
 import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, pick_hub_host
+
+# Tests run with --import-mode=importlib and no test folder is a package: a helper module beside the tests
+# (`<area>_helpers.py`, `route_factories.py`, ...) is imported by its plain, suite-unique name, from every
+# tests/<area>/ folder appended here (after site-packages, so a helper can never shadow a real package).
+for _area in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    if str(_area) not in sys.path:
+        sys.path.append(str(_area))
 
 
 @pytest.fixture

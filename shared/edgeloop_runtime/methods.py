@@ -1,65 +1,75 @@
-"""Direct methods: the registry's dispatcher, with `ping` and `getStatus` built in for every module."""
+"""Direct methods: a pure dispatcher, with `ping` and `getStatus` built in for every module."""
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .errors import ContractError, MethodError
 from .logs import get_logger
 from .messages import MethodRequest
 
-if TYPE_CHECKING:
-    from .runner import ModuleRunner
-
 _log = get_logger(__name__)
 BUILTIN_METHODS = ("ping", "getStatus")
 
-
-def status_snapshot(runner: ModuleRunner) -> dict[str, Any]:
-    """What getStatus answers: version, config, queues, counters, last error, endpoints."""
-    ctx = runner.ctx
-    status: dict[str, Any] = {
-        "module": runner.module.name,
-        "version": runner.module.version,
-        "status": ctx.status,
-        "healthy": ctx.healthy,
-        "uptimeSeconds": round(time.monotonic() - ctx.started_at, 3),
-        "config": runner.config_state,
-        "inputs": {
-            name: {"queued": q.queue.qsize(), "capacity": q.queue.maxsize, "overflow": q.overflow}
-            for name, q in runner.queues.items()
-        },
-        "unacknowledged": runner.client.unacknowledged() if runner.client is not None else 0,
-        "heldBack": list(runner.intake.held.values()),
-        "methods": sorted([*BUILTIN_METHODS, *runner.module.methods]),
-        "lastError": ctx.last_error,
-        "endpoints": ctx.endpoints,
-    }
-    for provider in runner.module.status_providers:
-        status.update(provider(ctx))
-    return status
+BoundMethod = Callable[[Any], Awaitable[Any]]
 
 
-async def call_method(runner: ModuleRunner, request: MethodRequest) -> tuple[int, Any]:
-    """Run one method call and return (status, payload); never raises."""
+class MethodHost(Protocol):
+    """What the dispatcher needs of a running module, and nothing more."""
+
+    @property
+    def name(self) -> str:
+        """The module's name."""
+
+    @property
+    def version(self) -> str:
+        """The module's version."""
+
+    @property
+    def handlers(self) -> Mapping[str, BoundMethod]:
+        """The module's own methods by name, each bound to its context: `async (payload) -> payload`."""
+
+    def status(self) -> dict[str, Any]:
+        """What getStatus answers."""
+
+    def record_error(self, where: str, error: BaseException) -> None:
+        """Remember a handler's failure as the module's last error."""
+
+
+@dataclass(frozen=True)
+class MethodResponse:
+    """A method's answer: HTTP-like status and JSON payload."""
+
+    status: int
+    payload: Any
+
+
+def method_names(handlers: Mapping[str, object]) -> list[str]:
+    """Every method a module answers: the built-in ones and its own, sorted."""
+    return sorted([*BUILTIN_METHODS, *handlers])
+
+
+async def dispatch(host: MethodHost, request: MethodRequest) -> MethodResponse:
+    """Run one method call and return its response; never raises."""
     if request.name == "ping":
-        return 200, {"pong": True, "module": runner.module.name, "version": runner.module.version}
+        return MethodResponse(200, {"pong": True, "module": host.name, "version": host.version})
     if request.name == "getStatus":
-        return 200, status_snapshot(runner)
-    handler = runner.module.methods.get(request.name)
+        return MethodResponse(200, host.status())
+    handlers = host.handlers
+    handler = handlers.get(request.name)
     if handler is None:
-        return 404, {
-            "error": f"unknown method {request.name!r}",
-            "methods": sorted([*BUILTIN_METHODS, *runner.module.methods]),
-        }
+        return MethodResponse(
+            404, {"error": f"unknown method {request.name!r}", "methods": method_names(handlers)}
+        )
     try:
-        return 200, await handler(runner.ctx, request.payload)
+        return MethodResponse(200, await handler(request.payload))
     except MethodError as exc:
-        return exc.status, exc.payload()
+        return MethodResponse(exc.status, exc.payload())
     except ContractError as exc:
-        return 400, {"error": str(exc)}
+        return MethodResponse(400, {"error": str(exc)})
     except Exception as exc:
-        runner.ctx.record_error(f"method:{request.name}", exc)
+        host.record_error(f"method:{request.name}", exc)
         _log.exception("method handler failed", method=request.name)
-        return 500, {"error": f"{type(exc).__name__}: {exc}"}
+        return MethodResponse(500, {"error": f"{type(exc).__name__}: {exc}"})

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from .errors import ConfigError
 from .inputs import InputSpec, Overflow
 from .logs import configure_logging, get_logger
+from .module_json import module_version
+from .module_json import package_dir as find_package_dir
+from .runner import ModuleRunner
 from .settings import ModuleSettings, load_env_settings
+from .spec import ModuleSpec
 from .standalone import StandaloneClient, standalone_requested
 
 if TYPE_CHECKING:
@@ -22,28 +25,16 @@ if TYPE_CHECKING:
     from .context import Context
     from .messages import InputMessage
 
+__all__ = ["EXIT_CONFIG", "Module", "module_version"]
+
 S = TypeVar("S", bound=ModuleSettings)
 F = TypeVar("F")
-
-MethodFunc = Callable[["Context[Any]", Any], Awaitable[Any]]
-ConfigHook = Callable[["Context[Any]", Any], Awaitable[None]]
-Hook = Callable[["Context[Any]"], Awaitable[None]]
-StatusProvider = Callable[["Context[Any]"], dict[str, Any]]
 
 EXIT_CONFIG = 2
 _log = get_logger(__name__)
 
 
-def module_version(package_dir: Path) -> str:
-    """The version in module.json (image.tag.version), or 0.0.0 if there is none."""
-    try:
-        meta = json.loads((package_dir / "module.json").read_text())
-        return str(meta["image"]["tag"]["version"])
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
-        return "0.0.0"
-
-
-class Module(Generic[S]):
+class Module(ModuleSpec[S]):
     """Declare an IoT Edge module on the runtime; see DEVELOPERS.md for a worked example."""
 
     def __init__(
@@ -60,20 +51,11 @@ class Module(Generic[S]):
         unknown = sorted(set(fail_safe or {}) - set(settings.model_fields))
         if unknown:
             raise ValueError(f"fail_safe names fields {settings.__name__} does not have: {unknown}")
-        self.name = name
-        self.settings_cls = settings
-        self.fail_safe: dict[str, Any] = dict(fail_safe or {})
         if version is None:
-            here = package_dir or _caller_package_dir()
+            # The module's name is its package (modules/<name>/), where its module.json lives.
+            here = package_dir or find_package_dir(name)
             version = module_version(here) if here else "0.0.0"
-        self.version = version
-        self.inputs: dict[str, InputSpec] = {}
-        self.methods: dict[str, MethodFunc] = {}
-        self.config_hooks: list[ConfigHook] = []
-        self.start_hooks: list[Hook] = []
-        self.stop_hooks: list[Hook] = []
-        self.tasks: dict[str, Hook] = {}
-        self.status_providers: list[StatusProvider] = []
+        super().__init__(name, settings, version, dict(fail_safe or {}))
 
     def input(
         self, name: str, *, queue_size: int = 1000, overflow: Overflow = "block", concurrency: int = 1
@@ -128,8 +110,6 @@ class Module(Generic[S]):
         stop: asyncio.Event | None = None,
     ) -> int:
         """Run until stopped; return the process exit code."""
-        from .runner import ModuleRunner
-
         env = os.environ if env is None else env
         try:
             settings = load_env_settings(self.settings_cls, env)
@@ -155,9 +135,3 @@ class Module(Generic[S]):
 def _exit_cleanly(signum: int, _frame: object) -> None:
     _log.info("stopping before start-up finished", signal=signum)
     sys.exit(0)
-
-
-def _caller_package_dir() -> Path | None:
-    frame = sys._getframe(2)
-    filename = frame.f_globals.get("__file__")
-    return Path(filename).resolve().parent if filename else None

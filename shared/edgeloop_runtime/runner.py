@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .client import HubClient, SdkHubClient
 from .context import Context
@@ -17,11 +18,11 @@ from .intake import Intake
 from .last_valid import LAST_VALID_FILE, LastValidConfig
 from .logs import get_logger
 from .messages import MethodRequest
+from .methods import BoundMethod, dispatch
 from .metrics import Metrics, MetricsServer
 from .settings import ModuleSettings, build_settings, desired_overrides, env_overrides, merge_patch
-
-if TYPE_CHECKING:
-    from .module import Module
+from .spec import ModuleSpec
+from .status import status_snapshot
 
 _log = get_logger(__name__)
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
@@ -32,11 +33,11 @@ _HUB_RETRY_INTERVAL_S = 2
 
 
 class ModuleRunner:
-    """Runs one Module: one task group, bounded queues, twin-driven configuration, graceful stop."""
+    """Runs one module's spec: one task group, bounded queues, twin-driven configuration, graceful stop."""
 
     def __init__(
         self,
-        module: Module[Any],
+        module: ModuleSpec[Any],
         settings: ModuleSettings,
         env: Mapping[str, str],
         *,
@@ -346,13 +347,11 @@ class ModuleRunner:
         await asyncio.wrap_future(future)
 
     async def _handle_method(self, request: MethodRequest) -> None:
-        from .methods import call_method
-
-        status, payload = await call_method(self, request)
-        self.metrics.methods.labels(method=request.name, status=str(status)).inc()
+        response = await dispatch(_RunnerMethods(self), request)
+        self.metrics.methods.labels(method=request.name, status=str(response.status)).inc()
         assert self.client is not None
         try:
-            await self.client.send_method_response(request.request_id, status, payload)
+            await self.client.send_method_response(request.request_id, response.status, response.payload)
         except EdgeloopError as exc:
             _log.warning("method response not sent", method=request.name, error=str(exc))
 
@@ -396,6 +395,35 @@ class ModuleRunner:
                     delay = 1.0
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _TASK_BACKOFF_MAX_S)
+
+
+class _RunnerMethods:
+    """The method dispatcher's view of a running module (see `methods.MethodHost`)."""
+
+    def __init__(self, runner: ModuleRunner) -> None:
+        self._runner = runner
+        self.name = runner.module.name
+        self.version = runner.module.version
+
+    @property
+    def handlers(self) -> dict[str, BoundMethod]:
+        ctx = self._runner.ctx
+        return {name: functools.partial(func, ctx) for name, func in self._runner.module.methods.items()}
+
+    def status(self) -> dict[str, Any]:
+        runner = self._runner
+        client = runner.client
+        return status_snapshot(
+            runner.module,
+            runner.ctx,
+            config_state=runner.config_state,
+            queues=runner.queues,
+            unacknowledged=client.unacknowledged() if client is not None else 0,
+            held_back=list(runner.intake.held.values()),
+        )
+
+    def record_error(self, where: str, error: BaseException) -> None:
+        self._runner.ctx.record_error(where, error)
 
 
 def _reason(exc: BaseException) -> str:

@@ -2,14 +2,82 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
 import json
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .client import DesiredHandler, MessageHandler, MethodHandler
 from .errors import HubConnectionError
 from .messages import InputMessage, MethodRequest, OutgoingMessage
+
+T = TypeVar("T")
+
+
+def describe_wait(predicate: Callable[[], Any], what: str | None = None) -> str:
+    """What a wait waits for: `what` when the test says it, else the predicate's own source text."""
+    if what:
+        return what
+    try:
+        source = inspect.getsource(predicate)
+    except (OSError, TypeError):
+        return getattr(predicate, "__qualname__", repr(predicate))
+    text = " ".join(source.split())
+    try:  # the lambda itself, not the rest of the statement around it
+        tree = ast.parse(textwrap.dedent(source).strip())
+    except SyntaxError:
+        return text[max(text.find("lambda"), 0) :][:240]
+    lambdas = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)]
+    return ast.unparse(lambdas[0])[:240] if lambdas else text[:240]
+
+
+def wait_timeout_message(predicate: Callable[[], Any], what: str | None, timeout: float, last: Any) -> str:
+    """The message of a wait that ran out: what it waited for, for how long, and the last value seen."""
+    return f"waited {timeout} s for {describe_wait(predicate, what)}; last value: {last!r}"[:1000]
+
+
+def _poll_once(predicate: Callable[[], T], what: str | None, timeout: float, deadline: float) -> T | None:
+    """The predicate's value if truthy, None to poll again; TimeoutError once the deadline has passed."""
+    value = predicate()
+    if value:
+        return value
+    if time.monotonic() >= deadline:
+        raise TimeoutError(wait_timeout_message(predicate, what, timeout, value))
+    return None
+
+
+def wait_for_sync(
+    predicate: Callable[[], T], what: str | None = None, *, timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll (blocking) until `predicate()` is truthy and return it; TimeoutError names what was awaited."""
+    deadline = time.monotonic() + timeout
+    while (value := _poll_once(predicate, what, timeout, deadline)) is None:
+        time.sleep(interval)
+    return value
+
+
+async def wait_for_async(
+    predicate: Callable[[], T], what: str | None = None, *, timeout: float = 5.0, interval: float = 0.005
+) -> T:
+    """Poll on the loop until `predicate()` is truthy and return it; TimeoutError names what was awaited."""
+    deadline = time.monotonic() + timeout
+    # a predicate has no event to wait on: polling is the point
+    while (value := _poll_once(predicate, what, timeout, deadline)) is None:  # noqa: ASYNC110
+        await asyncio.sleep(interval)
+    return value
+
+
+async def within(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    """`asyncio.wait_for` whose TimeoutError says what did not finish in time."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except TimeoutError as exc:
+        raise TimeoutError(f"waited {timeout} s for {what}") from exc
 
 
 @dataclass

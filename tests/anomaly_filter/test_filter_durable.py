@@ -11,7 +11,7 @@ from af_factories import T0, score, telemetry
 
 from anomaly_filter.engine import Emit, FilterEngine
 from anomaly_filter.rules_config import parse_rules
-from edgeloop_runtime.testing import FakeHubClient
+from edgeloop_runtime.testing import FakeHubClient, within
 
 RULE: dict[str, Any] = {
     "name": "vib",
@@ -161,7 +161,7 @@ async def test_an_episode_that_cannot_be_saved_keeps_its_score_with_edgehub_unti
                 await asyncio.sleep(0.01)
     finally:
         stop.set()
-        await asyncio.wait_for(task, 20)
+        await within(task, 20, "anomaly_filter to exit after stop")
     assert [m.json()["data"]["state"] for m in client.outputs("anomalies")] == ["open"]
     saved = json.loads((blocker / "state" / "episodes.json").read_text())
     assert [e["openId"] for e in saved["episodes"]] == [
@@ -209,6 +209,6 @@ async def test_telemetry_handled_while_a_score_is_being_sent_does_not_save_its_h
     finally:
         client.gate.set()
         stop.set()
-        await asyncio.wait_for(task, 20)
+        await within(task, 20, "anomaly_filter to exit after stop")
     saved = json.loads((tmp_path / "episodes.json").read_text())
     assert [bool(e["openId"]) for e in saved["episodes"]] == [True]

@@ -11,6 +11,7 @@ import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_runtime import Context, InputMessage, Module, ModuleSettings, SdkHubClient
+from edgeloop_runtime.testing import within
 
 ROUTE = 'FROM /messages/modules/a/outputs/out INTO BrokeredEndpoint("/modules/b/inputs/in")'
 
@@ -46,7 +47,7 @@ async def receiving_module(
         yield got
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        await within(task, 30, "the receiving module to exit after stop")
 
 
 async def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:

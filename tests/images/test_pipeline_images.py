@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from podman_flags import LIMITS, PODMAN, ROOT, create_options, podman_flags, podman_ready
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
-
-from .podman_flags import LIMITS, PODMAN, ROOT, create_options, podman_flags, podman_ready
 
 MODULES = sorted(p.parent.name for p in ROOT.glob("modules/*/Dockerfile.amd64"))
 TEMPLATE = ROOT / "deployment/deployment.template.json"

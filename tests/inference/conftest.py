@@ -3,19 +3,16 @@ sample's `FROM /messages/modules/inference/outputs/* INTO $upstream`."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from inference_helpers import RunningInference, module_env
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_dev.plant.process import free_port
-
-from .helpers import module_env
 
 UPSTREAM = {
     "up": "FROM /messages/modules/inference/outputs/* INTO $upstream",
@@ -23,30 +20,13 @@ UPSTREAM = {
 }
 
 
-class Module:
-    def __init__(self, hub: HubProcess, feeder: SdkModule, rest: str, log: Path) -> None:
-        self.hub, self.feeder, self.rest, self.log = hub, feeder, rest, log
-
-    def reported(self) -> dict[str, Any]:
-        return dict(self.hub.twin("inference").get("reported", {}))
-
-    def upstream_bodies(self, kind: str) -> list[dict[str, Any]]:
-        out = []
-        for e in self.hub.upstream():
-            payload = e["event"]["payload"]
-            body = json.loads(payload) if isinstance(payload, str) else payload
-            if isinstance(body, dict) and body.get("kind") == kind:
-                out.append(body)
-        return out
-
-
 @pytest.fixture
 def start_module(
     tmp_path: Path, hub_factory: Callable[..., HubProcess], sdk_module: Callable[..., SdkModule]
-) -> Iterator[Callable[..., Module]]:
+) -> Iterator[Callable[..., RunningInference]]:
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(model_path: Path, **extra: str) -> Module:
+    def start(model_path: Path, **extra: str) -> RunningInference:
         hub = hub_factory(make_manifest(UPSTREAM, {"inference": {}, "feeder": {}}))
         feeder = sdk_module(hub.env("feeder"))
         port = free_port()
@@ -66,7 +46,7 @@ def start_module(
             procs.append(
                 subprocess.Popen([sys.executable, "-m", "inference"], env=env, stdout=out, stderr=out)
             )
-        module = Module(hub, feeder, f"http://127.0.0.1:{port}", log)
+        module = RunningInference(hub, feeder, f"http://127.0.0.1:{port}", log)
         wait_for(lambda: module.reported().get("status") == "running", 60)
         return module
 

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from edgeloop_runtime.testing import within
 from inference.batcher import BatcherClosed, MicroBatcher
 
 
@@ -105,9 +106,9 @@ async def test_an_idle_inline_batcher_runs_a_request_in_the_caller_and_errors_st
 
     b: MicroBatcher[int, int] = MicroBatcher(run, max_batch_size=4, max_queue_delay_s=0.0, inline=True)
     # never started: a queue hop would hang here, so these ran in the caller
-    assert await asyncio.wait_for(b.submit(5), 1) == 5
+    assert await within(b.submit(5), 1, "an inline submit to run in the caller") == 5
     with pytest.raises(ValueError, match="bad"):
-        await asyncio.wait_for(b.submit(-1), 1)
+        await within(b.submit(-1), 1, "an inline submit to raise in the caller")
     assert sizes == [1, 1] and (b.batches, b.items) == (2, 2)
     b.start()
     await b.close()

@@ -9,20 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import inference_reference_post as ref
 import pytest
+from inference_helpers import MODELS, TESTSET, RunningInference, get_json, post_image, raw_outputs
 
 from edgeloop_dev.hub.harness import wait_for
-
-from . import reference_post as ref
-from .conftest import Module
-from .helpers import TESTSET, get_json, post_image
-from .test_decoders import MODELS, _raw
 
 IMAGE = TESTSET / "defect_001.jpg"
 
 
 def _expected(threshold: float) -> list[tuple[str, float, list[float]]]:
-    (raw,) = _raw(MODELS / "yolov8" / "model.onnx", 320)
+    (raw,) = raw_outputs(MODELS / "yolov8" / "model.onnx", 320)
     rows = ref.scale_boxes(ref.ultralytics_v8(raw[0], threshold, 0.7), 320, 512, 384)
     labels = ["scratch", "dent", "crack"]
     return [(labels[c], round(s, 4), [round(v, 1) for v in b]) for b, s, c in rows]
@@ -38,7 +35,7 @@ def _same(dets: list[dict[str, Any]], want: list[tuple[str, float, list[float]]]
 
 
 def test_a_bare_yolov8_export_serves_predict_and_frames_and_its_results_reach_upstream(
-    tmp_path: Path, start_module: Callable[..., Module]
+    tmp_path: Path, start_module: Callable[..., RunningInference]
 ) -> None:
     shutil.copy(MODELS / "yolov8" / "model.onnx", tmp_path / "defect_model.onnx")
     module = start_module(
@@ -67,7 +64,7 @@ def test_a_bare_yolov8_export_serves_predict_and_frames_and_its_results_reach_up
     "layout", ["single-file", "repository"], ids=["MODEL_PATH-file-not-there-yet", "empty-repository"]
 )
 def test_with_no_model_yet_the_module_runs_says_so_and_loads_the_model_when_it_lands(
-    tmp_path: Path, start_module: Callable[..., Module], layout: str
+    tmp_path: Path, start_module: Callable[..., RunningInference], layout: str
 ) -> None:
     models = tmp_path / "models"
     models.mkdir()

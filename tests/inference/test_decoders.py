@@ -1,5 +1,5 @@
 """Bring your own model: each family's export layout, served from a bare .onnx, gives the detections its
-exporter's documented post-processing gives (the judges in reference_post.py)."""
+exporter's documented post-processing gives (the judges in inference_reference_post.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import inference_reference_post as ref
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
+from inference_helpers import MODELS, ROOT, TESTSET, raw_outputs
 from onnx import TensorProto, helper
 
 from edgeloop_runtime.metrics import Metrics
@@ -24,22 +25,9 @@ from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics
 from inference.vision_pre import prepare
 
-from . import reference_post as ref
-from .helpers import ROOT, TESTSET
-
-MODELS = ROOT / "tests" / "data" / "models"
 LABELS = ["scratch", "dent", "crack"]
 IMAGE = TESTSET / "defect_001.jpg"  # 512 x 384: letterboxed with bands top and bottom
 JPEG = IMAGE.read_bytes()
-
-
-def _raw(model: Path, size: int) -> list[np.ndarray]:
-    """The model's raw outputs for one image (these test models' outputs do not depend on the pixels)."""
-    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    shape = [d if isinstance(d, int) else size for d in inp.shape]
-    dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32
-    return list(sess.run(None, {inp.name: np.zeros(shape, dtype)}))
 
 
 class Served:
@@ -108,7 +96,7 @@ async def test_yolo_exports_give_ultralytics_detections_mapped_back_to_the_frame
     assert loaded.describe()["decoder"] == ("yolov8" if judge == "v8" else "yolov5")
     assert loaded.files.metadata.labels == LABELS  # from metadata_props `names`
     conf = 0.25 if threshold is None else threshold
-    (raw,) = _raw(model, size)
+    (raw,) = raw_outputs(model, size)
     rows = ref.ultralytics_v8(raw[0], conf, 0.7) if judge == "v8" else ref.yolov5(raw[0], conf, 0.7)
     result = await Served(svc).detect()
     _assert_same(_rows(result), _expected(rows, size))
@@ -117,7 +105,7 @@ async def test_yolo_exports_give_ultralytics_detections_mapped_back_to_the_frame
 
 
 def _nms_inside_reference(family: str, conf: float) -> list[ref.Row]:
-    outs = _raw(MODELS / family / "model.onnx", {"tf_od_api": 300}.get(family, 320))
+    outs = raw_outputs(MODELS / family / "model.onnx", {"tf_od_api": 300}.get(family, 320))
     rows: list[ref.Row] = []
     if family == "yolov8_nms":
         for x1, y1, x2, y2, score, cls in outs[0][0]:

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inference_helpers import MODELS, get_json, module_env
 
 from edgeloop_dev.azurite import ACCOUNT, DEV_KEY, Azurite, missing_reason
 from edgeloop_dev.hub.harness import HubProcess, make_manifest, wait_for
 from edgeloop_dev.plant.process import free_port
-
-from .helpers import get_json, module_env
-from .test_decoders import MODELS
 
 YOLO = (MODELS / "yolov8" / "model.onnx").read_bytes()
 YOLO_SHA = hashlib.sha256(YOLO).hexdigest()

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
+from inference_helpers import REPO, module_env, plant_messages
 
-from .helpers import REPO, module_env, plant_messages
+from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 
 ROUTES = {
     "tel": "FROM /messages/modules/feeder/outputs/telemetry INTO BrokeredEndpoint('/modules/inference/inputs/telemetry')",

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from inference_helpers import REPO, TESTSET, module_env
 
 from edgeloop_dev.hub.harness import HubProcess, make_manifest
 from inference.errors import ProviderError
 from inference.processors import FrameProcessor
 from inference.repository import read_version
 from inference.session import OrtRunner, check_providers, create_session, example_feeds
-
-from .helpers import REPO, TESTSET, module_env
 
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
 NO_CUDA = f"CUDAExecutionProvider not available (onnxruntime providers: {ort.get_available_providers()})"

@@ -1,5 +1,5 @@
 """The typed PubSub decoder gives the windows and scores the plain-JSON path gave, judged by the assembler
-as it was before (legacy_windows.py) on the same messages, malformed ones included."""
+as it was before (inference_legacy_windows.py) on the same messages, malformed ones included."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from inference_helpers import REPO, plant_messages
+from inference_legacy_windows import WindowAssembler as LegacyAssembler
 
 from edgeloop_runtime.metrics import Metrics
 from inference.errors import BadInput
@@ -20,9 +22,6 @@ from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics
 from inference.windows import Window, WindowAssembler
-
-from .helpers import REPO, plant_messages
-from .legacy_windows import WindowAssembler as LegacyAssembler
 
 ASSETS = ("pump", "crusher", "conveyor")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inference_helpers import REPO, TESTSET, add_version, copy_repo, plant_messages
 
 from inference.drift import DriftMonitor, mean_shift, psi
 from inference.errors import BadInput, ModelRejected
@@ -16,8 +17,6 @@ from inference.repository import models, pick_version, read_version
 from inference.vision_post import nms
 from inference.vision_pre import decode, jpeg_size, letterbox
 from inference.windows import WindowAssembler, status_quality
-
-from .helpers import REPO, TESTSET, add_version, copy_repo, plant_messages
 
 
 def _assembler() -> WindowAssembler:

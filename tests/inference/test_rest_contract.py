@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from inference_helpers import REPO, TESTSET
 
 from edgeloop_runtime.metrics import Metrics
 from inference.rest import make_app
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics
-
-from .helpers import REPO, TESTSET
 
 
 def _multipart(field: str, data: bytes, boundary: str) -> bytes:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from inference_helpers import REPO
 from onnx import TensorProto, helper
 
 from inference.metadata import TensorSpec
 from inference.repository import read_version
 from inference.session import OrtRunner, create_session, example_feeds
-
-from .helpers import REPO
 
 
 def _runner(model: str, pad: bool) -> OrtRunner:

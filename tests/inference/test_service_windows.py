@@ -6,27 +6,13 @@ import dataclasses
 from typing import Any
 
 import pytest
+from inference_helpers import REPO, Sink, plant_messages
 
 from edgeloop_runtime.metrics import Metrics
 from inference import service
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics
-
-from .helpers import REPO, plant_messages
-
-
-class Sink:
-    """Records what the service sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any, str | None]] = []
-
-    async def send(
-        self, output: str, data: Any, *, kind: str | None = None, message_id: str | None = None
-    ) -> str:
-        self.sent.append((output, data, message_id))
-        return message_id or ""
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["all-scored", "one-window-fails"])

@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inference_helpers import MODELS, TESTSET, Sink, add_version, copy_repo, plant_messages
 
 from edgeloop_runtime.metrics import Metrics
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.shadow import Sampler, correlation, frame_agreement
 from inference.telemetry_metrics import InferenceMetrics
-
-from .helpers import TESTSET, add_version, copy_repo, plant_messages
-from .test_decoders import MODELS
-from .test_service_windows import Sink
 
 IMAGES = [p.read_bytes() for p in sorted(TESTSET.glob("*.jpg"))[:12]]
 

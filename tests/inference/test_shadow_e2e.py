@@ -9,19 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from inference_helpers import MODELS, TESTSET, RunningInference, get_json, post_image
+
 from edgeloop_dev.hub.harness import wait_for
 
-from .conftest import Module
-from .helpers import TESTSET, get_json, post_image
-from .test_decoders import MODELS
 
-
-def _evaluations(module: Module) -> list[dict[str, Any]]:
+def _evaluations(module: RunningInference) -> list[dict[str, Any]]:
     return [b["data"] for b in module.upstream_bodies("model-evaluation")]
 
 
 def test_a_candidate_is_evaluated_on_real_requests_and_promoted_by_method(
-    tmp_path: Path, start_module: Callable[..., Module]
+    tmp_path: Path, start_module: Callable[..., RunningInference]
 ) -> None:
     repo = tmp_path / "models"
     for version in ("1", "2"):

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_dev.plant.testing import ModuleProcess
@@ -32,10 +35,34 @@ def fields_within(sink: SdkModule, seconds: float) -> set[str]:
     return out
 
 
-def test_the_v1_methods_manage_nodes_as_opc_publisher_does(
+@dataclass
+class Ingest:
+    """opcua_ingest publishing one node (Counter) of a node-opcua server, configured from a file."""
+
+    hub: HubProcess
+    sink: SdkModule
+    entry: dict[str, Any]
+    file: Path
+    endpoint: str
+
+    def invoke(self, method: str, payload: Any) -> dict[str, Any]:
+        return dict(self.hub.invoke("opcua_ingest", method, payload))
+
+    def publish_temperature(self) -> None:
+        temperature = {"Id": f"{NSU};s=Temperature", "DisplayName": "Temperature"}
+        assert self.invoke("PublishNodes_V1", {**self.entry, "OpcNodes": [temperature]}) == {
+            "status": 200, "payload": {}}  # fmt: skip
+        wait_for(lambda: fields_within(self.sink, 1.0) >= {"Counter", "Temperature"}, 30, what="both fields")
+
+
+COUNTER = {"Id": f"{NSU};s=Counter"}
+
+
+@pytest.fixture
+def ingest(
     node_server: Any, tmp_path: Path, hub_factory: Callable[..., HubProcess],
     sdk_module: Callable[..., SdkModule],
-) -> None:  # fmt: skip
+) -> Iterator[Ingest]:  # fmt: skip
     entry = {"EndpointUrl": node_server.endpoint, "DataSetWriterGroup": "Asset0", "DataSetWriterId": "line1",
              "DataSetPublishingInterval": 200}  # fmt: skip
     pn = tmp_path / "publishednodes.json"
@@ -47,44 +74,49 @@ def test_the_v1_methods_manage_nodes_as_opc_publisher_does(
     module = ModuleProcess("opcua_ingest", env, tmp_path / "ingest.log")
     try:
         assert wait_for(lambda: "Counter" in fields_within(sink, 1.0), 60), module.log.read_text()[-2000:]
-
-        temperature = {"Id": f"{NSU};s=Temperature", "DisplayName": "Temperature"}
-        assert hub.invoke("opcua_ingest", "PublishNodes_V1", {**entry, "OpcNodes": [temperature]}) == {
-            "status": 200, "payload": {}}  # fmt: skip
-        assert wait_for(lambda: fields_within(sink, 1.0) >= {"Counter", "Temperature"}, 30)
-        on_disk = json.loads(pn.read_text())
-        assert [n["DisplayName"] for n in on_disk[0]["OpcNodes"]] == ["Counter", "Temperature"], "persisted"
-
-        endpoints = hub.invoke("opcua_ingest", "GetConfiguredEndpoints_V1", {})["payload"]["endpoints"]
-        assert endpoints == [{"endpointUrl": node_server.endpoint, "dataSetWriterGroup": "Asset0",
-                              "dataSetWriterId": "line1", "dataSetPublishingInterval": 200}]  # fmt: skip
-        nodes = hub.invoke("opcua_ingest", "GetConfiguredNodesOnEndpoint_V1", entry)["payload"]["opcNodes"]
-        assert [n["displayName"] for n in nodes] == ["Counter", "Temperature"]
-        diag = hub.invoke("opcua_ingest", "GetDiagnosticInfo_V1", {})["payload"]
-        assert wait_for(lambda: hub.invoke("opcua_ingest", "GetDiagnosticInfo_V1", {})["payload"][0][
-            "monitoredOpcNodesSucceededCount"] == 2, 10)  # fmt: skip
-        assert diag[0]["endpoint"]["endpointUrl"] == node_server.endpoint
-
-        counter = {"Id": f"{NSU};s=Counter"}
-        assert (
-            hub.invoke("opcua_ingest", "UnpublishNodes_V1", {**entry, "OpcNodes": [counter]})["status"] == 200
-        )
-        assert wait_for(lambda: fields_within(sink, 1.0) == {"Temperature"}, 30)
-        missing = hub.invoke("opcua_ingest", "UnpublishNodes_V1", {**entry, "OpcNodes": [counter]})
-        assert missing["status"] == 404 and "not configured" in missing["payload"]["error"]
-
-        refused = hub.invoke("opcua_ingest", "PublishNodes_V1",
-                             {**entry, "DataSetWriterId": "x", "UseReverseConnect": True, "OpcNodes": [counter]})  # fmt: skip
-        assert refused["status"] == 400 and "UseReverseConnect" in json.dumps(refused["payload"])
-
-        assert hub.invoke("opcua_ingest", "UnpublishAllNodes_V1", {})["status"] == 200
-        assert json.loads(pn.read_text()) == []
-        published = wait_for(lambda: (p := hub.twin("opcua_ingest").get("reported", {}).get("ingest", {})
-                                      .get("publishedNodes", {})).get("nodes") == 0 and p, 15)  # fmt: skip
-        assert published["lastChange"]["method"] == "UnpublishAllNodes_V1"
-
-        back = [{**entry, "OpcNodes": [{**counter, "DisplayName": "Counter"}]}]
-        assert hub.invoke("opcua_ingest", "AddOrUpdateEndpoints_V1", back)["status"] == 200
-        assert wait_for(lambda: "Counter" in fields_within(sink, 1.0), 30)
+        yield Ingest(hub, sink, entry, pn, node_server.endpoint)
     finally:
         assert module.stop() == 0
+
+
+def test_publish_nodes_adds_a_node_and_persists_it(ingest: Ingest) -> None:
+    ingest.publish_temperature()
+    on_disk = json.loads(ingest.file.read_text())
+    assert [n["DisplayName"] for n in on_disk[0]["OpcNodes"]] == ["Counter", "Temperature"], "persisted"
+
+
+def test_the_getters_answer_the_configuration_as_opc_publisher_does(ingest: Ingest) -> None:
+    ingest.publish_temperature()
+    endpoints = ingest.invoke("GetConfiguredEndpoints_V1", {})["payload"]["endpoints"]
+    assert endpoints == [{"endpointUrl": ingest.endpoint, "dataSetWriterGroup": "Asset0",
+                          "dataSetWriterId": "line1", "dataSetPublishingInterval": 200}]  # fmt: skip
+    nodes = ingest.invoke("GetConfiguredNodesOnEndpoint_V1", ingest.entry)["payload"]["opcNodes"]
+    assert [n["displayName"] for n in nodes] == ["Counter", "Temperature"]
+    diag = wait_for(lambda: (d := ingest.invoke("GetDiagnosticInfo_V1", {})["payload"])[0][
+        "monitoredOpcNodesSucceededCount"] == 2 and d, 10, what="two monitored nodes in the diagnostics")  # fmt: skip
+    assert diag[0]["endpoint"]["endpointUrl"] == ingest.endpoint
+
+
+def test_unpublish_nodes_stops_a_node_and_a_second_time_is_404(ingest: Ingest) -> None:
+    ingest.publish_temperature()
+    assert ingest.invoke("UnpublishNodes_V1", {**ingest.entry, "OpcNodes": [COUNTER]})["status"] == 200
+    wait_for(lambda: fields_within(ingest.sink, 1.0) == {"Temperature"}, 30, what="Temperature alone")
+    missing = ingest.invoke("UnpublishNodes_V1", {**ingest.entry, "OpcNodes": [COUNTER]})
+    assert missing["status"] == 404 and "not configured" in missing["payload"]["error"]
+
+
+def test_reverse_connect_is_refused_naming_it(ingest: Ingest) -> None:
+    refused = ingest.invoke("PublishNodes_V1",
+                            {**ingest.entry, "DataSetWriterId": "x", "UseReverseConnect": True, "OpcNodes": [COUNTER]})  # fmt: skip
+    assert refused["status"] == 400 and "UseReverseConnect" in json.dumps(refused["payload"])
+
+
+def test_unpublish_all_empties_file_and_report_and_add_or_update_brings_nodes_back(ingest: Ingest) -> None:
+    assert ingest.invoke("UnpublishAllNodes_V1", {})["status"] == 200
+    assert json.loads(ingest.file.read_text()) == []
+    published = wait_for(lambda: (p := ingest.hub.twin("opcua_ingest").get("reported", {}).get("ingest", {})
+                                  .get("publishedNodes", {})).get("nodes") == 0 and p, 15)  # fmt: skip
+    assert published["lastChange"]["method"] == "UnpublishAllNodes_V1"
+    back = [{**ingest.entry, "OpcNodes": [{**COUNTER, "DisplayName": "Counter"}]}]
+    assert ingest.invoke("AddOrUpdateEndpoints_V1", back)["status"] == 200
+    assert wait_for(lambda: "Counter" in fields_within(ingest.sink, 1.0), 30)

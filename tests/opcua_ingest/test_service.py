@@ -177,19 +177,18 @@ async def test_each_publish_response_is_flushed_at_once_when_asked() -> None:
     async def send(msg: dict[str, Any]) -> None:
         sent.append((loop.time(), msg))
 
-    # a 10 s timer: only the end of a publish response can explain a prompt message
+    # an hour's timer: within the test's waits only the end of a publish response can flush a message
     p = IngestPipeline(
         send,
         publisher_id="p",
         max_bytes=250_000,
-        flush_interval_s=10.0,
+        flush_interval_s=3600.0,
         queue_size=100,
         flush_on_response=True,
     )
     p.filters.register("pump", "plant", plan())
     task = asyncio.create_task(p.run())
     try:
-        started = loop.time()
         p.submit_many([s(1.0), s(2.0)])
         async with asyncio.timeout(2):
             while not sent:
@@ -202,7 +201,6 @@ async def test_each_publish_response_is_flushed_at_once_when_asked() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    assert sent[0][0] - started < 1.0
     values = [[f["Value"] for d in m["Messages"] for f in d["Payload"].values()] for _, m in sent]
     assert values == [[1.0, 2.0], [3.0]] or values == [[2.0], [3.0]]
 

@@ -72,12 +72,16 @@ def audit_for(hub: HubProcess, rid: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_applied_refused_dry_run_and_switch(
-    rig: tuple[PlantProcess, HubProcess, ModuleProcess, SdkModule],
-) -> None:
-    plant, hub, module, feeder = rig
-    state = plant.options.state_dir
+Rig = tuple[PlantProcess, HubProcess, ModuleProcess, SdkModule]
 
+
+def plant_writes(plant: PlantProcess, node: str) -> list[dict[str, Any]]:
+    """What the plant's own write record holds for one node."""
+    return [r for r in read_audit(plant.options.state_dir) if r["node"] == node]
+
+
+def test_a_write_in_range_is_applied_read_back_and_audited(rig: Rig) -> None:
+    plant, hub, _module, feeder = rig
     rid = send(feeder, "pumpSpeed", 1110.0)  # a first write moves at most 20/s x 1 s from 1100
     audit = audit_for(hub, rid)
     assert audit["correlationId"] == f"evt-{rid}" and audit["source"]["module"] == "opcua_writeback"
@@ -87,17 +91,27 @@ def test_applied_refused_dry_run_and_switch(
         data["nodeId"].endswith("Pump.SpeedSetpoint")
         and data["sourceTimestamp"] == "2026-11-22T10:00:00.000Z"
     )
-    rec = read_audit(state)[-1]
-    assert (rec["node"], rec["value"], rec["status"], rec["sourceTimestamp"]) == (
-        "Pump.SpeedSetpoint", 1110.0, "Good", None,
-    ), "written without timestamps, accepted by a strict server"  # fmt: skip
+    rec = plant_writes(plant, "Pump.SpeedSetpoint")[-1]
+    assert (rec["value"], rec["status"], rec["sourceTimestamp"]) == (1110.0, "Good", None), (
+        "written without timestamps, accepted by a strict server"
+    )
     assert rec["writer"] == "anonymous"
 
-    send(feeder, "pumpSpeed", 1110.0, rid=rid)  # delivered again (at least once): not written again
-    repeats = wait_for(lambda: len(found := audits(hub, rid)) == 2 and found, 15)
-    assert [a["id"] for a in repeats] == [audit["id"]] * 2, "a repeat carries the same id upstream"
-    assert repeats[1]["data"] == data
 
+def test_a_redelivered_request_is_audited_again_with_its_id_and_not_written_again(rig: Rig) -> None:
+    plant, hub, _module, feeder = rig
+    rid = send(feeder, "pumpSpeed", 1110.0)
+    audit = audit_for(hub, rid)
+    send(feeder, "pumpSpeed", 1110.0, rid=rid)  # delivered again (at least once): not written again
+    repeats = wait_for(lambda: len(found := audits(hub, rid)) == 2 and found, 15, what="the repeat's audit")
+    assert [a["id"] for a in repeats] == [audit["id"]] * 2, "a repeat carries the same id upstream"
+    assert repeats[1]["data"] == audit["data"]
+    assert len(plant_writes(plant, "Pump.SpeedSetpoint")) == 1
+
+
+def test_requests_outside_the_limits_are_refused_and_never_reach_the_plant(rig: Rig) -> None:
+    plant, hub, _module, feeder = rig
+    assert audit_for(hub, send(feeder, "pumpSpeed", 1110.0))["data"]["result"] == "applied"
     too_soon = audit_for(hub, send(feeder, "pumpSpeed", 1160.0))["data"]
     assert too_soon["result"] == "refused" and too_soon["reason"].startswith("too_soon")
     for target, value, code in [("nope", 1.0, "not_allowed"), ("pumpSpeed", 1600.0, "out_of_range"),
@@ -107,29 +121,45 @@ def test_applied_refused_dry_run_and_switch(
     time.sleep(3.1)  # the minimum interval (3 s) passes
     fast = audit_for(hub, send(feeder, "pumpSpeed", 1400.0))["data"]
     assert fast["result"] == "refused" and fast["reason"].startswith("rate_of_change")
+    assert len(plant_writes(plant, "Pump.SpeedSetpoint")) == 1, "refused requests never reach the plant"
+
+
+def test_a_bad_status_from_the_server_fails_the_write_without_retrying(rig: Rig) -> None:
+    _plant, hub, _module, feeder = rig
     ghost = audit_for(hub, send(feeder, "flowGhost", 0.5))["data"]
     assert ghost["result"] == "failed" and ghost["attempts"] == 1, "a Bad status is not retried"
     assert "BadNodeIdUnknown" in ghost["reason"] or "BadUserAccessDenied" in ghost["reason"]
 
+
+def test_dry_run_audits_without_writing(rig: Rig) -> None:
+    plant, hub, _module, feeder = rig
     hub.push_desired("opcua_writeback", {"dryRun": True})
-    wait_for(lambda: hub.twin("opcua_writeback")["reported"].get("writeback", {}).get("dryRun") is True, 10)
+    wait_for(
+        lambda: hub.twin("opcua_writeback")["reported"].get("writeback", {}).get("dryRun") is True,
+        10,
+        what="dryRun reported",
+    )
     dry = audit_for(hub, send(feeder, "advisory", "check pump bearing"))["data"]
     assert dry["result"] == "dry-run"
+    assert plant_writes(plant, "AI.Advisory") == []
 
+
+def test_switched_off_by_method_refuses_and_a_bad_switch_is_400(rig: Rig) -> None:
+    plant, hub, _module, feeder = rig
     assert hub.invoke("opcua_writeback", "setEnabled", {"enabled": False})["status"] == 200
     off = audit_for(hub, send(feeder, "advisory", "x"))["data"]
     assert off["result"] == "refused" and off["reason"].startswith("disabled")
     assert hub.invoke("opcua_writeback", "setEnabled", {"enabled": "yes"})["status"] == 400
+    assert plant_writes(plant, "AI.Advisory") == []
 
+
+def test_a_malformed_request_is_refused_audited_and_logged(rig: Rig) -> None:
+    _plant, hub, module, feeder = rig
     feeder.send_json("actions", {"v": 1, "kind": "writeRequest", "id": "m1", "data": {"target": "advisory"}},
                      message_id="m1")  # fmt: skip
     bad = wait_for(lambda: [e["event"]["payload"]["data"] for e in hub.upstream()
                             if e["event"]["payload"]["data"].get("reason", "").startswith("malformed")], 10)  # fmt: skip
     assert bad[0]["result"] == "refused" and "requestId" in bad[0]["reason"]
-
-    writes = [r for r in read_audit(state) if r["node"] == "Pump.SpeedSetpoint"]
-    assert len(writes) == 1, "refused and dry-run requests never reach the plant"
-    assert not any(r["node"] == "AI.Advisory" for r in read_audit(state))
     assert module.alive()
     errors = [line for line in module.log_lines() if str(line.get("level")).lower() == "error"]
     assert any("malformed" in json.dumps(e) for e in errors)

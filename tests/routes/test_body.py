@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from route_factories import matches, module_msg
 
 from edgeloop_dev.routes import RoutableMessage, RouteSpec, compile_route, route_queries_body
-
-from .factories import matches, module_msg
 
 DOC = {
     "machine": {"temperature": 31.5, "name": "press-1", "on": True, "spare": None},

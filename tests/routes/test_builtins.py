@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from route_factories import matches, module_msg, twin_msg
 
 from edgeloop_dev.routes import RouteError, RouteSpec, compile_route
-
-from .factories import matches, module_msg, twin_msg
 
 MSG = module_msg(
     props={"s": "Hello", "n": "42", "f": " -1,234.5e1 ", "neg": "(7)", "bad": "4x"}, body={"v": -2.5}

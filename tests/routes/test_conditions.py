@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from route_factories import matches, module_msg
 
 from edgeloop_dev.routes import RoutableMessage
-
-from .factories import matches, module_msg
 
 MSG = module_msg(
     "sensor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from route_factories import device_msg, module_msg, twin_msg
 
 from edgeloop_dev.routes import (
     DEFAULT_PRIORITY,
@@ -13,8 +14,6 @@ from edgeloop_dev.routes import (
     RouteSpec,
     parse_routes,
 )
-
-from .factories import device_msg, module_msg, twin_msg
 
 B_IN = Endpoint("module", "b", "in")
 UP = Endpoint("upstream")

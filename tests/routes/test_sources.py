@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from route_factories import device_msg, module_msg, twin_msg
 
 from edgeloop_dev.routes import RoutableMessage, RouteSpec, compile_route, route_source_target, source_prefix
-
-from .factories import device_msg, module_msg, twin_msg
 
 OUT = module_msg("sensor", "out")
 OUT2 = module_msg("sensor", "out2")

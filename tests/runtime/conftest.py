@@ -1,70 +1,12 @@
-"""Fixtures for the runtime's unit tests: a module running against the FakeHubClient seam."""
+"""Fixtures for the runtime's unit tests (the harness itself is runtime_harness.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from edgeloop_runtime import Module
-from edgeloop_runtime.testing import FakeHubClient
-
-
-@dataclass
-class Running:
-    """A module running in a task against a fake hub client."""
-
-    client: FakeHubClient
-    task: asyncio.Task[int]
-    stop: asyncio.Event
-
-    async def finish(self) -> int:
-        self.stop.set()
-        return await asyncio.wait_for(self.task, 10)
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll until predicate() is true (the fake has no events to wait on)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-
-@asynccontextmanager
-async def run_module(
-    module: Module[Any],
-    env: dict[str, str] | None = None,
-    desired: dict[str, Any] | None = None,
-    client: FakeHubClient | None = None,
-) -> AsyncIterator[Running]:
-    """Run a module against a fake hub; STATE_DIR is a fresh folder unless env names one."""
-    client = client or FakeHubClient(twin={"desired": {"$version": 1, **(desired or {})}, "reported": {}})
-    stop = asyncio.Event()
-    with tempfile.TemporaryDirectory(prefix="edgeloop-state-") as state:
-        full_env = {"METRICS_PORT": "-1", "STATE_DIR": state, **(env or {})}
-        task = asyncio.create_task(module.run(env=full_env, client=client, stop=stop))
-        async with _running(client, task, stop, module) as running:
-            yield running
-
-
-@asynccontextmanager
-async def _running(
-    client: FakeHubClient, task: asyncio.Task[int], stop: asyncio.Event, module: Module[Any]
-) -> AsyncIterator[Running]:
-    running = Running(client, task, stop)
-    await wait_for(lambda: task.done() or client.reported.get("status") == "running")
-    if not task.done() and module.inputs:
-        await wait_for(lambda: client.message_handler is not None)
-    try:
-        yield running
-    finally:
-        if not task.done():
-            await running.finish()
+from runtime_harness import run_module
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest
 from edgeloop_runtime import Context, InputMessage, Module, ModuleSettings, SdkHubClient
+from edgeloop_runtime.testing import within
 
 ROUTES = {
     "toGated": "FROM /messages/modules/feeder/outputs/* INTO BrokeredEndpoint('/modules/gated/inputs/in')"
@@ -77,4 +78,4 @@ async def test_hub_keeps_inputs_unacknowledged_until_the_handler_returns(
         assert status["payload"]["unacknowledged"] == 0
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        await within(task, 30, "the module to exit after stop")

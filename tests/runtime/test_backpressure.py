@@ -8,10 +8,9 @@ import json
 
 import pytest
 from aiohttp import ClientSession
+from runtime_harness import Running, run_module, wait_for
 
 from edgeloop_runtime import Backpressure, Context, ContractError, InputMessage, Module, ModuleSettings
-
-from .conftest import Running, run_module, wait_for
 
 
 async def held_attempts(running: Running) -> int:

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runtime_harness import run_module, wait_for
 
 from edgeloop_runtime import Context, HubConnectionError, Module, ModuleSettings
 from edgeloop_runtime.last_valid import LAST_VALID_FILE
 from edgeloop_runtime.testing import FakeHubClient
 from example_module.app import module as example
-
-from .conftest import run_module, wait_for
 
 
 class Actor(ModuleSettings):

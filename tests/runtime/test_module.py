@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
+from runtime_harness import run_module, wait_for
 
 from edgeloop_runtime import Context, InputMessage, MessageTooLargeError, Module, ModuleSettings
-from edgeloop_runtime.testing import FakeHubClient
+from edgeloop_runtime.testing import FakeHubClient, within
 from example_module.app import module as example
-
-from .conftest import run_module, wait_for
 
 
 async def test_input_handler_sends_enveloped_json_with_content_type() -> None:
@@ -265,7 +264,7 @@ async def test_standalone_runs_without_edgehub_on_environment_settings(tmp_path:
     await asyncio.sleep(0.5)
     assert not task.done()
     stop.set()
-    assert await asyncio.wait_for(task, 10) == 0
+    assert await within(task, 10, "the module to exit after stop") == 0
 
 
 async def test_without_standalone_a_missing_edge_environment_is_fatal() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest
 from edgeloop_runtime import Context, InputMessage, Module, ModuleSettings, SdkHubClient
+from edgeloop_runtime.testing import within
 
 ROUTES = {
     "go": "FROM /messages/modules/feeder/outputs/* INTO BrokeredEndpoint('/modules/wide/inputs/go')",
@@ -80,7 +81,7 @@ async def test_oversize_output_is_readable_by_the_input_it_is_routed_to(
                 await asyncio.sleep(0.05)
     finally:
         stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        await within(asyncio.gather(*tasks), 30, "both modules to exit after stop")
     if policy == "compress":
         [(msg, body)] = got
         assert msg.content_encoding == "gzip" and body["data"] == BIG

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -14,16 +13,15 @@ from edgeloop_dev.supervisor.errors import UnknownModuleError
 from edgeloop_dev.supervisor.policy import ModuleState
 from edgeloop_dev.supervisor.status import Event
 from edgeloop_dev.supervisor.supervisor import Supervisor, SupervisorConfig
+from edgeloop_runtime.testing import wait_for_async
 
 MakeConfig = Callable[..., SupervisorConfig]
 
 
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
+async def wait_until(
+    condition: Callable[[], bool], timeout_s: float = 10.0, *, what: str | None = None
+) -> None:
+    await wait_for_async(condition, what, timeout=timeout_s, interval=0.05)
 
 
 def starts(record: Path, name: str | None = None) -> list[dict[str, object]]:

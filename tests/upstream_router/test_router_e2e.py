@@ -7,7 +7,6 @@ import gzip
 import json
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -247,11 +246,10 @@ def test_over_budget_summaries_are_thinned_and_anomalies_go_on_time(
     sums = [summary(minute=i, value=float(i)) for i in range(12)]
     send_all(src, [("summaries", e) for e in sums])
     wait_for(lambda: queue_status(hub).get("drops", {}).get("summary/thinned"), timeout=20)
-    started = time.monotonic()
     urgent = anomaly(window=False)
     send_all(src, [("anomalies", urgent)])
+    # on time = while the budget is spent: the anomaly is upstream and none of the held summaries is
     wait_for(lambda: urgent["id"] in ids(upstream_events(hub)), timeout=10)
-    assert time.monotonic() - started < 10
     assert ids(upstream_events(hub)) & {e["id"] for e in sums} == set()
     hub.invoke(ROUTER, "setBandwidthBudget", {"bytesPerHour": None})
     events = wait_for(lambda: [e for e in upstream_events(hub) if e["_class"] == "summary"][1:], timeout=20)

@@ -21,6 +21,7 @@ from typing import Any
 from edgeloop_dev.hub import client as hub_client
 from edgeloop_dev.hub.identity import module_environment
 from edgeloop_dev.hub.upstream import read_events
+from edgeloop_runtime.testing import wait_for_sync
 
 MQTT_PORT = 8883
 _ENV_KEYS = (
@@ -233,16 +234,12 @@ class HubProcess:
         return total
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy and return it; raise TimeoutError otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, *, what: str | None = None
+) -> Any:
+    """Poll until `predicate()` is truthy and return it; the TimeoutError says what it waited for (`what`,
+    else the predicate's source) and the last value."""
+    return wait_for_sync(predicate, what, timeout=timeout, interval=interval)
 
 
 @contextlib.contextmanager

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnxruntime as ort
+
+from edgeloop_dev.hub.harness import HubProcess, SdkModule
 from edgeloop_dev.plant.faults import fault_schedule
 from edgeloop_dev.plant.model import PlantModel
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "modules" / "inference" / "model_repository"
 TESTSET = ROOT / "tests" / "data" / "vision" / "defects"
+MODELS = ROOT / "tests" / "data" / "models"
 T0 = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 
 
@@ -121,3 +127,44 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
+
+
+def raw_outputs(model: Path, size: int) -> list[np.ndarray]:
+    """The model's raw outputs for one image (these test models' outputs do not depend on the pixels)."""
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    shape = [d if isinstance(d, int) else size for d in inp.shape]
+    dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32
+    return list(sess.run(None, {inp.name: np.zeros(shape, dtype)}))
+
+
+class Sink:
+    """Records what the service sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, str | None]] = []
+
+    async def send(
+        self, output: str, data: Any, *, kind: str | None = None, message_id: str | None = None
+    ) -> str:
+        self.sent.append((output, data, message_id))
+        return message_id or ""
+
+
+class RunningInference:
+    """`python -m inference` started by the `start_module` fixture, with its hub, feeder and REST address."""
+
+    def __init__(self, hub: HubProcess, feeder: SdkModule, rest: str, log: Path) -> None:
+        self.hub, self.feeder, self.rest, self.log = hub, feeder, rest, log
+
+    def reported(self) -> dict[str, Any]:
+        return dict(self.hub.twin("inference").get("reported", {}))
+
+    def upstream_bodies(self, kind: str) -> list[dict[str, Any]]:
+        out = []
+        for e in self.hub.upstream():
+            payload = e["event"]["payload"]
+            body = json.loads(payload) if isinstance(payload, str) else payload
+            if isinstance(body, dict) and body.get("kind") == kind:
+                out.append(body)
+        return out
