@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from inference_helpers import RunningInference, module_env
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_dev.plant.process import free_port
+from inference.service import InferenceService
 
 UPSTREAM = {
     "up": "FROM /messages/modules/inference/outputs/* INTO $upstream",
@@ -54,3 +55,12 @@ def start_module(
     for p in procs:
         p.kill()
         p.wait()
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[list[InferenceService]]:
+    """Services a test loaded in process (`inference_serving.serve`), closed after it."""
+    made: list[InferenceService] = []
+    yield made
+    for svc in made:
+        await svc.manager.close()

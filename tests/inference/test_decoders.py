@@ -5,57 +5,24 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import cv2
 import inference_reference_post as ref
 import numpy as np
 import onnx
 import pytest
-from inference_helpers import MODELS, ROOT, TESTSET, raw_outputs
+from inference_helpers import MODELS, ROOT, raw_outputs
+from inference_serving import IMAGE, Served
+from inference_serving import serve as _serve
 from onnx import TensorProto, helper
 
-from edgeloop_runtime.metrics import Metrics
 from inference.errors import ModelRejected
 from inference.processors import FrameResult
 from inference.service import InferenceService
-from inference.settings import Settings
-from inference.telemetry_metrics import InferenceMetrics
 from inference.vision_pre import prepare
 
 LABELS = ["scratch", "dent", "crack"]
-IMAGE = TESTSET / "defect_001.jpg"  # 512 x 384: letterboxed with bands top and bottom
-JPEG = IMAGE.read_bytes()
-
-
-class Served:
-    def __init__(self, svc: InferenceService) -> None:
-        self.svc = svc
-
-    async def detect(self, image: bytes = JPEG) -> FrameResult:
-        _loaded, result = await self.svc.detect(image, "rest")
-        return result
-
-
-async def _serve(model_path: Path, **settings: Any) -> InferenceService:
-    svc = InferenceService(
-        Settings(
-            model_path=str(model_path), providers=["cpu"], drift_enabled=False, rest_port=-1, **settings
-        ),
-        InferenceMetrics(Metrics("inference", "test")),
-    )
-    await svc.load_all(svc.settings)
-    return svc
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[list[InferenceService]]:
-    made: list[InferenceService] = []
-    yield made
-    for svc in made:
-        await svc.manager.close()
 
 
 def _rows(result: FrameResult) -> list[tuple[int, float, list[float]]]:

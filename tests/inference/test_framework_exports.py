@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inference_helpers import ROOT, TESTSET
+from inference_serving import Served
+from inference_serving import serve as _serve
 
 from inference.service import InferenceService
-
-from .helpers import ROOT, TESTSET
-from .test_decoders import Served, _serve, services  # noqa: F401  (the fixture)
 
 FRAMEWORK = ROOT / "tests" / "data" / "models" / "framework"
 ULTRALYTICS = ["yolov8", "yolo11", "yolov5u"]
@@ -64,7 +64,7 @@ async def _detect_all(svc: InferenceService, images: list[str]) -> dict[str, lis
 
 @pytest.mark.parametrize("family", ULTRALYTICS)
 async def test_an_ultralytics_export_served_bare_gives_ultralytics_own_detections(
-    services: list[InferenceService],  # noqa: F811
+    services: list[InferenceService],
     family: str,
 ) -> None:
     ref = _reference(family)
@@ -82,7 +82,7 @@ async def test_an_ultralytics_export_served_bare_gives_ultralytics_own_detection
 
 @pytest.mark.parametrize("family", ULTRALYTICS)
 async def test_confidence_threshold_changes_the_set_as_ultralytics_conf_does(
-    services: list[InferenceService],  # noqa: F811
+    services: list[InferenceService],
     family: str,
 ) -> None:
     ref = _reference(family)
@@ -98,7 +98,7 @@ async def test_confidence_threshold_changes_the_set_as_ultralytics_conf_does(
 
 @pytest.mark.parametrize("threshold", [None, 0.5], ids=["default-0.25", "CONFIDENCE_THRESHOLD-0.5"])
 async def test_a_torchvision_ssdlite_export_gives_the_eager_models_detections_on_the_frame_as_it_is(
-    services: list[InferenceService],  # noqa: F811
+    services: list[InferenceService],
     threshold: float | None,
 ) -> None:
     """torchvision exports resize and map boxes back inside the graph: the frame goes in unresized
@@ -122,7 +122,7 @@ PROB_TOL = 1e-2
 
 
 async def test_a_torchvision_classifier_export_gives_the_eager_models_probabilities(
-    services: list[InferenceService],  # noqa: F811
+    services: list[InferenceService],
 ) -> None:
     """The graph carries neither names nor normalisation: its sidecar `<name>.json` gives both."""
     ref = json.loads((FRAMEWORK / "mobilenet_v3_small.detections.json").read_text())["probabilities"]
