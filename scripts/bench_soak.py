@@ -1,6 +1,6 @@
 """Sustained load through the whole pipeline: 1,000 extra tags at 10 Hz plus one camera at 5 frames/s.
 
-    .venv/bin/python scripts/bench_soak.py --minutes 10
+    .venv/bin/python scripts/bench_soak.py --minutes 10 [--host 127.0.0.26]
 
 Samples CPU and memory of every process (plant, hub, each module) every 5 s, plots them to PNG, states
 the memory growth per hour after warm-up (least squares over the run after the first `--warmup` s), and
@@ -128,13 +128,17 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=5)
     parser.add_argument("--warmup", type=float, default=120, help="seconds excluded from the memory slope")
     parser.add_argument("--out", type=Path, default=Path("soak.png"))
+    parser.add_argument(
+        "--host", default=None, help="loopback address for the hub and plant (default: a free one)"
+    )
     args = parser.parse_args()
+    host = args.host or pick_hub_host()
     state_dir = Path(tempfile.mkdtemp(prefix="edgeloop-soak-")) / "run"
     options = DemoOptions(
         state_dir=state_dir,
         duration_s=args.minutes * 60,
-        host=pick_hub_host(),
-        plant_port=free_port(),
+        host=host,
+        plant_port=free_port(host),
         tui=False,
         scenario="load",
         load_tags=args.tags,
