@@ -1,10 +1,12 @@
 """Closed-loop latency with every module running: OPC UA source timestamp of a faulty value -> write-back
 applied in the plant, and -> the anomaly event in upstream.jsonl (p50/p95/p99), at 100 ms publishing.
 
-    .venv/bin/python scripts/bench_closed_loop.py --seconds 300
+    .venv/bin/python scripts/bench_closed_loop.py --seconds 300 [--host 127.0.0.26] [--hops]
 
 Runs the demo pipeline (plant in the `dense` scenario: a short fault every 6-9 s) without the dashboard,
-then matches every applied write-back's audit event to the plant's own write record.
+then matches every applied write-back's audit event to the plant's own write record. `--hops` also
+routes telemetry, scores and actions to `$upstream` and reports every hop of each decision's path
+(edgeloop_dev/demo/hops.py); the taps add hub work, so compare end-to-end figures between runs alike.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
+from edgeloop_dev.demo.hops import TAP_ROUTES, chains, hop_ms
 from edgeloop_dev.demo.observe import JsonlTail, parse_ts, upstream_envelopes
 from edgeloop_dev.demo.run import Demo, DemoOptions
 from edgeloop_dev.demo.summary import percentile
@@ -73,16 +76,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument(
+        "--host", default=None, help="loopback address for the hub and plant (default: a free one)"
+    )
+    parser.add_argument("--hops", action="store_true", help="tap telemetry, scores, actions: time per hop")
     args = parser.parse_args()
+    host = args.host or pick_hub_host()
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="edgeloop-bench-")) / "run"
     options = DemoOptions(
         state_dir=state_dir,
         duration_s=args.seconds,
         seed=args.seed,
-        host=pick_hub_host(),
-        plant_port=free_port(),
+        host=host,
+        plant_port=free_port(host),
         tui=False,
         scenario="dense",
+        routes=TAP_ROUTES if args.hops else {},
     )
     demo = Demo(options, Console(stderr=True))
     summary = asyncio.run(demo.run())
@@ -100,12 +109,22 @@ def main() -> None:
     print(row("-> write-back applied in the plant (plant's write record)", plant_latencies(state_dir)))
     print(row("-> write-back acknowledged (audit appliedAt)", s.writeback_latency_ms))
     print(row("-> anomaly event enqueued upstream", s.upstream_latency_ms))
+    hops: dict[str, list[float]] = {}
+    if args.hops:
+        events = JsonlTail(state_dir / "upstream.jsonl").read()
+        writes = JsonlTail(state_dir / "plant" / "plant-writes.jsonl").read()
+        hops = hop_ms(chains(events, writes))
+        print("\n| hop of an applied write-back's path (ms) | n | p50 | p95 | p99 | max |")
+        print("|---|---|---|---|---|---|")
+        for name, values in hops.items():
+            print(row(name, values))
     (state_dir / "bench_closed_loop.json").write_text(
         json.dumps(
             {
                 "summary": summary.to_dict(),
                 "writeback_ms": s.writeback_latency_ms,
                 "upstream_ms": s.upstream_latency_ms,
+                "hops_ms": hops,
             },
             indent=1,
         )

@@ -1,6 +1,6 @@
 """Sustained load through the whole pipeline: 1,000 extra tags at 10 Hz plus one camera at 5 frames/s.
 
-    .venv/bin/python scripts/bench_soak.py --minutes 10
+    .venv/bin/python scripts/bench_soak.py --minutes 10 [--host 127.0.0.26]
 
 Samples CPU and memory of every process (plant, hub, each module) every 5 s, plots them to PNG, states
 the memory growth per hour after warm-up (least squares over the run after the first `--warmup` s), and
@@ -128,13 +128,17 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=5)
     parser.add_argument("--warmup", type=float, default=120, help="seconds excluded from the memory slope")
     parser.add_argument("--out", type=Path, default=Path("soak.png"))
+    parser.add_argument(
+        "--host", default=None, help="loopback address for the hub and plant (default: a free one)"
+    )
     args = parser.parse_args()
+    host = args.host or pick_hub_host()
     state_dir = Path(tempfile.mkdtemp(prefix="edgeloop-soak-")) / "run"
     options = DemoOptions(
         state_dir=state_dir,
         duration_s=args.minutes * 60,
-        host=pick_hub_host(),
-        plant_port=free_port(),
+        host=host,
+        plant_port=free_port(host),
         tui=False,
         scenario="load",
         load_tags=args.tags,
@@ -149,15 +153,20 @@ def main() -> None:
         f"\nsoak: {args.minutes:.0f} min, {args.tags} tags at 10 Hz + camera at {args.fps:g} fps; "
         f"{platform.machine()}, {os.cpu_count()} cores; plot {args.out}"
     )
-    print("\n| process | CPU mean % | CPU p95 % | RSS after warm-up MiB | RSS end MiB | growth MiB/h |")
-    print("|---|---|---|---|---|---|")
+    half = max(args.warmup, args.minutes * 30)
+    print(
+        "\n| process | CPU mean % | CPU p95 % | RSS after warm-up MiB | RSS end MiB | growth MiB/h after "
+        f"warm-up ({args.warmup:.0f} s) | growth MiB/h, second half |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, points in sorted(sampler.samples.items()):
         cpus = sorted(p[1] for p in points)
         warm = [p for p in points if p[0] >= args.warmup] or points
-        slope = growth_mib_per_hour(points, args.warmup)
+        slopes = [growth_mib_per_hour(points, since) for since in (args.warmup, half)]
+        shown = " | ".join("-" if v is None else f"{v:+.1f}" for v in slopes)
         print(
             f"| {name} | {sum(cpus) / len(cpus):.0f} | {cpus[int(0.95 * (len(cpus) - 1))]:.0f} | "
-            f"{warm[0][2]:.0f} | {points[-1][2]:.0f} | {'-' if slope is None else f'{slope:+.1f}'} |"
+            f"{warm[0][2]:.0f} | {points[-1][2]:.0f} | {shown} |"
         )
     drops = {m: {k: v for k, v in c.items() if v} for m, c in sampler.dropped.items()}
     print("\nnon-zero dropped counters:", json.dumps({m: c for m, c in drops.items() if c}) or "none")

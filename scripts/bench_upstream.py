@@ -106,6 +106,8 @@ def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compres
     delivered_anomalies = [e for e in delivered if e.get("kind") == "anomaly"]
     report = score_detections([e["data"] for e in delivered_anomalies], truth.faults(seconds))
     upstream = sum(sent_bytes.values())
+    as_json, as_gzip = (other_bytes, upstream) if compress else (upstream, other_bytes)
+    per_hour = 3600.0 / seconds
     return {
         "seconds": seconds,
         "rateHz": rate_hz,
@@ -125,6 +127,13 @@ def run(seconds: float, seed: int, rate_hz: float, budget: float | None, compres
         },
         "blobEvidenceBytes": blob_bytes,
         "ratioVsSamples": round(samples_bytes / upstream, 1) if upstream else None,
+        "perHour": {  # both encodings of the same batches, against Samples for the same hour
+            "samplesBytes": round(samples_bytes * per_hour),
+            "jsonBytes": round(as_json * per_hour),
+            "gzipBytes": round(as_gzip * per_hour),
+            "ratioJsonVsSamples": round(samples_bytes / as_json, 1) if as_json else None,
+            "ratioGzipVsSamples": round(samples_bytes / as_gzip, 1) if as_gzip else None,
+        },
         "ratioVsSamplesWithBlobs": round(samples_bytes / (upstream + blob_bytes), 1) if upstream else None,
         "ratioVsPubsub": round(pubsub_bytes / upstream, 1) if upstream else None,
         "anomalyEventsEmitted": len(emitted_anomaly_ids),
@@ -162,6 +171,9 @@ def main() -> int:
             f"      {c:<8} {v['messages']:>6} messages {v['bytes']:>10} bytes"
             for c, v in up["byClass"].items()
         ),
+        f"  per hour: Samples {r['perHour']['samplesBytes']} bytes; plain JSON batches "
+        f"{r['perHour']['jsonBytes']} bytes ({r['perHour']['ratioJsonVsSamples']}x fewer), gzip batches "
+        f"{r['perHour']['gzipBytes']} bytes ({r['perHour']['ratioGzipVsSamples']}x fewer)",
         f"  evidence blobs        : {r['blobEvidenceBytes']:>32} bytes",
         f"  ratio vs Samples      : {r['ratioVsSamples']}x  (with blobs {r['ratioVsSamplesWithBlobs']}x); "
         f"vs raw PubSub {r['ratioVsPubsub']}x",

@@ -46,6 +46,7 @@ class AssetBuffer:
     stats: dict[tuple[str, float], Ewma] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
     warmup: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)  # rows per field in the buffer
 
     def add(self, s: Sample, checks: dict[str, tuple[float, int]]) -> None:
         """Append a sample; `checks` maps field → (alpha, warmup) for the z-scores to track."""
@@ -60,11 +61,17 @@ class AssetBuffer:
                 if abs(z) < 6.0 or est.n < warm:
                     est.update(s.value)
         self.rows.append((s.ts, s.field, s.value, s.good, z))
+        self.held[s.field] = self.held.get(s.field, 0) + 1
         if s.good and s.status != "Good":
             self.uncertain.add((s.ts, s.field))
         while len(self.rows) > self.maxlen:
             old = self.rows.popleft()
             self.uncertain.discard((old[0], old[1]))
+            left = self.held[old[1]] - 1
+            if left:
+                self.held[old[1]] = left
+            else:
+                del self.held[old[1]]
 
     def _since(self, start: float, end: float) -> list[tuple[float, str, float | None, bool, float]]:
         """Rows in [start, end], oldest first, scanned back from the newest (rows come in time order)."""
@@ -104,6 +111,8 @@ class AssetBuffer:
         OPC UA subscriptions report changes only, so a frozen sensor sends nothing at all: its run
         lasts from the first sample of its current value to the asset's newest sample.
         """
+        if fld not in self.held:  # not a field of this asset: no need to scan the whole buffer for it
+            return 0.0
         newest: float | None = None
         value: float | None = None
         run_start = 0.0

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from .acks import DELIVERY_PROPERTY, HeldAcks
 from .errors import EdgeloopError, FatalError, HubAuthError, HubConnectionError, MessageTooLargeError
 from .messages import InputMessage, MethodRequest, OutgoingMessage
+from .nodelay import send_without_delay
 
 MessageHandler = Callable[[InputMessage], Awaitable[None]]
 MethodHandler = Callable[[MethodRequest], Awaitable[None]]
@@ -67,6 +68,7 @@ class SdkHubClient:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._acks = HeldAcks.attach(client)
+        send_without_delay(client)
 
     @classmethod
     def from_edge_environment(cls, **kwargs: Any) -> SdkHubClient:

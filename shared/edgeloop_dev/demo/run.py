@@ -39,6 +39,7 @@ class DemoOptions:
     scenario: str = "tour"
     load_tags: int | None = None  # extra plant tags (the `load` scenario's default is 1000)
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> env overrides
+    routes: dict[str, str] = field(default_factory=dict)  # extra edgeHub routes (benches tap outputs)
 
 
 class Demo:
@@ -95,6 +96,7 @@ class Demo:
             plant.endpoint,
             opts.env,
             load_tags=opts.load_tags or 0,
+            routes=opts.routes,
         )
         config = SupervisorConfig(manifest=manifest, state_dir=self.dir, host=opts.host, repo_root=REPO_ROOT)
         started = time.monotonic()

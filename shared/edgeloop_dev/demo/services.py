@@ -84,8 +84,9 @@ def render_debug_manifest(
     *,
     load_tags: int = 0,
     template: Path = DEBUG_TEMPLATE,
+    routes: dict[str, str] | None = None,
 ) -> Path:
-    """Render the debug template with the demo's variables, plant and env overrides into DIR."""
+    """Render the debug template with the demo's variables, plant, env overrides and extra routes into DIR."""
     doc = json.loads(template.read_text(encoding="utf-8"))
     catalog = load_catalog(REPO_ROOT / "modules")
     rendered = render_manifest(doc, catalog, RenderOptions(platform="amd64", variables=variables))
@@ -97,6 +98,9 @@ def render_debug_manifest(
             module["env"]["REST_PORT"] = {"value": "0"}
     for name, overrides in (env or {}).items():
         modules[name].setdefault("env", {}).update({k: {"value": v} for k, v in overrides.items()})
+    hub_routes = rendered["modulesContent"]["$edgeHub"]["properties.desired"]["routes"]
+    for name, route in (routes or {}).items():
+        hub_routes[name] = {"route": route, "priority": 0, "timeToLiveSecs": 60}
     out = state_dir / "deployment.json"
     out.write_text(json.dumps(rendered, indent=2), encoding="utf-8")
     return out
