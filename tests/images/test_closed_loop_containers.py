@@ -5,6 +5,7 @@ an anomaly and an audit in $upstream."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ def render(plant_endpoint: str) -> dict[str, Any]:
     """deployment.template.json rendered for amd64 with this machine's values (as `.env` would give)."""
     variables = {
         "CONTAINER_REGISTRY_ADDRESS": "localhost",
+        "CONTAINER_REGISTRY_USERNAME": "unused",
+        "CONTAINER_REGISTRY_PASSWORD": "unused",
         "OPCUA_ENDPOINT_URL": plant_endpoint,
         "OPCUA_WRITEBACK_USERNAME": WRITER,
         "OPCUA_WRITEBACK_PASSWORD": USERS[WRITER],
@@ -123,6 +126,9 @@ def test_the_pipeline_as_containers_closes_the_loop_on_a_plant_fault(
         own_cert = writeback_pki(tmp_path / "pki", plant_opts.state_dir / "pki" / "own" / "cert.der")
         shutil.copy(own_cert, plant_opts.state_dir / "pki" / "trusted" / "edgeloop-writeback.der")
         fill_volume(run.volume("edgeloop-opcua-writeback-pki"), tmp_path / "pki")
+        # The plant records who wrote: the session's user and the client certificate the container used.
+        writer = f"user:{WRITER};cert:CN=urn:edgeloop:opcua_writeback:opcua_writeback;sha1="
+        writer += hashlib.sha1(own_cert.read_bytes()).hexdigest()
         fill_volume(run.volume("edgeloop-inference-models"), ROOT / "modules/inference/model_repository")
 
         # Host networking puts every module in one network namespace: each takes its own free
@@ -136,9 +142,13 @@ def test_the_pipeline_as_containers_closes_the_loop_on_a_plant_fault(
             folders = {"/var/lib/edgeloop/opcua_ingest": str(appdata)}
             run.run(name, hub.env(name), overrides, folders, blob_host if name == "upstream_router" else ())
 
+        # The shipped manifest starts write-back in dry-run (decide and audit, never write): going live
+        # is the operator's step after commissioning, a desired-property patch.
+        hub.push_desired("opcua_writeback", {"dryRun": False})
+
         def ai_write_applied() -> dict[str, Any] | None:
             for rec in read_audit(plant.options.state_dir):
-                if rec["node"].startswith("AI.") and rec["status"] == "Good" and rec["writer"] == WRITER:
+                if rec["node"].startswith("AI.") and rec["status"] == "Good" and rec["writer"] == writer:
                     return rec
             return None
 
@@ -154,7 +164,9 @@ def test_the_pipeline_as_containers_closes_the_loop_on_a_plant_fault(
 
         try:
             waited(
-                "the plant's write record: an AI write by the writeback's user, Good", ai_write_applied, 420
+                "the plant's write record: an AI write, Good, by the writeback's user and certificate",
+                ai_write_applied,
+                300,
             )
             waited("$upstream: an audit of opcua_writeback with result 'applied'",
                    upstream_kind("audit", result="applied"), 120)  # fmt: skip
