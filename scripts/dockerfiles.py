@@ -80,14 +80,20 @@ HEALTHCHECK = f'["python3", "-I", "{HEALTHCHECK_PATH}"]'
 
 INSTALL = """\
 COPY requirements/{extra}.txt requirements/{extra}.txt
-RUN /opt/venv/bin/pip install --no-cache-dir -c requirements/{extra}.txt "{spec}" 2>pip.log; \\
+RUN /opt/venv/bin/pip install --no-cache-dir{index} -c requirements/{extra}.txt "{spec}" 2>pip.log; \\
     status=$?; cat pip.log >&2; \\
     [ "$status" = 0 ] && ! grep -q WARNING pip.log \\
     && /opt/venv/bin/pip check && /opt/venv/bin/python -c "import {name}.app\""""
 
 
-def _install(name: str, extra: str, debug: bool) -> str:
-    text = INSTALL.format(spec=f".[{extra}]", extra=extra, name=name)
+# TensorRT's libraries (tensorrt-cu13-libs) have wheels on NVIDIA's index only; PyPI has a stub sdist
+# whose build needs NVIDIA's wheel-stub (scripts/resolve_image_deps.py resolves the GPU set this way too).
+NVIDIA_INDEX = "https://pypi.nvidia.com"
+
+
+def _install(name: str, extra: str, debug: bool, index: str | None = None) -> str:
+    extra_index = f" --extra-index-url {index}" if index else ""
+    text = INSTALL.format(spec=f".[{extra}]", extra=extra, name=name, index=extra_index)
     if debug:
         text += " \\\n    && /opt/venv/bin/pip install --no-cache-dir debugpy==1.8.*"
     return text
@@ -179,7 +185,7 @@ def render(module: ModuleImage, variant: str) -> str:
             name=module.name,
             shared_copies=shared_copies,
             pip=PIP_VERSION,
-            install=_install(module.name, f"{extra}-gpu", debug=False),
+            install=_install(module.name, f"{extra}-gpu", debug=False, index=NVIDIA_INDEX),
         )
         run_stage = run_stage.replace("FROM ${BASE_IMAGE}\n", "", 1)
     else:

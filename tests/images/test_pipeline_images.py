@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from podman_flags import LIMITS, PODMAN, ROOT, create_options, podman_flags, podman_ready
+from podman_flags import LIMITS, PODMAN, ROOT, create_options, podman_flags
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 
@@ -31,19 +31,6 @@ def _template_module(name: str) -> dict[str, Any]:
         "properties.desired"
     ]["modules"]
     return dict(modules[name])
-
-
-@pytest.fixture(scope="module")
-def built() -> Iterator[None]:
-    """All seven images, built once for this module's tests by scripts/build_images."""
-    reason = podman_ready()
-    if reason:
-        pytest.skip(reason)
-    build = subprocess.run(
-        ["scripts/build_images", "--local-base"], cwd=ROOT, capture_output=True, text=True, timeout=1800
-    )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
-    yield
 
 
 @pytest.mark.parametrize("name", MODULES)
