@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,26 @@ class Pki:
         return self.own / "key.pem"
 
     async def ensure(self) -> None:
-        """Create the folders and, the first time only, our self-signed certificate (client auth)."""
+        """Create the folders and, when there is none, our self-signed certificate (client auth).
+
+        A certificate already there (one the site provisioned, perhaps signed by its CA and trusted by the
+        DCS under that name) is used as it is, never regenerated: asyncua's helper would replace one whose
+        host name or URI differ from this container's. Our application URI is then the certificate's, as a
+        server checks that the session's URI matches its certificate.
+        """
         for d in (self.own, self.trusted, self.rejected):
             d.mkdir(parents=True, exist_ok=True)
-        if not (self.cert.exists() and self.key.exists()):
-            _log.info("creating the application certificate", path=str(self.cert), uri=self.app_uri)
+        if self.cert.exists() and self.key.exists() and not self._own_and_expiring():
+            uri = certificate_uri(self.cert.read_bytes())
+            if uri is not None and uri != self.app_uri:
+                _log.info("using the provisioned application certificate", path=str(self.cert), uri=uri)
+                self.app_uri = uri
+            return
+        _log.info(
+            "creating the application certificate (first start, or ours and expiring)",
+            path=str(self.cert),
+            uri=self.app_uri,
+        )
         await setup_self_signed_certificate(
             self.key,
             self.cert,
@@ -72,6 +88,15 @@ class Pki:
             {"commonName": f"edgeloop {self.app_name}", "organizationName": "edgeloop"},
         )
         self.key.chmod(0o600)
+
+    def _own_and_expiring(self) -> bool:
+        """True for a certificate this module made (self-signed, our name) expiring within 30 days."""
+        try:
+            cert = x509.load_der_x509_certificate(self.cert.read_bytes())
+        except ValueError:
+            return False  # unreadable: left for the operator to see, never silently replaced
+        ours = cert.issuer == cert.subject and f"edgeloop {self.app_name}" in cert.subject.rfc4514_string()
+        return ours and cert.not_valid_after_utc < datetime.now(UTC) + timedelta(days=30)
 
     async def validator(self) -> Validator:
         """A `certificate_validator` for asyncua's Client: the trust list as it is now, else `rejected/`."""
@@ -163,3 +188,15 @@ class Pki:
             "lastRejected": self.last_rejected.name if self.last_rejected else None,
             "autoAccept": self.auto_accept,
         }
+
+
+def certificate_uri(der: bytes) -> str | None:
+    """The application URI in a DER certificate's subjectAltName, or None (none there, or unreadable)."""
+    try:
+        san = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+    except (ValueError, x509.ExtensionNotFound):
+        return None
+    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None

@@ -5,6 +5,7 @@ an anomaly and an audit in $upstream."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -124,8 +125,10 @@ def test_the_pipeline_as_containers_closes_the_loop_on_a_plant_fault(
         own_cert = writeback_pki(tmp_path / "pki", plant_opts.state_dir / "pki" / "own" / "cert.der")
         shutil.copy(own_cert, plant_opts.state_dir / "pki" / "trusted" / "edgeloop-writeback.der")
         fill_volume(run.volume("edgeloop-opcua-writeback-pki"), tmp_path / "pki")
-        # The plant records who wrote: the session's user and the client certificate the container used.
-        writer = f"user:{WRITER};cert:CN=urn:edgeloop:opcua_writeback:opcua_writeback;sha1="
+        # The plant records who wrote: the session's user and the client certificate the container used,
+        # which must be the one provisioned on the volume (the module never replaces it).
+        sha1 = hashlib.sha1(own_cert.read_bytes()).hexdigest()
+        writer = f"user:{WRITER};cert:CN=urn:edgeloop:opcua_writeback:opcua_writeback;sha1={sha1}"
         fill_volume(run.volume("edgeloop-inference-models"), ROOT / "modules/inference/model_repository")
 
         # Host networking puts every module in one network namespace: each takes its own free
