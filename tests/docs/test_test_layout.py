@@ -25,11 +25,16 @@ def test_helper_modules_have_names_unique_in_the_suite() -> None:
     assert twice == [], f"helper modules share a name (prefix them with their area): {twice}"
 
 
-def test_no_test_imports_relatively_or_from_conftest() -> None:
+def test_no_test_imports_relatively_from_conftest_or_through_the_tests_folder() -> None:
     bad = [
         f"{path.relative_to(TESTS)}:{node.lineno}"
         for path in _test_tree()
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").endswith("conftest"))
+        if isinstance(node, ast.ImportFrom)
+        and (
+            node.level > 0
+            or (node.module or "").endswith("conftest")
+            or (node.module or "").startswith("tests.")
+        )
     ]
     assert bad == [], f"import helpers by their unique name instead: {bad}"

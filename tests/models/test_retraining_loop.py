@@ -102,7 +102,7 @@ def device(tmp_path: Path, hub_factory: Callable[..., HubProcess]) -> Iterator[D
         make_manifest({"up": "FROM /messages/modules/inference/outputs/* INTO $upstream"}, {"inference": {}})
     )
     port = free_port()
-    from tests.inference.helpers import module_env
+    from inference_helpers import module_env
 
     env = module_env(
         hub.env("inference"),
@@ -130,7 +130,7 @@ def device(tmp_path: Path, hub_factory: Callable[..., HubProcess]) -> Iterator[D
 def test_label_pull_retrain_package_publish_then_the_device_shadows_and_promotes(
     tmp_path: Path, azurite: Azurite, device: Device
 ) -> None:
-    from tests.inference.helpers import get_json, post_image
+    from inference_helpers import get_json, post_image
 
     _evidence(azurite)
     conn = ["--connection-string", azurite.connection_string]
