@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,36 @@ class OpcUaAccess:
         except ValueError as exc:
             raise WriteRefusedError(f"BadNodeIdUnknown ({exc})") from exc
 
+    @contextlib.asynccontextmanager
+    async def _preparing(self, endpoint: str) -> AsyncIterator[None]:
+        """Before a request leaves (session, node, variant): a lost connection is NotSentError, as nothing
+        reached the server; a refusal stays WriteRefusedError; other errors as `map_error` says."""
+        try:
+            yield
+        except WriteRefusedError:
+            raise
+        except Exception as exc:
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+                raise NotSentError(str(err)) from exc
+            raise err from exc
+
+    @contextlib.asynccontextmanager
+    async def _sending(self, endpoint: str, cannot_encode: str | None) -> AsyncIterator[None]:
+        """While a request may have left: the value failing to encode is WriteRefusedError (the request never
+        left; `cannot_encode` names it, None where encoding was checked before), a lost connection is a
+        TransientError whose outcome is unknown (never NotSentError), other errors as `map_error` says."""
+        try:
+            yield
+        except Exception as exc:
+            if cannot_encode is not None and isinstance(exc, (struct.error, TypeError, OverflowError)):
+                raise WriteRefusedError(f"{cannot_encode}: {exc}") from exc
+            err = map_error(exc, endpoint)
+            if isinstance(err, TransientError):
+                await self._drop(endpoint)
+            raise err from exc
+
     async def read(self, endpoint: str, node_id: str) -> Any:
         """The node's current value."""
         client = await self._client(endpoint)
@@ -130,27 +161,12 @@ class OpcUaAccess:
         NotSentError when no session could be opened or the node not resolved (nothing left the module);
         WriteRefusedError for a Bad status or a value the type cannot encode; TransientError otherwise.
         """
-        try:
+        async with self._preparing(endpoint):
             client = await self._client(endpoint)
             node = await self._node(client, endpoint, node_id)
             variant = ua.Variant(value, _VTYPES[vtype])
-        except WriteRefusedError:
-            raise
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-                raise NotSentError(str(err)) from exc
-            raise err from exc
-        try:
+        async with self._sending(endpoint, f"cannot encode {value!r} as {vtype}"):
             await node.write_attribute(ua.AttributeIds.Value, ua.DataValue(variant))
-        except (struct.error, TypeError, OverflowError) as exc:  # encoding: the request never left
-            raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-            raise err from exc
 
     async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
         """Call `method_id` on `object_id` with one argument `Variant(value, vtype)`; its output(s).
@@ -158,28 +174,13 @@ class OpcUaAccess:
         Errors as `write`: NotSentError before the call left, WriteRefusedError for a Bad status
         (BadMethodInvalid, BadInvalidArgument, BadUserAccessDenied ...), TransientError otherwise.
         """
-        try:
+        async with self._preparing(endpoint):
             client = await self._client(endpoint)
             obj = await self._node(client, endpoint, object_id)
             method = await self._node(client, endpoint, method_id)
             variant = ua.Variant(value, _VTYPES[vtype])
-        except WriteRefusedError:
-            raise
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-                raise NotSentError(str(err)) from exc
-            raise err from exc
-        try:
+        async with self._sending(endpoint, f"cannot encode {value!r} as {vtype}"):
             return await obj.call_method(method, variant)
-        except (struct.error, TypeError, OverflowError) as exc:
-            raise WriteRefusedError(f"cannot encode {value!r} as {vtype}: {exc}") from exc
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-            raise err from exc
 
     async def condition(
         self, endpoint: str, condition_id: str, kind: str, event_id: str, comment: str
@@ -192,28 +193,15 @@ class OpcUaAccess:
             if kind == "acknowledge"
             else ua.ObjectIds.AcknowledgeableConditionType_Confirm
         )
-        try:
+        async with self._preparing(endpoint):
             client = await self._client(endpoint)
             node = await self._node(client, endpoint, condition_id)
             args = (
                 ua.Variant(base64.b64decode(event_id, validate=True), ua.VariantType.ByteString),
                 ua.Variant(ua.LocalizedText(comment), ua.VariantType.LocalizedText),
             )
-        except WriteRefusedError:
-            raise
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-                raise NotSentError(str(err)) from exc
-            raise err from exc
-        try:
+        async with self._sending(endpoint, None):
             return await node.call_method(method, *args)
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-            raise err from exc
 
     async def call_args(
         self, endpoint: str, object_id: str, method_id: str, args: list[tuple[str, Any, str]]
@@ -221,28 +209,13 @@ class OpcUaAccess:
         """Call a method of several arguments: the method's InputArguments are read first and must name and
         type exactly the configured ones (else WriteRefusedError, nothing called); the variants go in the
         server's order. Errors otherwise as `call`."""
-        try:
+        async with self._preparing(endpoint):
             client = await self._client(endpoint)
             obj = await self._node(client, endpoint, object_id)
             method = await self._node(client, endpoint, method_id)
             variants = _signature(await _input_arguments(method), args)
-        except WriteRefusedError:
-            raise
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-                raise NotSentError(str(err)) from exc
-            raise err from exc
-        try:
+        async with self._sending(endpoint, f"cannot encode the arguments {args!r}"):
             return await obj.call_method(method, *variants)
-        except (struct.error, TypeError, OverflowError) as exc:
-            raise WriteRefusedError(f"cannot encode the arguments {args!r}: {exc}") from exc
-        except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-            raise err from exc
 
 
 async def _input_arguments(method: Any) -> list[Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +71,6 @@ async def _service(repo: Path, **settings: Any) -> InferenceService:
     )
     await svc.load_all(svc.settings)
     return svc
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[list[InferenceService]]:
-    made: list[InferenceService] = []
-    yield made
-    for svc in made:
-        await svc.manager.close()
 
 
 async def _settle(svc: InferenceService) -> None:
