@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,10 +44,11 @@ class _AssetState:
 
     spec: AssetSpec
     length: int
+    pad: list[float]  # zeros from the asset's fields to the window's width
     last: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     quality: str = "good"  # the worst of `status`, kept up to date with it
-    rows: deque[list[float]] = field(init=False)  # one value per field, made float32 once per window
+    rows: deque[array[float]] = field(init=False)  # doubles, zero-padded: float32 once per window
     qualities: deque[str] = field(init=False)
     ts: deque[str] = field(init=False)
     ts_keys: deque[float] = field(init=False)
@@ -118,7 +120,10 @@ class WindowAssembler:
     ):
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
-        self._state = {name: _AssetState(spec, window.length) for name, spec in assets.items()}
+        self._state = {
+            name: _AssetState(spec, window.length, [0.0] * (window.width - len(spec.fields)))
+            for name, spec in assets.items()
+        }
         self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
 
     def feed(self, body: Any, message_id: str | None) -> list[Window]:
@@ -250,13 +255,13 @@ class WindowAssembler:
                 updates.append((asset, values, qualities, newest, newest_key, all_good))
         return updates
 
-    def _row(self, asset: str, st: _AssetState) -> list[float] | None:
+    def _row(self, asset: str, st: _AssetState) -> array[float] | None:
         """The asset's row now (values carried forward), or None while a field has no value yet."""
         fields = st.spec.fields
         last = st.last
         if len(last) >= len(fields):  # every field seen (the common case): no per-field branches
             try:
-                return [last[name] for name in fields]
+                return array("d", [last[name] for name in fields] + st.pad)
             except KeyError:
                 pass
         fallback = self.fallback.get(asset, {})
@@ -268,18 +273,14 @@ class WindowAssembler:
                 vals.append(fallback[name])
             else:
                 return None  # not every field seen yet
-        return vals
+        return array("d", vals + st.pad)
 
     def _cut(self, asset: str, st: _AssetState) -> Window:
         """The buffered rows as one window: one float32 copy, the provenance from the parallel buffers."""
         keys = st.ts_keys
         newest = st.ts[keys.index(max(keys))]  # the first of equal keys, as max over the rows gave it
-        width, n = self.window.width, len(st.spec.fields)
-        if n == width:
-            values = np.array(st.rows, np.float32)
-        else:
-            values = np.zeros((len(st.rows), width), np.float32)
-            values[:, :n] = st.rows
+        rows = np.frombuffer(b"".join(st.rows), np.float64)  # one copy, then each double rounded to
+        values = rows.astype(np.float32).reshape(len(st.rows), self.window.width)  # float32 as before
         return Window(
             asset=asset,
             asset_index=st.spec.index,
