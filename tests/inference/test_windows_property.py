@@ -47,7 +47,14 @@ status = st.one_of(
 
 
 valid_status = st.sampled_from(
-    [None, None, None, {"Symbol": "BadSensorFailure"}, {"Symbol": "UncertainLastUsable"}, {"Code": 0x80000000}]
+    [
+        None,
+        None,
+        None,
+        {"Symbol": "BadSensorFailure"},
+        {"Symbol": "UncertainLastUsable"},
+        {"Code": 0x80000000},
+    ]
 )
 
 
@@ -77,7 +84,9 @@ def dataset(draw: st.DrawFn, odd: bool) -> dict[str, Any]:
     ts = draw(st.sampled_from(TIMES))
     names = draw(st.lists(st.sampled_from(NAMES), unique=True, min_size=0 if odd else 2, max_size=6))
     ds: dict[str, Any] = {
-        "DataSetWriterId": draw(st.sampled_from(["pump", "pump", "conveyor"] + (["mill", 7, True] if odd else []))),
+        "DataSetWriterId": draw(
+            st.sampled_from(["pump", "pump", "conveyor"] + (["mill", 7, True] if odd else []))
+        ),
         "Payload": {name: draw(data_value(ts, odd)) for name in names},
     }
     if draw(st.integers(0, 7)) == 0:
