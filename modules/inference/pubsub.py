@@ -12,12 +12,12 @@ from typing import Any
 import msgspec
 
 
-class StatusCode(msgspec.Struct):
+class StatusCode(msgspec.Struct, gc=False):
     Code: int | None = None
     Symbol: str | None = None
 
 
-class DataValue(msgspec.Struct):
+class DataValue(msgspec.Struct, gc=False):
     Value: int | float | msgspec.UnsetType | None = msgspec.UNSET  # ints stay ints, as from json.loads
     SourceTimestamp: str | None = None
     StatusCode: StatusCode | None = None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -34,26 +34,32 @@ class Window:
     message_ids: tuple[str, ...]
 
 
-Update = tuple[str, dict[str, float], dict[str, str], str, float]  # asset, values, qualities, newest ts
+# asset, values, qualities, newest timestamp and its key, whether every quality is good
+Update = tuple[str, dict[str, float], dict[str, str], str, float, bool]
 
 
 @dataclass(slots=True)
-class _Row:
-    values: list[float]  # one per field of the asset, made float32 once per window
-    quality: str
-    ts: str
-    ts_key: float
-    message_id: str
-
-
-@dataclass
 class _AssetState:
+    """The last `length` rows of one asset as parallel ring buffers (no object per row)."""
+
     spec: AssetSpec
+    length: int
+    pad: list[float]  # zeros from the asset's fields to the window's width
     last: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
-    rows: deque[_Row] = field(default_factory=deque)
+    quality: str = "good"  # the worst of `status`, kept up to date with it
+    rows: deque[array[float]] = field(init=False)  # doubles, zero-padded: float32 once per window
+    qualities: deque[str] = field(init=False)
+    ts: deque[str] = field(init=False)
+    ts_keys: deque[float] = field(init=False)
+    message_ids: deque[str] = field(init=False)
     since: int = 0
     emitted: bool = False
+
+    def __post_init__(self) -> None:
+        n = self.length  # every buffer drops its oldest entry together (maxlen)
+        self.rows, self.qualities, self.ts = deque(maxlen=n), deque(maxlen=n), deque(maxlen=n)
+        self.ts_keys, self.message_ids = deque(maxlen=n), deque(maxlen=n)
 
 
 def status_quality(status: Any) -> str:
@@ -95,12 +101,15 @@ def _number(field_name: str, value: Any) -> float:
     return v
 
 
-_TS_KEY = attrgetter("ts_key")
-
-
 def _update(asset: str, fields: dict[str, tuple[float | None, str]], ts: str, key: float) -> Update:
     values = {name: value for name, (value, _q) in fields.items() if value is not None}
-    return asset, values, {name: q for name, (_v, q) in fields.items()}, ts, key
+    qualities = {name: q for name, (_v, q) in fields.items()}
+    return asset, values, qualities, ts, key, all(q == "good" for q in qualities.values())
+
+
+def _worst(qualities: Any) -> str:
+    seen = set(qualities)
+    return "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
 
 
 class WindowAssembler:
@@ -112,7 +121,8 @@ class WindowAssembler:
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
         self._state = {
-            name: _AssetState(spec, rows=deque(maxlen=window.length)) for name, spec in assets.items()
+            name: _AssetState(spec, window.length, [0.0] * (window.width - len(spec.fields)))
+            for name, spec in assets.items()
         }
         self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
 
@@ -124,16 +134,23 @@ class WindowAssembler:
         given = body.MessageId if isinstance(body, NetworkMessage) else body.get("MessageId")
         mid = message_id or (given if isinstance(given, str) else "") or ""
         out: list[Window] = []
-        for asset, values, qualities, ts, ts_key in updates:
+        length, stride = self.window.length, self.window.stride
+        for asset, values, qualities, ts, ts_key, all_good in updates:
             st = self._state[asset]
             st.last.update(values)  # only the fields that came with a value
             st.status.update(qualities)
-            row = self._row(asset, st, ts, ts_key, mid)
+            if not (all_good and st.quality == "good"):  # good stays good while only good comes
+                st.quality = _worst(st.status.values())
+            row = self._row(asset, st)
             if row is None:
                 continue
-            st.rows.append(row)  # the oldest row drops out (maxlen)
+            st.rows.append(row)  # the oldest row drops out of each buffer (maxlen)
+            st.qualities.append(st.quality)
+            st.ts.append(ts)
+            st.ts_keys.append(ts_key)
+            st.message_ids.append(mid)
             st.since += 1
-            if len(st.rows) == self.window.length and (not st.emitted or st.since >= self.window.stride):
+            if len(st.rows) == length and (not st.emitted or st.since >= stride):
                 st.since = 0
                 st.emitted = True
                 out.append(self._cut(asset, st))
@@ -197,11 +214,24 @@ class WindowAssembler:
             qualities: dict[str, str] = {}
             newest = ""
             newest_key = -math.inf
+            last_ts: str | None = None  # the previous field's timestamp, already weighed as the newest
+            all_good = True
             for name, dv in payload.items():
                 if name not in wanted:
                     continue
                 status = dv.StatusCode
                 raw = dv.Value
+                ts = dv.SourceTimestamp or default_ts
+                if (
+                    status is None
+                    and type(raw) is float
+                    and -FLOAT32_MAX <= raw <= FLOAT32_MAX
+                    and ts == last_ts
+                    and ts is not None
+                ):  # the common field: a good float at the timestamp of the one before
+                    values[name] = raw
+                    qualities[name] = "good"
+                    continue
                 if raw is msgspec.UNSET:
                     if status is None:
                         raise BadInput("bad_telemetry", f"field {name!r} of {asset!r} has no `Value`")
@@ -211,7 +241,6 @@ class WindowAssembler:
                     values[name] = raw
                 elif quality == "good" or raw is not None:
                     values[name] = _number(name, raw)
-                ts = dv.SourceTimestamp or default_ts
                 key = keys.get(ts) if ts is not None else None
                 if key is None:
                     key = _ts_key(ts)
@@ -220,51 +249,45 @@ class WindowAssembler:
                 if key > newest_key:
                     newest, newest_key = str(ts), key
                 qualities[name] = quality
+                all_good = all_good and quality == "good"
+                last_ts = ts
             if qualities:
-                updates.append((asset, values, qualities, newest, newest_key))
+                updates.append((asset, values, qualities, newest, newest_key, all_good))
         return updates
 
-    def _row(self, asset: str, st: _AssetState, ts: str, ts_key: float, mid: str) -> _Row | None:
+    def _row(self, asset: str, st: _AssetState) -> array[float] | None:
+        """The asset's row now (values carried forward), or None while a field has no value yet."""
         fields = st.spec.fields
         last = st.last
         if len(last) >= len(fields):  # every field seen (the common case): no per-field branches
             try:
-                values = [last[name] for name in fields]
+                return array("d", [last[name] for name in fields] + st.pad)
             except KeyError:
                 pass
-            else:  # every field has a status too (set with its value); statuses hold only these fields
-                seen = set(st.status.values())
-                quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
-                return _Row(values, quality, ts, ts_key, mid)
+        fallback = self.fallback.get(asset, {})
         vals: list[float] = []
-        quality = "good"
-        for name in st.spec.fields:
-            if name in st.last:
-                vals.append(st.last[name])
-            elif name in self.fallback.get(asset, {}) and name in st.status:
-                vals.append(self.fallback[asset][name])
+        for name in fields:
+            if name in last:
+                vals.append(last[name])
+            elif name in fallback and name in st.status:
+                vals.append(fallback[name])
             else:
                 return None  # not every field seen yet
-            q = st.status.get(name, "good")
-            if QUALITY_ORDER[q] > QUALITY_ORDER[quality]:
-                quality = q
-        return _Row(vals, quality, ts, ts_key, mid)
+        return array("d", vals + st.pad)
 
     def _cut(self, asset: str, st: _AssetState) -> Window:
-        rows = list(st.rows)
-        seen = {r.quality for r in rows}
-        quality = "bad" if "bad" in seen else "uncertain" if "uncertain" in seen else "good"
-        newest = max(rows, key=_TS_KEY)  # the first of equal keys, as max gives it
-        ids = tuple(dict.fromkeys(r.message_id for r in rows if r.message_id))
-        values = np.zeros((len(rows), self.window.width), np.float32)
-        values[:, : len(st.spec.fields)] = [r.values for r in rows]
+        """The buffered rows as one window: one float32 copy, the provenance from the parallel buffers."""
+        keys = st.ts_keys
+        newest = st.ts[keys.index(max(keys))]  # the first of equal keys, as max over the rows gave it
+        rows = np.frombuffer(b"".join(st.rows), np.float64)  # one copy, then each double rounded to
+        values = rows.astype(np.float32).reshape(len(st.rows), self.window.width)  # float32 as before
         return Window(
             asset=asset,
             asset_index=st.spec.index,
             values=values,
-            quality=quality,
-            window_start=rows[0].ts,
-            window_end=rows[-1].ts,
-            source_timestamp=newest.ts,
-            message_ids=ids,
+            quality=_worst(st.qualities),
+            window_start=st.ts[0],
+            window_end=st.ts[-1],
+            source_timestamp=newest,
+            message_ids=tuple(dict.fromkeys(filter(None, st.message_ids))),
         )
