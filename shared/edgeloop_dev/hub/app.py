@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import gc
 import json
+import linecache
 import os
 import signal
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,10 +129,49 @@ async def _http(
         await runner.cleanup()
 
 
-async def _periodic(hub: Hub) -> None:
+TRACEMALLOC_ENV = "EDGELOOP_HUB_TRACEMALLOC"  # seconds between heap-growth dumps (debugging only)
+
+
+def _tracemalloc_interval() -> float | None:
+    raw = os.environ.get(TRACEMALLOC_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        interval = float(raw)
+    except ValueError:
+        raise ConfigError(f"{TRACEMALLOC_ENV} must be a number of seconds, got {raw!r}") from None
+    if interval <= 0:
+        raise ConfigError(f"{TRACEMALLOC_ENV} must be > 0 seconds, got {raw!r}")
+    return interval
+
+
+async def _periodic(hub: Hub, heap_dump: Path | None, heap_interval: float | None) -> None:
+    last_dump = time.monotonic()
+    baseline: tracemalloc.Snapshot | None = None
+    if heap_interval is not None:
+        tracemalloc.start(8)
+        baseline = tracemalloc.take_snapshot()
     while True:
         await asyncio.sleep(1.0)
         hub.expire_and_measure()
+        due = heap_interval is not None and time.monotonic() - last_dump >= heap_interval
+        if due and heap_dump is not None and baseline is not None:
+            last_dump = time.monotonic()
+            _dump_heap_growth(heap_dump, baseline)
+
+
+def _dump_heap_growth(path: Path, baseline: tracemalloc.Snapshot) -> None:
+    """Append the 15 allocation sites that grew most since the hub started (by traceback)."""
+    ignore = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, linecache.__file__))
+    snap = tracemalloc.take_snapshot().filter_traces(ignore)
+    stats = snap.compare_to(baseline, "traceback")[:15]
+    current, _ = tracemalloc.get_traced_memory()
+    lines = [f"== {time.strftime('%H:%M:%S')} traced {current / 2**20:.2f} MiB"]
+    for stat in stats:
+        lines.append(f"{stat.size_diff / 1024:+.1f} KiB {stat.count_diff:+d} blocks")
+        lines.extend(f"    {line}" for line in stat.traceback.format()[-8:])
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 async def serve(opts: HubOptions, stop: asyncio.Event) -> None:
@@ -177,7 +218,9 @@ async def serve(opts: HubOptions, stop: asyncio.Event) -> None:
             metrics_url = await stack.enter_async_context(
                 _http(_metrics_app(metrics), opts.host, opts.metrics_port)
             )
-            periodic = asyncio.create_task(_periodic(hub), name="hub-periodic")
+            heap_interval = _tracemalloc_interval()
+            heap_dump = sdir / "tracemalloc.txt" if heap_interval is not None else None
+            periodic = asyncio.create_task(_periodic(hub, heap_dump, heap_interval), name="hub-periodic")
             info = {
                 "pid": os.getpid(),
                 "host": opts.host,
