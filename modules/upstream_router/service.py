@@ -8,6 +8,7 @@ from typing import Any
 
 from edgeloop_runtime import Context, EdgeloopError, HubConnectionError, get_logger
 
+from .batching import Encoded
 from .blob import BlobRefusedError, BlobTarget
 from .budget import Budget
 from .classes import CLASSES
@@ -31,6 +32,9 @@ class RouterService:
         self.blob = blob
         self.link = Link(forced_down=not ctx.settings.link_up)
         self.wake = asyncio.Event()
+        # A batch delivered while the disk was too full to forget it: forgotten before anything else is
+        # sent, never sent again (a new batch would carry its events under another message id).
+        self.unforgotten: Encoded | None = None
         m = ctx.metrics
         self.m_bytes = m.counter("upstream_bytes_total", "Bytes sent upstream, by class.", ["cls"])
         self.m_msgs = m.counter("upstream_messages_total", "Messages sent upstream, by class.", ["cls"])
@@ -74,6 +78,11 @@ class RouterService:
     async def send_once(self, *, flush: bool = False) -> int:
         """Send what is due until nothing is, the link fails or the budget holds; returns messages sent."""
         sent = 0
+        if self.unforgotten is not None:
+            if not self._forget(self.unforgotten):
+                return sent
+            self.unforgotten = None
+            sent += 1
         while True:
             now = time.time()
             if not self.link.can_try(now):
@@ -106,18 +115,25 @@ class RouterService:
             if not self.link.up:
                 _log.info("upstream link back; draining", outage_failures=self.link.failures)
             self.link.succeeded()
-            try:
-                self.router.sent(enc, time.time())
-            except StoreUnavailableError as exc:
-                # Delivered, but the disk is too full to forget it: the same batch (same message
-                # id) goes again once the store can write; the sender itself keeps running.
-                self.m_store_full.inc()
-                _log.warning("delivered batch not yet forgotten: store cannot write", error=str(exc))
+            if not self._forget(enc):
+                self.unforgotten = enc
                 return sent
-            self.m_bytes.labels(cls=enc.cls).inc(len(enc.payload))
-            self.m_msgs.labels(cls=enc.cls).inc()
-            self.m_events.labels(cls=enc.cls).inc(len(enc.seqs))
             sent += 1
+
+    def _forget(self, enc: Encoded) -> bool:
+        """Record a delivered batch (forget its items, count it); False while the disk is too full to."""
+        try:
+            self.router.sent(enc, time.time())
+        except StoreUnavailableError as exc:
+            # Delivered, but the disk is too full to forget it: kept in memory and forgotten first
+            # once the store can write; the sender itself keeps running.
+            self.m_store_full.inc()
+            _log.warning("delivered batch not yet forgotten: store cannot write", error=str(exc))
+            return False
+        self.m_bytes.labels(cls=enc.cls).inc(len(enc.payload))
+        self.m_msgs.labels(cls=enc.cls).inc()
+        self.m_events.labels(cls=enc.cls).inc(len(enc.seqs))
+        return True
 
     async def sender(self) -> None:
         """The send loop: woken by new input, a finished upload, or every 0.25 s."""
