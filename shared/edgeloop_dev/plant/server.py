@@ -191,7 +191,9 @@ class PlantServer:
         doc["loadTags"] = self.options.load_tag_count
         path = self.options.state_dir / SCHEDULE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        tmp = path.with_suffix(".tmp")  # replaced whole: a reader waiting for it never sees half of it
+        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        tmp.replace(path)
 
     async def _build_address_space(self, srv: Server) -> None:
         objects = srv.nodes.objects
