@@ -112,6 +112,13 @@ class OpcUaAccess:
         except ValueError as exc:
             raise WriteRefusedError(f"BadNodeIdUnknown ({exc})") from exc
 
+    async def _mapped(self, exc: Exception, endpoint: str) -> Exception:
+        """`map_error`'s verdict on `exc`; a transient one also drops the endpoint's session."""
+        err = map_error(exc, endpoint)
+        if isinstance(err, TransientError):
+            await self._drop(endpoint)
+        return err
+
     @contextlib.asynccontextmanager
     async def _preparing(self, endpoint: str) -> AsyncIterator[None]:
         """Before a request leaves (session, node, variant): a lost connection is NotSentError, as nothing
@@ -121,9 +128,8 @@ class OpcUaAccess:
         except WriteRefusedError:
             raise
         except Exception as exc:
-            err = map_error(exc, endpoint)
+            err = await self._mapped(exc, endpoint)
             if isinstance(err, TransientError):
-                await self._drop(endpoint)
                 raise NotSentError(str(err)) from exc
             raise err from exc
 
@@ -137,10 +143,7 @@ class OpcUaAccess:
         except Exception as exc:
             if cannot_encode is not None and isinstance(exc, (struct.error, TypeError, OverflowError)):
                 raise WriteRefusedError(f"{cannot_encode}: {exc}") from exc
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-            raise err from exc
+            raise await self._mapped(exc, endpoint) from exc
 
     async def read(self, endpoint: str, node_id: str) -> Any:
         """The node's current value."""
@@ -150,10 +153,7 @@ class OpcUaAccess:
         except WriteRefusedError:
             raise
         except Exception as exc:
-            err = map_error(exc, endpoint)
-            if isinstance(err, TransientError):
-                await self._drop(endpoint)
-            raise err from exc
+            raise await self._mapped(exc, endpoint) from exc
 
     async def write(self, endpoint: str, node_id: str, value: Any, vtype: str) -> None:
         """Write `DataValue(Variant(value, vtype))` with no timestamps and check the status.
