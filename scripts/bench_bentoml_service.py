@@ -1,8 +1,8 @@
 """The BentoML 1.4 arm of scripts/bench_inference.py: the defect detector behind BentoML's adaptive batching.
 
 Runs in its own venv (.bench/bentoml, made by the benchmark), never in the project's. The same work per
-image as the module: OpenCV reduced decode + letterbox (inference.vision_pre), one batched ONNX Runtime
-run, the same post-processing (inference.vision_post). Tuning from the environment:
+image as the module: OpenCV reduced decode + letterbox (inference.vision.pre), one batched ONNX Runtime
+run, the same post-processing (inference.vision.post). Tuning from the environment:
 BENTO_WORKERS (2), BENTO_MAX_BATCH (16), BENTO_MAX_LATENCY_MS (1000: with 60 its dispatcher answered 503
 under load), BENTO_THREADS (ORT intra-op, cores / workers). Multipart field `images` (BentoML names the
 field after the parameter).
@@ -30,7 +30,7 @@ class Detector:
     def __init__(self) -> None:
         import onnxruntime as ort
 
-        from inference.vision_post import PostParams
+        from inference.vision.post import PostParams
 
         meta = json.loads((MODEL / "metadata.json").read_text())
         pre, post = meta["preprocess"], meta["postprocess"]
@@ -50,8 +50,8 @@ class Detector:
         max_latency_ms=int(os.environ.get("BENTO_MAX_LATENCY_MS", "1000")),
     )
     def predict(self, images: list[Path]) -> list[dict[str, object]]:
-        from inference.vision_post import detections
-        from inference.vision_pre import prepare
+        from inference.vision.post import detections
+        from inference.vision.pre import prepare
 
         prepared = [prepare(p.read_bytes(), self.size, self.pad) for p in images]
         x = np.stack([c for c, _ in prepared]).astype(np.float32).transpose(0, 3, 1, 2) / 255.0

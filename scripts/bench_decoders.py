@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_test_models import scene
 
-from inference.decoders import make_decoder
-from inference.metadata import ModelMetadata
-from inference.vision_pre import Letterbox
+from inference.models.metadata import ModelMetadata
+from inference.vision.decoders import make_decoder
+from inference.vision.pre import Letterbox
 
 
 def _meta(kind: str, out_shape: list[int]) -> ModelMetadata:

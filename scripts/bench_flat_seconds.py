@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests" / "anomaly_filter"))
 from test_filter_flat_seconds import scanned  # noqa: E402
 
 from anomaly_filter.engine import FilterEngine  # noqa: E402
-from anomaly_filter.rules_config import parse_rules  # noqa: E402
+from anomaly_filter.rules import parse_rules  # noqa: E402
 from edgeloop_dev.plant import fault_schedule  # noqa: E402
 from edgeloop_dev.replay import plant_ticks, shipped_rules  # noqa: E402
 

@@ -63,7 +63,7 @@ def _providers() -> list[str]:
 
 
 def _ort_providers() -> list[str]:
-    from inference.session import provider_name
+    from inference.engine.session import provider_name
 
     return [provider_name(p) for p in _providers()]
 
@@ -117,10 +117,10 @@ def _images(frame_size: tuple[int, int] | None = None) -> list[bytes]:
 
 
 def _processor(threads: int | None = None) -> Any:
-    from inference.manager import EngineOptions
-    from inference.processors import FrameProcessor
-    from inference.repository import read_version
-    from inference.session import OrtRunner, create_session
+    from inference.engine.manager import EngineOptions
+    from inference.engine.processors import FrameProcessor
+    from inference.engine.session import OrtRunner, create_session
+    from inference.models.repository import read_version
 
     files = read_version(REPO, VISION, "1")
     opts = EngineOptions(root=REPO, providers=_providers())
@@ -132,7 +132,7 @@ def _serve_engine(port: int, ready: Any, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from edgeloop_runtime.metrics import Metrics
-    from inference.rest import make_app
+    from inference.http.rest import make_app
     from inference.service import InferenceService
     from inference.settings import Settings
     from inference.telemetry_metrics import InferenceMetrics
@@ -157,8 +157,8 @@ class _Sample:
     def __init__(self) -> None:
         import onnxruntime as ort
 
-        from inference.repository import read_version
-        from inference.vision_post import PostParams
+        from inference.models.repository import read_version
+        from inference.vision.post import PostParams
 
         files = read_version(REPO, VISION, "1")
         meta = files.metadata
@@ -176,7 +176,7 @@ class _Sample:
     def pre(self, img: Any) -> tuple[np.ndarray, Any]:
         from PIL import Image
 
-        from inference.vision_pre import Letterbox
+        from inference.vision.pre import Letterbox
 
         w, h = img.size
         s = min(self.size / w, self.size / h)
@@ -191,7 +191,7 @@ class _Sample:
         return np.asarray(self.sess.run(None, {"image": x})[0][0])
 
     def postprocess(self, probs: np.ndarray, box: Any) -> list[dict[str, object]]:
-        from inference.vision_post import detections
+        from inference.vision.post import detections
 
         return detections(probs, box, self.post)
 
@@ -316,7 +316,7 @@ def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) 
 
 
 def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -> None:
-    from inference.manager import EngineOptions
+    from inference.engine.manager import EngineOptions
 
     proc = _processor()
     decode = EngineOptions(root=REPO, providers=_providers()).decode_threads()
@@ -341,8 +341,8 @@ def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -
 
 def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
     """Per image, single thread, servers idle: what each step costs in each arm."""
-    from inference.vision_post import detections
-    from inference.vision_pre import to_batch
+    from inference.vision.post import detections
+    from inference.vision.pre import to_batch
 
     proc = _processor()
     pre = [proc.prepare(d) for d in images[:16]]
@@ -617,8 +617,8 @@ async def _feed(
 def _sensor_parts() -> tuple[Any, Any, Any]:
     import onnxruntime as ort
 
-    from inference.repository import read_version
-    from inference.windows import WindowAssembler
+    from inference.models.repository import read_version
+    from inference.sensor.windows import WindowAssembler
 
     files = read_version(REPO, SENSOR, "1")
     meta = files.metadata
@@ -647,7 +647,7 @@ async def _sensor_arms(
     tests/inference/inference_legacy_windows.py) and now (the typed decoder), in alternating rounds; then the
     single-window arm."""
     from edgeloop_runtime.metrics import Metrics
-    from inference.pubsub import decode_network_message
+    from inference.sensor.pubsub import decode_network_message
     from inference.service import InferenceService
     from inference.settings import Settings
     from inference.telemetry_metrics import InferenceMetrics

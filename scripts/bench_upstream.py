@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from anomaly_filter.engine import FilterEngine
-from anomaly_filter.rules_config import parse_rules
+from anomaly_filter.rules import parse_rules
 from edgeloop_dev.replay import ModelScorer, demo_truth, plant_ticks, score_detections, shipped_rules
 from upstream_router.batching import decode
 from upstream_router.budget import Budget

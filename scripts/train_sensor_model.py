@@ -17,8 +17,8 @@ from edgeloop_dev.plant.faults import fault_schedule
 from edgeloop_dev.plant.model import PlantModel
 from edgeloop_dev.plant.tags import ASSETS as PLANT_ASSETS
 from edgeloop_dev.plant.tags import PROCESS_TAGS
-from inference.drift import psi
-from inference.metadata import FieldBaseline
+from inference.models.metadata import FieldBaseline
+from inference.sensor.drift import psi
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "modules" / "inference" / "model_repository"

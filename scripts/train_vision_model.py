@@ -15,8 +15,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from inference.vision_post import PostParams, detections, iou_matrix
-from inference.vision_pre import jpeg_size, prepare
+from inference.vision.post import PostParams, detections, iou_matrix
+from inference.vision.pre import jpeg_size, prepare
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "modules" / "inference" / "model_repository"

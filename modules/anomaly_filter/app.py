@@ -10,8 +10,8 @@ from typing import Any
 
 from edgeloop_runtime import Backpressure, Context, InputMessage, Module, get_logger
 
-from .config import Settings
 from .engine import Emit, FilterEngine
+from .settings import Settings
 from .state_file import EPISODES_FILE, StateFile
 
 _log = get_logger(__name__)

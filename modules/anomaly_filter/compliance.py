@@ -11,7 +11,7 @@ from typing import Any
 from edgeloop_runtime.compliance import REDACTED
 from edgeloop_runtime.compliance import apply as apply_rules
 
-from .rules_config import Compliance
+from .rules import Compliance
 
 __all__ = ["REDACTED", "apply"]
 

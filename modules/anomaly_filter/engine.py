@@ -12,7 +12,7 @@ from edgeloop_runtime.errors import ContractError
 from . import compliance, ids
 from .dcs import DcsAlarms
 from .episodes import Change, Episode
-from .rules_config import SEVERITY_RANK, Rule, RuleSet
+from .rules import SEVERITY_RANK, Rule, RuleSet
 from .scores import Score, parse_score
 from .signals import AssetBuffer
 from .summaries import Summarizer

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .ids import event_id
-from .rules_config import SEVERITY_RANK, Rule
+from .rules import SEVERITY_RANK, Rule
 
 Transition = Literal["open", "escalate", "close"]
 

@@ -10,11 +10,11 @@ from aiohttp import web
 
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger
 
-from .delivery import Deliveries
+from .engine.gpu import gpu_samples
 from .errors import ModelRejected
-from .gpu import gpu_samples
-from .pubsub import decode_network_message
-from .rest import make_app
+from .http.rest import make_app
+from .models.delivery import Deliveries
+from .sensor.pubsub import decode_network_message
 from .service import InferenceService
 from .settings import Settings
 from .telemetry_metrics import InferenceMetrics

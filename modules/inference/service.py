@@ -11,14 +11,14 @@ import numpy as np
 
 from edgeloop_runtime import get_logger, utc_now_iso
 
-from .drift import DriftMonitor
+from .engine.manager import EngineOptions, LoadedModel, ModelManager
+from .engine.processors import FrameResult, WindowResult
 from .errors import BadInput, ModelRejected
-from .manager import EngineOptions, LoadedModel, ModelManager
-from .processors import FrameResult, WindowResult
+from .sensor.drift import DriftMonitor
+from .sensor.windows import Window, WindowAssembler
 from .settings import Settings
-from .shadowing import Shadows
+from .shadow.candidates import Shadows
 from .telemetry_metrics import InferenceMetrics
-from .windows import Window, WindowAssembler
 
 _log = get_logger(__name__)
 _IDS = uuid.UUID("6f1c7a52-3c1e-4b8e-9a55-0e1d2f3a4b5c")

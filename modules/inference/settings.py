@@ -9,7 +9,7 @@ from pydantic import Field
 
 from edgeloop_runtime import ModuleSettings
 
-from .delivery import DeliverySpec
+from .models.delivery import DeliverySpec
 
 DEFAULT_REPOSITORY = str(Path(__file__).resolve().parent / "model_repository")
 

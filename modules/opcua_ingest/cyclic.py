@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from asyncua import Client, ua
 
-from .config import NodePlan
+from .publishednodes import NodePlan
 from .pubsub import Sample
 
 CyclicNode = tuple[str, str, NodePlan, ua.NodeId]  # writer, group, node, resolved id

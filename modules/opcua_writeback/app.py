@@ -12,10 +12,10 @@ from typing import Any
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger, parse_envelope
 from edgeloop_runtime.errors import ContractError, EdgeloopError, FatalError, MessageTooLargeError
 
-from .config import Settings
 from .guard import parse_request
 from .opcua import OpcUaAccess
 from .service import WriteBackService, WriteRefusedError, audit_record
+from .settings import Settings
 from .store import Operator, SafetyStore
 
 _log = get_logger(__name__)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .config import CONDITION_KINDS, NUMERIC, TargetSpec
+from .settings import CONDITION_KINDS, NUMERIC, TargetSpec
 
 _INT_RANGES = {
     "Int16": (-(2**15), 2**15 - 1),

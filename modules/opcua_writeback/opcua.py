@@ -17,8 +17,8 @@ from edgeloop_opcua import Pki, needs_namespaces, resolve_node_id, secure_client
 from edgeloop_opcua import map_error as map_connection_error
 from edgeloop_runtime.errors import TransientError
 
-from .config import Settings
 from .service import NotSentError, WriteRefusedError
+from .settings import Settings
 
 _NOT_TRANSIENT = {
     "BadNodeIdUnknown", "BadNodeIdInvalid", "BadTypeMismatch", "BadUserAccessDenied", "BadNotWritable",

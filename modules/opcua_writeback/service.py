@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from edgeloop_runtime import get_logger, utc_now_iso
 from edgeloop_runtime.errors import TransientError
 
-from .config import CONDITION_KINDS, Settings, TargetSpec
 from .guard import ALLOW, Verdict, WriteRequest, check_age, check_timing, check_value, coerce
+from .settings import CONDITION_KINDS, Settings, TargetSpec
 from .store import SafetyStore, Written
 
 _log = get_logger(__name__)

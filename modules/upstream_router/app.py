@@ -20,12 +20,12 @@ from edgeloop_runtime import (
 from .alarms import alarm_envelopes
 from .blob import BlobTarget
 from .budget import Budget
-from .config import Settings
 from .deadletters import deadletter_body
 from .folder import FILE_SCHEME, FolderTarget
 from .frames import Frame, FrameBuffer
 from .router import Accepted, Router
 from .service import RouterService
+from .settings import Settings
 from .store import Store, StoreUnavailableError
 
 _log = get_logger(__name__)

@@ -12,10 +12,10 @@ from .batching import Encoded
 from .blob import BlobRefusedError, BlobTarget
 from .budget import Budget
 from .classes import CLASSES
-from .config import Settings
 from .folder import FolderTarget
 from .link import Link
 from .router import Router
+from .settings import Settings
 from .store import StoreUnavailableError
 
 _log = get_logger(__name__)

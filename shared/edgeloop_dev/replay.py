@@ -120,10 +120,10 @@ class ModelScorer:
     def __init__(
         self, model: str = "sensor_anomaly", version: str | None = None, root: Path = MODEL_ROOT
     ) -> None:
-        from inference.processors import WindowProcessor
-        from inference.repository import pick_version, read_version
-        from inference.session import OrtRunner, create_session
-        from inference.windows import WindowAssembler
+        from inference.engine.processors import WindowProcessor
+        from inference.engine.session import OrtRunner, create_session
+        from inference.models.repository import pick_version, read_version
+        from inference.sensor.windows import WindowAssembler
 
         files = read_version(root, model, pick_version(root, model, version))
         meta = files.metadata

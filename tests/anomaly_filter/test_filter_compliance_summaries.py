@@ -7,7 +7,7 @@ from af_factories import T0, score, telemetry
 
 from anomaly_filter import compliance
 from anomaly_filter.engine import FilterEngine
-from anomaly_filter.rules_config import Compliance, parse_rules
+from anomaly_filter.rules import Compliance, parse_rules
 
 
 def test_allow_list_keeps_only_listed_paths() -> None:

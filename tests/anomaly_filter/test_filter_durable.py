@@ -10,7 +10,7 @@ from typing import Any
 from af_factories import T0, score, telemetry
 
 from anomaly_filter.engine import Emit, FilterEngine
-from anomaly_filter.rules_config import parse_rules
+from anomaly_filter.rules import parse_rules
 from edgeloop_runtime.testing import FakeHubClient, within
 
 RULE: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from anomaly_filter.engine import FilterEngine
-from anomaly_filter.rules_config import parse_rules
+from anomaly_filter.rules import parse_rules
 from edgeloop_dev.plant import fault_schedule
 from edgeloop_dev.replay import ModelScorer, demo_truth, plant_ticks, score_detections, shipped_rules
 

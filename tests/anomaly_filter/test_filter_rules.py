@@ -8,7 +8,7 @@ import pytest
 from af_factories import T0, score, telemetry
 
 from anomaly_filter.engine import Emit, FilterEngine
-from anomaly_filter.rules_config import parse_rules
+from anomaly_filter.rules import parse_rules
 from edgeloop_runtime.errors import ConfigError, ContractError
 
 

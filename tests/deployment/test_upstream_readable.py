@@ -15,7 +15,7 @@ from edgeloop_dev.hub.az_payload import NON_DECODABLE_PAYLOAD, az_payload, unico
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_dev.hub.upstream import raw_body
 from upstream_router.batching import decode, encode
-from upstream_router.config import Settings
+from upstream_router.settings import Settings
 from upstream_router.store import Item
 
 

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anomaly_filter.engine import FilterEngine
-from anomaly_filter.rules_config import parse_rules
+from anomaly_filter.rules import parse_rules
 from edgeloop_runtime import ContractError
-from opcua_writeback.config import TargetSpec
 from opcua_writeback.guard import check_value
+from opcua_writeback.settings import TargetSpec
 from upstream_router.alarms import alarm_envelopes
 
 _EVENT = {"DataSetWriterId": "pump", "MessageType": "ua-event", "Payload": {

@@ -19,18 +19,18 @@ from fuzz_strategies import CONTRACTS, any_json, bodies, jpeg_frames, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anomaly_filter.rules_config import parse_rules
+from anomaly_filter.rules import parse_rules
 from anomaly_filter.scores import parse_score
 from anomaly_filter.telemetry import parse_network_message
 from edgeloop_runtime import ContractError, InputMessage, parse_envelope
 from edgeloop_runtime.errors import ConfigError
 from inference.errors import BadInput
-from inference.metadata import AssetSpec, WindowSpec
-from inference.vision_pre import MAX_PIXELS, decode, jpeg_size
-from inference.windows import WindowAssembler
-from opcua_ingest.config import parse_published_nodes
-from opcua_writeback.config import TargetSpec
+from inference.models.metadata import AssetSpec, WindowSpec
+from inference.sensor.windows import WindowAssembler
+from inference.vision.pre import MAX_PIXELS, decode, jpeg_size
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_writeback.guard import WriteGuard, check_value, parse_request
+from opcua_writeback.settings import TargetSpec
 from upstream_router import batching
 from upstream_router.budget import Budget
 from upstream_router.router import Policy, Router

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from inference.errors import BadInput
-from inference.metadata import AssetSpec, WindowSpec
+from inference.models.metadata import AssetSpec, WindowSpec
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 QUALITY_ORDER = {"good": 0, "uncertain": 1, "bad": 2}

@@ -8,7 +8,7 @@ from typing import Any
 from inference_helpers import TESTSET
 
 from edgeloop_runtime.metrics import Metrics
-from inference.processors import FrameResult
+from inference.engine.processors import FrameResult
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from edgeloop_runtime.testing import within
-from inference.batcher import BatcherClosed, MicroBatcher
+from inference.engine.batcher import BatcherClosed, MicroBatcher
 
 
 async def test_requests_are_batched_up_to_the_size_and_errors_stay_with_their_request() -> None:

@@ -17,10 +17,10 @@ from inference_serving import IMAGE, Served
 from inference_serving import serve as _serve
 from onnx import TensorProto, helper
 
+from inference.engine.processors import FrameResult
 from inference.errors import ModelRejected
-from inference.processors import FrameResult
 from inference.service import InferenceService
-from inference.vision_pre import prepare
+from inference.vision.pre import prepare
 
 LABELS = ["scratch", "dent", "crack"]
 
@@ -223,7 +223,7 @@ def test_the_committed_test_models_are_what_the_script_makes(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("n", [300, 3000], ids=["one-offset-matrix", "per-class-matrices"])
 def test_class_aware_nms_keeps_what_greedy_nms_per_class_keeps(n: int) -> None:
-    from inference.decoders import batched_nms
+    from inference.vision.decoders import batched_nms
 
     rng = np.random.default_rng(n)
     xy = rng.uniform(0, 600, (n, 2))

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from inference.delivery import Deliveries, DeliverySpec, prune, redact
+from inference.models.delivery import Deliveries, DeliverySpec, prune, redact
 
 
 async def test_a_single_file_model_path_refuses_deliveries_naming_the_setting(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from inference_helpers import TESTSET, add_version, copy_repo, plant_messages
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, wait_for
 from edgeloop_dev.plant.process import free_port
-from inference.session import GPU_PROVIDERS
-from inference.vision_post import iou_matrix
+from inference.engine.session import GPU_PROVIDERS
+from inference.vision.post import iou_matrix
 
 ROUTES = {
     "tel": "FROM /messages/modules/feeder/outputs/telemetry INTO BrokeredEndpoint('/modules/inference/inputs/telemetry')",

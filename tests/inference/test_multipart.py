@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inference.multipart import boundary_of, form_field
+from inference.http.multipart import boundary_of, form_field
 
 B = b"XyZ123"
 JPEG = b"\xff\xd8 binary \r\n--XyZ12 almost a boundary \r\n\r\n \xff\xd9"

@@ -13,10 +13,10 @@ import pytest
 from inference_helpers import REPO, TESTSET, module_env
 
 from edgeloop_dev.hub.harness import HubProcess, make_manifest
+from inference.engine.processors import FrameProcessor
+from inference.engine.session import OrtRunner, check_providers, create_session, example_feeds
 from inference.errors import ProviderError
-from inference.processors import FrameProcessor
-from inference.repository import read_version
-from inference.session import OrtRunner, check_providers, create_session, example_feeds
+from inference.models.repository import read_version
 
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
 NO_CUDA = f"CUDAExecutionProvider not available (onnxruntime providers: {ort.get_available_providers()})"

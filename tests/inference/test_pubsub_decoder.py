@@ -16,12 +16,12 @@ from inference_legacy_windows import WindowAssembler as LegacyAssembler
 
 from edgeloop_runtime.metrics import Metrics
 from inference.errors import BadInput
-from inference.pubsub import decode_network_message
-from inference.repository import read_version
+from inference.models.repository import read_version
+from inference.sensor.pubsub import decode_network_message
+from inference.sensor.windows import Window, WindowAssembler
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics
-from inference.windows import Window, WindowAssembler
 
 ASSETS = ("pump", "crusher", "conveyor")
 

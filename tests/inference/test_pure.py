@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from inference_helpers import REPO, TESTSET, add_version, copy_repo, plant_messages
 
-from inference.drift import DriftMonitor, mean_shift, psi
 from inference.errors import BadInput, ModelRejected
-from inference.metadata import Batching, FieldBaseline
-from inference.repository import models, pick_version, read_version
-from inference.vision_post import nms
-from inference.vision_pre import decode, jpeg_size, letterbox
-from inference.windows import WindowAssembler, status_quality
+from inference.models.metadata import Batching, FieldBaseline
+from inference.models.repository import models, pick_version, read_version
+from inference.sensor.drift import DriftMonitor, mean_shift, psi
+from inference.sensor.windows import WindowAssembler, status_quality
+from inference.vision.post import nms
+from inference.vision.pre import decode, jpeg_size, letterbox
 
 
 def _assembler() -> WindowAssembler:

@@ -15,7 +15,7 @@ from aiohttp import web
 from inference_helpers import REPO, TESTSET
 
 from edgeloop_runtime.metrics import Metrics
-from inference.rest import make_app
+from inference.http.rest import make_app
 from inference.service import InferenceService
 from inference.settings import Settings
 from inference.telemetry_metrics import InferenceMetrics

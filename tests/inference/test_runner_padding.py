@@ -7,9 +7,9 @@ import pytest
 from inference_helpers import REPO
 from onnx import TensorProto, helper
 
-from inference.metadata import TensorSpec
-from inference.repository import read_version
-from inference.session import OrtRunner, create_session, example_feeds
+from inference.engine.session import OrtRunner, create_session, example_feeds
+from inference.models.metadata import TensorSpec
+from inference.models.repository import read_version
 
 
 def _runner(model: str, pad: bool) -> OrtRunner:

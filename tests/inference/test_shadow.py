@@ -14,7 +14,7 @@ from inference_helpers import MODELS, TESTSET, Sink, add_version, copy_repo, pla
 from edgeloop_runtime.metrics import Metrics
 from inference.service import InferenceService
 from inference.settings import Settings
-from inference.shadow import Sampler, correlation, frame_agreement
+from inference.shadow.compare import Sampler, correlation, frame_agreement
 from inference.telemetry_metrics import InferenceMetrics
 
 IMAGES = [p.read_bytes() for p in sorted(TESTSET.glob("*.jpg"))[:12]]

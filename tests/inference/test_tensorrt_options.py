@@ -9,9 +9,9 @@ import onnxruntime as ort
 import pytest
 from inference_helpers import MODELS
 
-from inference.gpu import gpu_samples
-from inference.manager import EngineOptions, ModelManager
-from inference.session import TensorrtOptions, create_session, provider_list
+from inference.engine.gpu import gpu_samples
+from inference.engine.manager import EngineOptions, ModelManager
+from inference.engine.session import TensorrtOptions, create_session, provider_list
 
 
 def test_tensorrt_gets_fp16_and_its_engine_cache_the_other_providers_their_names() -> None:

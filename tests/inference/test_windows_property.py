@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from inference_legacy_windows import WindowAssembler as LegacyAssembler
 
 from inference.errors import BadInput
-from inference.metadata import AssetSpec, WindowSpec
-from inference.pubsub import decode_network_message
-from inference.windows import WindowAssembler
+from inference.models.metadata import AssetSpec, WindowSpec
+from inference.sensor.pubsub import decode_network_message
+from inference.sensor.windows import WindowAssembler
 
 ASSETS = {
     "pump": AssetSpec(fields=["Flow", "Speed", "Vibration"], index=0),

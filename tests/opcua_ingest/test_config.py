@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edgeloop_runtime.errors import ConfigError
-from opcua_ingest.config import load_published_nodes_file, parse_published_nodes, timespan_ms
+from opcua_ingest.publishednodes import load_published_nodes_file, parse_published_nodes, timespan_ms
 
 EP = "opc.tcp://127.0.0.1:4840"
 

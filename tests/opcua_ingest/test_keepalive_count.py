@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop_opcua import Pki, subscription_parameters
-from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.opcua import EndpointSession
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.service import IngestPipeline
 
 NSU = "nsu=urn:edgeloop:nodeopcua:plant"

@@ -18,8 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from edgeloop_opcua import Pki
 from edgeloop_runtime.alarms import ActiveAlarms, alarms_in
-from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.opcua import EndpointSession
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.service import IngestPipeline
 
 NSU = "nsu=urn:edgeloop:nodeopcua:plant"

@@ -10,7 +10,7 @@ import pytest
 
 from edgeloop_runtime.errors import ConfigError
 from opcua_ingest.app import _reported
-from opcua_ingest.config import parse_published_nodes
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.schema import HONOURED_ENTRY, HONOURED_NODE, REFUSED_ENTRY, REFUSED_NODE
 from opcua_ingest.service import IngestStats
 

@@ -17,8 +17,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from edgeloop_dev.plant import free_port
 from edgeloop_opcua import Pki
-from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.opcua import EndpointSession
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.service import IngestPipeline
 
 URI = "urn:edgeloop:test:asyncua-server"

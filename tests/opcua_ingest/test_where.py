@@ -9,8 +9,8 @@ import pytest
 from asyncua import ua
 
 from edgeloop_runtime.errors import ConfigError
-from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.events import event_item_request
+from opcua_ingest.publishednodes import parse_published_nodes
 
 SEVERITY = {"NodeId": "i=2041", "BrowsePath": ["Severity"]}
 

@@ -14,8 +14,8 @@ from asyncua import Server, ua
 
 from edgeloop_dev.plant import free_port
 from edgeloop_opcua import Pki
-from opcua_ingest.config import parse_published_nodes
 from opcua_ingest.opcua import EndpointSession
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.service import IngestPipeline
 
 SELECT = [{"BrowsePath": ["Severity"]}, {"BrowsePath": ["Message"]}]

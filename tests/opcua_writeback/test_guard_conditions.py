@@ -12,9 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from edgeloop_runtime.errors import TransientError
-from opcua_writeback.config import Settings, TargetSpec
 from opcua_writeback.guard import WriteRequest, check_value, parse_request
 from opcua_writeback.service import WriteBackService, WriteRefusedError
+from opcua_writeback.settings import Settings, TargetSpec
 from opcua_writeback.store import SafetyStore
 
 EP = "opc.tcp://127.0.0.1:4840"

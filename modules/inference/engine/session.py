@@ -14,8 +14,8 @@ import onnxruntime as ort
 
 from edgeloop_runtime import get_logger
 
-from .errors import ModelRejected, ProviderError
-from .metadata import ModelMetadata, TensorSpec
+from ..errors import ModelRejected, ProviderError
+from ..models.metadata import ModelMetadata, TensorSpec
 
 _log = get_logger(__name__)
 

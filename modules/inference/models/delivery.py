@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgeloop_runtime import get_logger, utc_now_iso
 
-from .errors import ModelRejected
+from ..errors import ModelRejected
 from .repository import METADATA_FILE, MODEL_FILE, versions
 
 _log = get_logger(__name__)

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from pydantic import ValidationError
 
-from .errors import ModelRejected
+from ..errors import ModelRejected
 from .metadata import ModelMetadata
 
 _DTYPES = {

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from .decoders import make_decoder
-from .errors import BadInput
-from .metadata import ModelMetadata
+from ..errors import BadInput
+from ..models.metadata import ModelMetadata
+from ..sensor.windows import Window
+from ..vision.decoders import make_decoder
+from ..vision.pre import Letterbox, prepare, to_tensor
 from .session import OrtRunner
-from .vision_pre import Letterbox, prepare, to_tensor
-from .windows import Window
 
 StageObserver = Callable[[str, float], None]
 

@@ -6,7 +6,7 @@ from collections import deque
 
 import numpy as np
 
-from .metadata import FieldBaseline
+from ..models.metadata import FieldBaseline
 
 EPS = 1e-4
 MEAN_SHIFT_DEFAULT = 3.0  # training standard deviations, where a meanShift field has no threshold of its own

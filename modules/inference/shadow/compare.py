@@ -16,7 +16,7 @@ import numpy as np
 
 from edgeloop_runtime import utc_now_iso
 
-from .vision_post import iou_matrix
+from ..vision.post import iou_matrix
 
 MATCH_IOU = 0.5
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .vision_pre import Letterbox
+from .pre import Letterbox
 
 
 @dataclass(frozen=True, slots=True)

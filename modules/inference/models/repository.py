@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ModelRejected
+from ..errors import ModelRejected
 from .metadata import ModelMetadata
 
 MODEL_FILE = "model.onnx"

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .metadata import ModelMetadata
-from .vision_post import PostParams, detections, iou_matrix, nms
-from .vision_pre import Letterbox
+from ..models.metadata import ModelMetadata
+from .post import PostParams, detections, iou_matrix, nms
+from .pre import Letterbox
 
 MAX_NMS = 30_000  # Ultralytics: boxes into NMS at most
 _ONE_MATRIX = 1024  # up to this many candidates one offset IoU matrix; above, one per class

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelRejected
+from ..errors import ModelRejected
 from .repository import METADATA_FILE, RawVersion, read_raw, read_sidecar, versions
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from .errors import BadInput
-from .metadata import AssetSpec, WindowSpec
+from ..errors import BadInput
+from ..models.metadata import AssetSpec, WindowSpec
 from .pubsub import NetworkMessage
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)

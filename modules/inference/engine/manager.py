@@ -14,12 +14,13 @@ from typing import Any
 
 from edgeloop_runtime import get_logger, utc_now_iso
 
+from ..errors import ModelRejected, ProviderError
+from ..models.infer import infer_metadata
+from ..models.metadata import Batching
+from ..models.repository import ModelFiles, check_complete, check_sha256
+from ..models.store import ModelStore
 from .batcher import BatcherClosed, MicroBatcher
-from .errors import ModelRejected, ProviderError
-from .infer import infer_metadata
-from .metadata import Batching
 from .processors import FrameProcessor, StageObserver, WindowProcessor
-from .repository import ModelFiles, check_complete, check_sha256
 from .session import (
     OrtRunner,
     ProviderReport,
@@ -29,7 +30,6 @@ from .session import (
     create_session,
     example_feeds,
 )
-from .store import ModelStore
 
 _log = get_logger(__name__)
 

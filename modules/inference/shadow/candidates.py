@@ -8,12 +8,12 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from .errors import ModelRejected
-from .manager import LoadedModel, ModelManager
-from .processors import FrameResult, WindowResult
-from .settings import Settings
-from .shadow import Sampler, ShadowStats, class_agreement, frame_agreement, passes
-from .windows import Window
+from ..engine.manager import LoadedModel, ModelManager
+from ..engine.processors import FrameResult, WindowResult
+from ..errors import ModelRejected
+from ..sensor.windows import Window
+from ..settings import Settings
+from .compare import Sampler, ShadowStats, class_agreement, frame_agreement, passes
 
 
 class Shadows:

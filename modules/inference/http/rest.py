@@ -9,9 +9,9 @@ from aiohttp import web
 
 from edgeloop_runtime import get_logger, utc_now_iso
 
-from .errors import BadInput, ModelRejected
+from ..errors import BadInput, ModelRejected
+from ..service import InferenceService
 from .multipart import boundary_of, form_field
-from .service import InferenceService
 
 MAX_BODY = 10 * 1024 * 1024
 _log = get_logger(__name__)

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from edgeloop_runtime import ModuleSettings
 
-from .rules_config import RuleSet, parse_rules
+from .rules import RuleSet, parse_rules
 
 
 class Settings(ModuleSettings):

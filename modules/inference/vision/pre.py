@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import BadInput
+from ..errors import BadInput
 
 MAX_JPEG_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000

@@ -1,0 +1,1 @@
+"""The REST adapter: POST /predict, GET /health, multipart uploads."""

@@ -1,0 +1,1 @@
+"""Sensor windows: PubSub decoding, window assembly, input drift."""

@@ -1,0 +1,1 @@
+"""Shadow evaluation of candidate model versions against the active one."""

@@ -1,0 +1,1 @@
+"""Vision: JPEG decode and letterbox, output decoders per model family, NMS."""
