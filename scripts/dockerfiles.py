@@ -67,6 +67,7 @@ RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir pip=={
 COPY pyproject.toml ./
 RUN touch README.md
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
+COPY shared/edgeloop_contracts shared/edgeloop_contracts
 {shared_copies}COPY modules/{name} modules/{name}
 # Only the runtime and this module are in the context copied above, so only they are installed,
 # with this module's extra: no other module's dependencies reach the image. Any pip warning (an
@@ -133,6 +134,7 @@ RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir pip=={
 COPY pyproject.toml ./
 RUN touch README.md
 COPY shared/edgeloop_runtime shared/edgeloop_runtime
+COPY shared/edgeloop_contracts shared/edgeloop_contracts
 {shared_copies}COPY modules/{name} modules/{name}
 # onnxruntime-gpu (CUDA 13) instead of onnxruntime: never both in one environment.
 {install}
