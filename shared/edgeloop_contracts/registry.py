@@ -1,0 +1,22 @@
+"""Every contract by name: what module.json declares per input and output, the linter and the docs read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+
+@dataclass(frozen=True, slots=True)
+class ContractInfo:
+    """One contract: its name, how its body is carried, and its model (None for opaque bodies like JPEG)."""
+
+    name: str
+    content_type: str
+    model: type[msgspec.Struct] | None
+    enveloped: bool = True
+    summary: str = ""
+
+
+# Filled as contracts are added: name -> info. Kept explicit (no import-time magic) so grep finds each one.
+CONTRACTS: dict[str, ContractInfo] = {}
