@@ -18,9 +18,8 @@ from edgeloop_runtime.errors import ConfigError, MethodError
 from . import methods as api
 from .emission import EVENT_PROPERTIES, split_events
 from .opcua import EndpointSession, EndpointState
+from .plan import EndpointPlan, IngestPlan
 from .publishednodes import (
-    EndpointPlan,
-    IngestPlan,
     parse_published_nodes,
     read_published_nodes_file,
     write_published_nodes_file,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from asyncua import Client, ua
 
-from .publishednodes import NodePlan
+from .plan import NodePlan
 from .pubsub import Sample
 
 CyclicNode = tuple[str, str, NodePlan, ua.NodeId]  # writer, group, node, resolved id

@@ -12,7 +12,7 @@ from asyncua import Client, ua
 from edgeloop_opcua import resolve_node_id
 from edgeloop_runtime import get_logger
 
-from .publishednodes import NodePlan
+from .plan import NodePlan
 from .pubsub import Sample
 from .where import WhereClause
 

@@ -31,7 +31,7 @@ from edgeloop_runtime import get_logger
 from .cyclic import CyclicNode, cyclic_reads
 from .events import EventTarget, condition_refresh, event_item_request, on_events
 from .metadata import field_types, metadata_message, version_time
-from .publishednodes import EndpointPlan, NodePlan, SubscriptionPlan
+from .plan import EndpointPlan, NodePlan, SubscriptionPlan
 from .pubsub import Sample
 from .service import BAD_NO_COMMUNICATION, IngestPipeline
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeloop_runtime.errors import TransientError
 
-from .publishednodes import NodePlan
+from .plan import NodePlan
 from .pubsub import NetworkMessageBatcher, Sample
 
 _YIELD_EVERY = 250  # values processed between yields to the event loop (about 2 ms)

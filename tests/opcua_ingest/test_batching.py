@@ -15,7 +15,8 @@ from edgeloop_opcua import Pki
 from edgeloop_runtime.errors import ConfigError
 from opcua_ingest.app import Settings, _batching
 from opcua_ingest.opcua import EndpointSession
-from opcua_ingest.publishednodes import IngestPlan, parse_published_nodes
+from opcua_ingest.plan import IngestPlan
+from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.service import IngestPipeline
 
 NSU = "nsu=urn:edgeloop:nodeopcua:plant"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from edgeloop_runtime.errors import ConfigError
-from opcua_ingest.publishednodes import load_published_nodes_file, parse_published_nodes, timespan_ms
+from opcua_ingest.entries import timespan_ms
+from opcua_ingest.publishednodes import load_published_nodes_file, parse_published_nodes
 
 EP = "opc.tcp://127.0.0.1:4840"
 

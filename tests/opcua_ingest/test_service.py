@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from edgeloop_runtime.errors import HubConnectionError
-from opcua_ingest.publishednodes import NodePlan
+from opcua_ingest.plan import NodePlan
 from opcua_ingest.pubsub import Sample
 from opcua_ingest.service import BAD_NO_COMMUNICATION, FieldFilters, IngestPipeline, IngestStats, SampleQueue
 
