@@ -30,17 +30,12 @@ from edgeloop_runtime import get_logger
 
 from .cyclic import CyclicNode, cyclic_reads
 from .events import EventTarget, condition_refresh, event_item_request, on_events
+from .items import item_request, late_items, sample_callback, stamping
 from .metadata import field_types, metadata_message, version_time
-from .plan import EndpointPlan, NodePlan, SubscriptionPlan
-from .pubsub import Sample
+from .plan import EndpointPlan, SubscriptionPlan
 from .service import BAD_NO_COMMUNICATION, IngestPipeline
 
 _log = get_logger(__name__)
-_TRIGGERS = {
-    "Status": ua.DataChangeTrigger.Status,
-    "StatusValue": ua.DataChangeTrigger.StatusValue,
-    "StatusValueTimestamp": ua.DataChangeTrigger.StatusValueTimestamp,
-}
 
 
 @dataclass
@@ -261,7 +256,7 @@ class EndpointSession:
                         f"subscription {sub.subscription_id} ({sp.writer_id}, {sp.publishing_ms:g} ms) "
                         f"silent for {silent:.1f} s, past its keep-alive budget of {limit:.1f} s: recreated"
                     )
-                elif sp.item_watchdog_s > 0 and (late := self._late(sp, now)):
+                elif sp.item_watchdog_s > 0 and (late := late_items(sp, self._seen.get(id(sp)), now)):
                     reason = late
                 else:
                     continue
@@ -283,20 +278,6 @@ class EndpointSession:
                 await discard_subscription(client, sub)
                 subs[k], _n = await self._subscribe(client, sp, namespaces, on_status)
 
-    def _late(self, sp: SubscriptionPlan, now: float) -> str | None:
-        """OpcNodeWatchdogTimespan: the reason when the writer's items are late (any, or all with
-        OpcNodeWatchdogCondition WhenAllAreLate), else None."""
-        seen = self._seen.get(id(sp))
-        if not seen:
-            return None
-        late = sum(1 for t in seen.values() if now - t > sp.item_watchdog_s)
-        if not late or (sp.watchdog_all and late < len(seen)):
-            return None
-        return (
-            f"{late} of {len(seen)} monitored items of {sp.writer_id} ({sp.publishing_ms:g} ms) without a "
-            f"value for more than {sp.item_watchdog_s:g} s (OpcNodeWatchdogTimespan): recreated"
-        )
-
     async def _subscribe(
         self,
         client: Client,
@@ -306,10 +287,10 @@ class EndpointSession:
     ) -> tuple[BatchSubscription, int]:
         handles: dict[int, tuple[str, str, str]] = {}  # client handle -> writer, group, field
         targets: dict[int, EventTarget] = {}  # client handle -> writer, group, event field names
-        on_items = self._on_items(handles)
+        on_items = sample_callback(handles, self.pipeline.submit_many)
         if sp.item_watchdog_s > 0:  # OpcNodeWatchdogTimespan: when each item last had a value
             seen = self._seen[id(sp)] = {}
-            on_items = self._stamping(on_items, seen)
+            on_items = stamping(on_items, seen)
         sub = await create_batch_subscription(
             client,
             subscription_parameters(sp.publishing_ms, self.keepalive_s, sp.keepalive_count),
@@ -347,7 +328,7 @@ class EndpointSession:
                     tuple(n for _t, _p, n in node.event_selects),
                 )
             else:
-                requests.append(self._item_request(nid, handle, node))
+                requests.append(item_request(nid, handle, node))
                 handles[handle] = (sp.writer_id, sp.writer_group, node.field)
             plans.append((handle, node, nid))
         results = await sub.create_monitored_items(requests) if requests else []
@@ -406,28 +387,6 @@ class EndpointSession:
                 self.pipeline.submit_metadata({**msg, "MessageId": str(uuid.uuid4())})
                 self._metadata[key] = (sp, msg, now)
 
-    @staticmethod
-    def _item_request(nid: ua.NodeId, handle: int, node: NodePlan) -> ua.MonitoredItemCreateRequest:
-        mparams = ua.MonitoringParameters()
-        mparams.ClientHandle = handle
-        mparams.SamplingInterval = node.sampling_ms
-        mparams.QueueSize = node.queue_size
-        mparams.DiscardOldest = not node.discard_new
-        if node.trigger != "StatusValue" or node.deadband_type == "Absolute":
-            flt = ua.DataChangeFilter()
-            flt.Trigger = _TRIGGERS[node.trigger]
-            if node.deadband_type == "Absolute":
-                flt.DeadbandType = ua.DeadbandType.Absolute
-                flt.DeadbandValue = node.deadband_value
-            mparams.Filter = flt
-        mir = ua.MonitoredItemCreateRequest()
-        mir.ItemToMonitor = ua.ReadValueId(
-            NodeId=nid, AttributeId=getattr(ua.AttributeIds, node.attribute), IndexRange=node.index_range
-        )
-        mir.MonitoringMode = ua.MonitoringMode.Reporting
-        mir.RequestedParameters = mparams
-        return mir
-
     async def _eu_span(self, client: Client, nid: ua.NodeId) -> float | None:
         """The EURange width for a Percent deadband (applied here: not every server implements it)."""
         try:
@@ -436,41 +395,3 @@ class EndpointSession:
         except Exception:
             _log.warning("no EURange; the Percent deadband is not applied", node=nid.to_string())
             return None
-
-    @staticmethod
-    def _stamping(
-        on_items: Callable[[list[Any]], None], seen: dict[int, float]
-    ) -> Callable[[list[Any]], None]:
-        """on_items that also notes when each item last had a value (the per-item watchdog)."""
-
-        def stamped(items: list[Any]) -> None:
-            now = time.monotonic()
-            for item in items:
-                seen[item.ClientHandle] = now
-            on_items(items)
-
-        return stamped
-
-    def _on_items(self, handles: dict[int, tuple[str, str, str]]) -> Callable[[list[Any]], None]:
-        """The publish-response callback of one subscription: its items as Samples, in one submit."""
-        submit = self.pipeline.submit_many
-
-        def on_items(items: list[Any]) -> None:
-            samples = []
-            for item in items:
-                target = handles.get(item.ClientHandle)
-                if target is None:
-                    continue
-                dv = item.Value
-                status = dv.StatusCode
-                code = status.value if status is not None else 0
-                variant = dv.Value
-                samples.append(
-                    Sample(
-                        target[0], target[1], target[2], variant.Value if variant is not None else None,
-                        dv.SourceTimestamp, dv.ServerTimestamp, code, status.name if code else "Good",
-                    )
-                )  # fmt: skip
-            submit(samples)
-
-        return on_items
