@@ -76,7 +76,10 @@ async def test_crashing_module_backs_off_doubling_then_is_shown_failed_with_its_
     manifest = write_manifest(tmp_path / "m.json", {"crashy": probe_module("crash", record=record)})
     async with Supervisor(make_config(manifest), hub=RecordingHub(), on_event=events.append) as sup:
         status = await sup.wait_for("crashy", lambda s: s.state is ModuleState.FAILED, timeout_s=20)
-    assert len(starts(record, "crashy")) == 4  # the first start and 3 restarts, then it gives up
+    history = [(e.state.value, e.message) for e in events if e.module == "crashy"]
+    # the first start and 3 restarts, then it gives up (a start the OS refused, e.g. fork under load,
+    # also counts as a crash but leaves no record: the history says which it was)
+    assert len(starts(record, "crashy")) == 4, history
     assert status.restarts == 3
     assert "gave up after 3 restarts in a row" in status.last_error
     assert any("simulated crash" in line for line in status.last_lines)
