@@ -100,6 +100,16 @@ def test_a_wildcard_source_is_checked_for_each_output_it_selects(
     ]
 
 
+def test_a_source_naming_no_module_is_not_checked(
+    manifest: dict[str, Any], contracted: dict[str, ModuleInfo], schema: Any
+) -> None:
+    """Its condition decides whose messages pass (here: leaf devices' only), which the lint cannot tell."""
+    routes(manifest)["leaf"] = (
+        f"FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO {sink('consumer', 'readings')}"
+    )
+    assert errors(manifest, contracted, schema) == []
+
+
 def test_a_side_without_a_declared_contract_is_not_checked(
     manifest: dict[str, Any], contracted: dict[str, ModuleInfo], schema: Any
 ) -> None:

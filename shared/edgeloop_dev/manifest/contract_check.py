@@ -27,6 +27,7 @@ class Link:
     input: str
     input_contract: str | None
     condition: str
+    named: bool  # the source names the sending module (not `/*`, `/messages/*` or `/messages/modules/*`)
 
 
 def compiled_routes(hub_desired: object) -> list[tuple[str, CompiledRoute]]:
@@ -82,6 +83,7 @@ def links(routes: list[tuple[str, CompiledRoute]], modules: Mapping[str, ModuleI
                         endpoint.input,
                         target.input_contracts.get(endpoint.input),
                         route.condition,
+                        route.scope.kind == "module",
                     )
                 )
     return found
@@ -91,11 +93,12 @@ def contract_findings(
     routes: list[tuple[str, CompiledRoute]], modules: Mapping[str, ModuleInfo | None]
 ) -> list[Finding]:
     """An error for each route that delivers an output to an input of another contract (`*` matches any;
-    a side that declares no contract is not checked)."""
+    a side that declares no contract is not checked, nor a source that names no module, like
+    `/messages/* WHERE NOT IS_DEFINED($connectionModuleId)`: its condition may keep module messages out)."""
     found: list[Finding] = []
     for link in links(routes, modules):
         sent, taken = link.output_contract, link.input_contract
-        if sent is None or taken is None or ANY_CONTRACT in (sent, taken) or sent == taken:
+        if not link.named or sent is None or taken is None or ANY_CONTRACT in (sent, taken) or sent == taken:
             continue
         found.append(
             Finding(
