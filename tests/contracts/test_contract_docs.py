@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+import jsonschema
 import msgspec
 import pytest
 
@@ -78,6 +79,17 @@ def test_a_schema_is_msgspec_s_with_what_the_registry_says_of_the_contract() -> 
         == "the `data` of a version-1 envelope whose `kind` is 'reading', version 1: one value"
     )
     assert (doc["x-contentType"], doc["x-enveloped"]) == ("application/json", True)
+
+
+def test_a_schema_is_valid_json_schema_that_accepts_an_encoded_body_and_refuses_a_wrong_one() -> None:
+    doc = schema(TOY["reading"])
+    assert doc is not None
+    validator = jsonschema.Draft202012Validator(doc)
+    validator.check_schema(doc)
+    assert validator.is_valid(json.loads(msgspec.json.encode(Reading(asset_id="p1", value=2.5))))
+    assert [e.message for e in validator.iter_errors({"assetId": "p1", "value": "high"})] == [
+        "'high' is not of type 'number'"
+    ]
 
 
 def test_a_contract_without_a_model_has_no_schema_file() -> None:

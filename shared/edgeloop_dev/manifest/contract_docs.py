@@ -26,7 +26,9 @@ def schema(info: ContractInfo) -> dict[str, Any] | None:
         return None
     generated = msgspec.json.schema(info.model)
     where = (
-        "the `data` of a version-1 envelope whose `kind` is" if info.enveloped else "a message body, contract"
+        "the `data` of a version-1 envelope whose `kind` is"
+        if info.enveloped
+        else "the body as sent (no envelope) of"
     )
     version = getattr(info.model, "VERSION", None)
     head = {
