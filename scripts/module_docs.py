@@ -77,6 +77,18 @@ def source_comments(cls: type) -> dict[str, str]:
     return notes
 
 
+def _ports(declared: Any) -> dict[str, Any]:
+    """module.json's inputs or outputs as name -> spec, whichever form they are written in."""
+    return {name: None for name in declared} if isinstance(declared, list) else dict(declared)
+
+
+def _port(name: str, spec: Any) -> str:
+    """`name` (contract, content type): what module.json says a port carries (see DEVELOPERS.md)."""
+    if isinstance(spec, dict):
+        spec = ", ".join(str(spec[key]) for key in ("contract", "contentType") if key in spec)
+    return f"`{name}` ({spec})" if spec else f"`{name}`"
+
+
 def reference(name: str) -> str:
     """The generated Markdown for one module."""
     meta = json.loads((ROOT / "modules" / name / "module.json").read_text())
@@ -84,9 +96,10 @@ def reference(name: str) -> str:
     settings = module.settings_cls
     declared = meta.get("edgeloop", {})
     lines = [BEGIN, "", f"Version {meta['image']['tag']['version']}. {meta.get('description', '')}", ""]
-    lines += ["| inputs | outputs (content type) |", "|---|---|"]
-    outputs = ", ".join(f"`{o}` ({t})" for o, t in declared.get("outputs", {}).items())
-    lines += [f"| {', '.join(f'`{i}`' for i in declared.get('inputs', [])) or '-'} | {outputs} |", ""]
+    lines += ["| inputs (contract) | outputs (contract, content type) |", "|---|---|"]
+    inputs = ", ".join(_port(i, spec) for i, spec in _ports(declared.get("inputs", [])).items()) or "-"
+    outputs = ", ".join(_port(o, spec) for o, spec in _ports(declared.get("outputs", {})).items()) or "-"
+    lines += [f"| {inputs} | {outputs} |", ""]
     lines += ["| setting (env / twin) | type | default | meaning |", "|---|---|---|---|"]
     notes = source_comments(settings)
     for field_name, field in settings.model_fields.items():

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+from . import frames
+
 
 @dataclass(frozen=True, slots=True)
 class ContractInfo:
@@ -19,4 +21,8 @@ class ContractInfo:
 
 
 # Filled as contracts are added: name -> info. Kept explicit (no import-time magic) so grep finds each one.
-CONTRACTS: dict[str, ContractInfo] = {}
+CONTRACTS: dict[str, ContractInfo] = {
+    frames.NAME: ContractInfo(
+        frames.NAME, frames.CONTENT_TYPE, None, enveloped=False, summary=frames.SUMMARY
+    ),
+}

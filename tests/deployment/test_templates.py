@@ -199,3 +199,17 @@ def test_the_supervisor_plans_every_debug_module() -> None:
     result = plan(load(TEMPLATES["debug"]), local_packages(ROOT / "modules"))
     assert sorted(spec.name for spec in result.modules) == sorted(PIPELINE)
     assert result.skipped == ()
+
+
+ALL_TEMPLATES = sorted(path.name for path in (ROOT / "deployment").glob("*.template.json"))
+
+
+@pytest.mark.parametrize("name", ALL_TEMPLATES)
+def test_template_warns_only_of_the_outputs_no_deployment_consumes_yet(
+    name: str, catalog: dict[str, ModuleInfo], schema: dict[str, Any]
+) -> None:
+    """inference's predictions (opt-in copy of /predict results) and evaluation (shadow summaries) go nowhere."""
+    findings = lint_manifest(load(ROOT / "deployment" / name), catalog, schema, template=True, warnings=True)
+    assert [(f.rule, f.path.rsplit(".", 1)[1], f.message.rsplit(": ", 1)[1]) for f in findings] == [
+        ("output-unrouted", "inference", "predictions, evaluation")
+    ]

@@ -85,6 +85,7 @@ BASE: dict[str, Any] = {
                         "timeToLiveSecs": 60,
                     },
                     "frames": 'FROM /messages/modules/producer/outputs/frames INTO BrokeredEndpoint("/modules/consumer/inputs/frames")',
+                    "deadletter": "FROM /messages/modules/producer/outputs/deadletter INTO $upstream",
                     "vendorIn": 'FROM /messages/modules/consumer/outputs/results INTO BrokeredEndpoint("/modules/vendor/inputs/anything")',
                     "vendorOut": "FROM /messages/modules/vendor/outputs/whatever INTO $upstream",
                     "up": {

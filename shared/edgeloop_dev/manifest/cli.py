@@ -48,8 +48,9 @@ def register(subparsers: Any) -> None:
         help="check manifests or templates; one line per finding",
         description="Schema (ours, and SchemaStore's and az's vendored in deployment/schema/vendor), "
         "routes (grammar, modules, outputs, inputs, $body on non-JSON outputs, "
-        "priority, TTL), twin sizes, createOptions size and unresolved placeholders. "
-        "Exit 0 when clean, 1 on findings.",
+        "priority, TTL, the same contract on both ends), twin sizes, createOptions size and unresolved "
+        "placeholders; warnings (not failures) for declared outputs routed nowhere. "
+        "Exit 0 when clean or only warned, 1 on errors.",
     )
     lint.add_argument("files", type=Path, nargs="+", metavar="FILE")
     lint.add_argument("--kind", choices=("auto", "template", "rendered"), default="auto")
@@ -99,11 +100,11 @@ def _render(args: argparse.Namespace) -> int:
     if is_layered(manifest):
         layered_schema = load_schema(root / files.LAYERED_SCHEMA)
         findings = lint_layer(
-            manifest, None, catalog, schema, layered_schema, template=False, vendored=vendored
+            manifest, None, catalog, schema, layered_schema, template=False, vendored=vendored, warnings=True
         )
         print(f"{out}: a layer; lint it with --base to check its routes against the base")
     else:
-        findings = lint_manifest(manifest, catalog, schema, template=False, vendored=vendored)
+        findings = lint_manifest(manifest, catalog, schema, template=False, vendored=vendored, warnings=True)
     for finding in findings:
         print(f"{out}: {finding}")
     modules, routes = _counts(manifest)
@@ -111,7 +112,12 @@ def _render(args: argparse.Namespace) -> int:
         f"wrote {out} ({args.platform}{', gpu' if args.gpu else ''}: "
         f"{len(modules)} modules, {len(routes)} routes)"
     )
-    return 1 if findings else 0
+    return 1 if _errors(findings) else 0
+
+
+def _errors(findings: list[Any]) -> int:
+    """How many findings fail the lint (warnings do not)."""
+    return sum(1 for finding in findings if finding.severity == "error")
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -149,15 +155,27 @@ def _lint(args: argparse.Namespace) -> int:
         if is_layered(doc):
             template = template or (base is not None and args.kind == "auto" and is_template(base))
             findings = lint_layer(
-                doc, base, catalog, schema, layered_schema, template=template, vendored=vendored
+                doc,
+                base,
+                catalog,
+                schema,
+                layered_schema,
+                template=template,
+                vendored=vendored,
+                warnings=True,
             )
         else:
-            findings = lint_manifest(doc, catalog, schema, template=template, vendored=vendored)
+            findings = lint_manifest(
+                doc, catalog, schema, template=template, vendored=vendored, warnings=True
+            )
         for finding in findings:
             print(f"{path}: {finding}")
-        problems += len(findings)
-        if not findings:
-            print(f"{path}: ok ({'template' if template else 'rendered'})")
+        errors = _errors(findings)
+        problems += errors
+        if not errors:
+            warned = len(findings)
+            note = f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
+            print(f"{path}: ok ({'template' if template else 'rendered'}{note})")
     return 1 if problems else 0
 
 

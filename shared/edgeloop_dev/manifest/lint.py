@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .catalog import ModuleInfo
+from .contract_check import compiled_routes, contract_findings, unrouted_findings
 from .errors import RenderError
 from .findings import Finding
 from .layered import compose, layered_modules, unwrap
@@ -89,13 +90,17 @@ def lint_manifest(
     schema: Mapping[str, Any],
     template: bool,
     vendored: VendoredSchemas | None = None,
+    warnings: bool = False,
 ) -> list[Finding]:
     """All findings for a manifest (`template=False`: rendered, so placeholders must be resolved);
-    with `vendored`, also what SchemaStore's and az's schemas find."""
+    with `vendored`, also what SchemaStore's and az's schemas find; with `warnings`, also the warnings
+    (outputs routed nowhere) after the errors."""
     if not isinstance(doc, Mapping):
         return [Finding("", "schema", "a manifest must be a JSON object")]
     modules, semantic = module_map(doc, catalog)
-    semantic += route_findings(_get(doc, "modulesContent", "$edgeHub", "properties.desired"), modules)
+    hub = _get(doc, "modulesContent", "$edgeHub", "properties.desired")
+    semantic += route_findings(hub, modules)
+    routes = compiled_routes(hub)
     content = doc.get("modulesContent")
     if isinstance(content, Mapping):
         semantic += desired_findings(content)
@@ -110,7 +115,8 @@ def lint_manifest(
     schema_found = schema_findings(doc, schema)
     if vendored is not None:
         schema_found += vendor_findings(doc, vendored, template)
-    return _dedupe(schema_found, semantic) + sorted(semantic)
+    found = _dedupe(schema_found, semantic) + sorted(semantic + contract_findings(routes, modules))
+    return found + (sorted(unrouted_findings(routes, modules)) if warnings else [])
 
 
 def lint_layer(
@@ -121,8 +127,10 @@ def lint_layer(
     layered_schema: Mapping[str, Any],
     template: bool,
     vendored: VendoredSchemas | None = None,
+    warnings: bool = False,
 ) -> list[Finding]:
-    """Findings for a layered deployment: its own schema and sizes, then (with a base) the composed whole."""
+    """Findings for a layered deployment: its own schema and sizes, then (with a base) the composed whole
+    (with its warnings if asked: a layer alone cannot tell what is routed)."""
     layer = unwrap(layer)
     found = schema_findings(layer, layered_schema, schema)
     content = layer.get("modulesContent")
@@ -144,6 +152,6 @@ def lint_layer(
     except RenderError as exc:
         return [Finding("modulesContent", "layer-compose", str(exc))]
     return [
-        Finding(f.path, f.rule, f"with the base layer: {f.message}")
-        for f in lint_manifest(composed, catalog, schema, template, vendored)
+        Finding(f.path, f.rule, f"with the base layer: {f.message}", f.severity)
+        for f in lint_manifest(composed, catalog, schema, template, vendored, warnings)
     ]
