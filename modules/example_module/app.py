@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -16,6 +17,7 @@ from edgeloop_runtime import (
     ModuleSettings,
     get_logger,
 )
+from edgeloop_runtime.metrics import Bound
 
 _log = get_logger(__name__)
 
@@ -28,16 +30,23 @@ class Settings(ModuleSettings):
     heartbeat_seconds: float = Field(default=0.0, ge=0)
 
 
-module = Module("example_module", Settings)
+@dataclass
+class ExampleState:
+    """The module's long-lived objects, built once by `start`: here only its own metric."""
+
+    scaled: Bound
+
+
+module = Module("example_module", Settings, ExampleState)
 
 
 @module.on_start
-async def start(ctx: Context[Settings]) -> None:
-    ctx.state["scaled"] = ctx.metrics.counter("values_scaled_total", "Values scaled so far.")
+async def start(ctx: Context[Settings, ExampleState]) -> ExampleState:
+    return ExampleState(scaled=ctx.metrics.counter("values_scaled_total", "Values scaled so far."))
 
 
 @module.on_config
-async def check(ctx: Context[Settings], settings: Settings) -> None:
+async def check(ctx: Context[Settings, ExampleState], settings: Settings) -> None:
     if settings.gain == 0:
         raise ValueError("gain 0 would erase every value")
     _log.info("gain in force", gain=settings.gain)
@@ -56,7 +65,7 @@ def parse_value(body: object, limit: float) -> float:
 
 
 @module.input("values", queue_size=100, overflow="block")
-async def on_values(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_values(ctx: Context[Settings, ExampleState], msg: InputMessage) -> None:
     value = parse_value(msg.json(), ctx.settings.max_value)
     await ctx.send(
         "scaled",
@@ -64,11 +73,11 @@ async def on_values(ctx: Context[Settings], msg: InputMessage) -> None:
         kind="scaled",
         correlation_id=msg.message_id,
     )
-    ctx.state["scaled"].inc()
+    ctx.state.scaled.inc()
 
 
 @module.method("scale")
-async def scale(ctx: Context[Settings], payload: object) -> object:
+async def scale(ctx: Context[Settings, ExampleState], payload: object) -> object:
     try:
         value = parse_value(payload, ctx.settings.max_value)
     except ContractError as exc:
@@ -77,7 +86,7 @@ async def scale(ctx: Context[Settings], payload: object) -> object:
 
 
 @module.task
-async def heartbeat(ctx: Context[Settings]) -> None:
+async def heartbeat(ctx: Context[Settings, ExampleState]) -> None:
     while True:
         period = ctx.settings.heartbeat_seconds
         if period > 0:
