@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from edgeloop_runtime import Backpressure, Context, InputMessage, Module, get_logger
+from edgeloop_runtime.metrics import Bound
 
 from .engine import Emit, FilterEngine
 from .settings import Settings
@@ -16,52 +18,66 @@ from .state_file import EPISODES_FILE, StateFile
 
 _log = get_logger(__name__)
 
-module = Module("anomaly_filter", Settings)
+
+@dataclass
+class FilterState:
+    """The filter's engine, its episode file, its metrics and what the next configure must restore."""
+
+    engine: FilterEngine
+    state_file: StateFile
+    events: Bound
+    emitted: Bound
+    rules: Bound
+    # Open episodes come back once the configured rules are in force (the first configure call).
+    restore: dict[str, Any] | None
+    last_input: float = field(default_factory=time.monotonic)
+    counted: Counter[str] = field(default_factory=Counter)
+    # One decision at a time (scores, telemetry, a new rule set): a save or a roll-back must never
+    # take in another input's half-sent step.
+    deciding: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _engine(ctx: Context[Settings]) -> FilterEngine:
-    engine: FilterEngine = ctx.state["engine"]
-    return engine
+module = Module("anomaly_filter", Settings, FilterState)
+
+
+def _engine(ctx: Context[Settings, FilterState]) -> FilterEngine:
+    return ctx.state.engine
 
 
 @module.on_start
-async def start(ctx: Context[Settings]) -> None:
-    ctx.state["engine"] = FilterEngine(ctx.settings.rule_set(), buffer_len=ctx.settings.buffer_samples)
-    ctx.state["events"] = ctx.metrics.counter("events_total", "Filter events by kind.", ["event"])
-    ctx.state["emitted"] = ctx.metrics.counter(
-        "anomalies_total", "Anomaly events sent, by kind and state.", ["anomaly_kind", "state"]
+async def start(ctx: Context[Settings, FilterState]) -> FilterState:
+    state_file = StateFile(ctx.state_dir / EPISODES_FILE)
+    st = FilterState(
+        engine=FilterEngine(ctx.settings.rule_set(), buffer_len=ctx.settings.buffer_samples),
+        state_file=state_file,
+        events=ctx.metrics.counter("events_total", "Filter events by kind.", ["event"]),
+        emitted=ctx.metrics.counter(
+            "anomalies_total", "Anomaly events sent, by kind and state.", ["anomaly_kind", "state"]
+        ),
+        rules=ctx.metrics.gauge("rules", "Rules in force."),
+        restore=state_file.load(),
     )
-    ctx.state["rules"] = ctx.metrics.gauge("rules", "Rules in force.")
-    ctx.state["counted"] = Counter()
-    ctx.state["last_input"] = time.monotonic()
-    ctx.state["rules"].set(len(ctx.settings.rule_set().rules))
-    state = ctx.state["state_file"] = StateFile(ctx.state_dir / EPISODES_FILE)
-    # Open episodes come back once the configured rules are in force (the first configure call).
-    ctx.state["restore"] = state.load()
-    # One decision at a time (scores, telemetry, a new rule set): a save or a roll-back must never
-    # take in another input's half-sent step.
-    ctx.state["deciding"] = asyncio.Lock()
+    st.rules.set(len(ctx.settings.rule_set().rules))
+    return st
 
 
 @module.on_config
-async def configure(ctx: Context[Settings], settings: Settings) -> None:
+async def configure(ctx: Context[Settings, FilterState], settings: Settings) -> None:
     """Validate and swap the rule set; raising refuses it and the old rules stay in force."""
     rules = settings.rule_set()  # ConfigError refuses the patch
-    engine: FilterEngine | None = ctx.state.get("engine")
-    if engine is None:
-        return
-    async with ctx.state["deciding"]:
+    engine = ctx.state.engine
+    async with ctx.state.deciding:
         emits = engine.set_rules(rules)
-        restored = ctx.state.pop("restore", None)
+        restored, ctx.state.restore = ctx.state.restore, None
         if restored is not None:
             emits += engine.restore(restored)
             _log.info("episodes restored", open=_open(engine))
         await _send_all(ctx, emits)
         try:
-            ctx.state["state_file"].save(engine.snapshot())
+            ctx.state.state_file.save(engine.snapshot())
         except OSError as exc:  # saved with the next input; the rules still apply
             _log.warning("episode state not saved", error=str(exc))
-    ctx.state["rules"].set(len(rules.rules))
+    ctx.state.rules.set(len(rules.rules))
     _log.info("rule set in force", rules=[r.name for r in rules.rules])
 
 
@@ -69,19 +85,21 @@ def _open(engine: FilterEngine) -> list[str]:
     return [f"{rule}/{asset}" for (rule, asset), ep in engine.episodes.items() if ep.is_open]
 
 
-async def _decide(ctx: Context[Settings], step: Callable[[FilterEngine], list[Emit]]) -> None:
+async def _decide(ctx: Context[Settings, FilterState], step: Callable[[FilterEngine], list[Emit]]) -> None:
     """Step the engine, send its effects, then persist its state; a failure undoes the step.
 
     The state is saved only after every effect went out: a kill in between re-runs the step on the
     redelivered input and re-sends the same ids (deduplicated downstream), never a new decision. A
     failure rolls the engine back to the saved state, so a retried input decides the same again."""
-    async with ctx.state["deciding"]:
+    async with ctx.state.deciding:
         await _decide_now(ctx, step)
 
 
-async def _decide_now(ctx: Context[Settings], step: Callable[[FilterEngine], list[Emit]]) -> None:
+async def _decide_now(
+    ctx: Context[Settings, FilterState], step: Callable[[FilterEngine], list[Emit]]
+) -> None:
     engine = _engine(ctx)
-    state: StateFile = ctx.state["state_file"]
+    state = ctx.state.state_file
     try:
         try:
             emits = step(engine)
@@ -99,7 +117,7 @@ async def _decide_now(ctx: Context[Settings], step: Callable[[FilterEngine], lis
         raise Backpressure(f"episode state not saved: {exc}", retry_after_s=0.5) from exc
 
 
-async def _send_all(ctx: Context[Settings], emits: list[Emit]) -> None:
+async def _send_all(ctx: Context[Settings, FilterState], emits: list[Emit]) -> None:
     # Write requests first: they close the loop into the plant, and sending the larger anomaly event
     # (with its evidence) first held them back by 10-70 ms (bench_closed_loop --hops). A kill in
     # between re-runs the step and re-sends the same ids either way.
@@ -113,7 +131,7 @@ async def _send_all(ctx: Context[Settings], emits: list[Emit]) -> None:
             oversize="compress",
         )
         if e.output == "anomalies":
-            ctx.state["emitted"].labels(
+            ctx.state.emitted.labels(
                 anomaly_kind=str(e.data.get("anomalyKind")), state=str(e.data.get("state"))
             ).inc()
     _count(ctx)
@@ -123,36 +141,36 @@ def _actions_first(e: Emit) -> bool:
     return e.output != "actions"
 
 
-def _count(ctx: Context[Settings]) -> None:
+def _count(ctx: Context[Settings, FilterState]) -> None:
     engine = _engine(ctx)
-    seen: Counter[str] = ctx.state["counted"]
+    seen = ctx.state.counted
     for key, n in engine.counts.items():
         if n > seen[key]:
-            ctx.state["events"].labels(event=key).inc(n - seen[key])
+            ctx.state.events.labels(event=key).inc(n - seen[key])
             seen[key] = n
 
 
 @module.input("scores", queue_size=1000, overflow="block")
-async def on_scores(ctx: Context[Settings], msg: InputMessage) -> None:
-    ctx.state["last_input"] = time.monotonic()
+async def on_scores(ctx: Context[Settings, FilterState], msg: InputMessage) -> None:
+    ctx.state.last_input = time.monotonic()
     body = msg.json()
     await _decide(ctx, lambda engine: engine.on_score(body))
 
 
 @module.input("telemetry", queue_size=2000, overflow="block")
-async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
-    ctx.state["last_input"] = time.monotonic()
+async def on_telemetry(ctx: Context[Settings, FilterState], msg: InputMessage) -> None:
+    ctx.state.last_input = time.monotonic()
     body = msg.json()
     await _decide(ctx, lambda engine: engine.on_telemetry(body))
 
 
 @module.task
-async def flush_summaries(ctx: Context[Settings]) -> None:
+async def flush_summaries(ctx: Context[Settings, FilterState]) -> None:
     """Close summary periods that ended: by source time, or all of them after a long silence."""
     while True:
         await asyncio.sleep(ctx.settings.summary_flush_seconds)
         engine = _engine(ctx)
-        idle = time.monotonic() - ctx.state["last_input"]
+        idle = time.monotonic() - ctx.state.last_input
         before = None if idle > 2 * engine.rules.summary_period_s else engine.latest_ts
         if before is None and idle <= 2 * engine.rules.summary_period_s:
             continue
@@ -160,10 +178,8 @@ async def flush_summaries(ctx: Context[Settings]) -> None:
 
 
 @module.status_provider
-def status(ctx: Context[Settings]) -> dict[str, Any]:
-    engine: FilterEngine | None = ctx.state.get("engine")
-    if engine is None:
-        return {}
+def status(ctx: Context[Settings, FilterState]) -> dict[str, Any]:
+    engine = ctx.state.engine
     return {
         "rules": [r.name for r in engine.rules.rules],
         "open": _open(engine),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,26 @@ from .telemetry_metrics import InferenceMetrics
 
 _log = get_logger(__name__)
 
-module = Module("inference", Settings)
+
+@dataclass
+class InferenceState:
+    """The inference service (models, batchers, shadows) and the model deliveries it loads from."""
+
+    service: InferenceService
+    deliveries: Deliveries
+    configured: bool = False  # at start nothing is refused: the module must come up
 
 
-def _svc(ctx: Context[Settings]) -> InferenceService:
-    svc: InferenceService = ctx.state["service"]
-    return svc
+module = Module("inference", Settings, InferenceState)
+
+
+def _svc(ctx: Context[Settings, InferenceState]) -> InferenceService:
+    return ctx.state.service
 
 
 @module.on_start
-async def start(ctx: Context[Settings]) -> None:
+async def start(ctx: Context[Settings, InferenceState]) -> InferenceState:
     svc = InferenceService(ctx.settings, InferenceMetrics(ctx.metrics))
-    ctx.state["service"] = svc
     ctx.exit_stack.push_async_callback(svc.manager.close)
 
     async def load_for_delivery(name: str) -> tuple[str | None, str | None]:
@@ -47,7 +56,6 @@ async def start(ctx: Context[Settings]) -> None:
         return loaded.version, None
 
     deliveries = Deliveries(load_for_delivery, ctx.report)
-    ctx.state["deliveries"] = deliveries
     ctx.exit_stack.push_async_callback(deliveries.close)
     # nothing under MODEL_PATH yet, or a refused version: logged and reported, the module serves what it
     # can; ProviderError (requireGpu) is fatal: the module exits non-zero
@@ -68,21 +76,19 @@ async def start(ctx: Context[Settings]) -> None:
         ctx.endpoints["rest"] = f"http://{ctx.settings.rest_host}:{port}"
         _log.info("REST server listening", port=port)
     await ctx.report({"models": svc.status_patch()})
+    return InferenceState(svc, deliveries)
 
 
 @module.on_config
-async def configure(ctx: Context[Settings], settings: Settings) -> None:
-    svc: InferenceService | None = ctx.state.get("service")
-    if svc is None:
-        return
-    strict = bool(ctx.state.get("configured"))  # at start nothing is refused: the module must come up
+async def configure(ctx: Context[Settings, InferenceState], settings: Settings) -> None:
+    svc = ctx.state.service
+    strict = ctx.state.configured  # at start nothing is refused: the module must come up
     try:
         await svc.load_all(settings, strict=strict)  # a refused pin raises: the patch is refused
     finally:
-        ctx.state["configured"] = True
+        ctx.state.configured = True
         await ctx.report({"models": svc.status_patch()})
-    deliveries: Deliveries = ctx.state["deliveries"]
-    deliveries.apply(
+    ctx.state.deliveries.apply(
         Path(settings.model_path),
         dict(settings.model_delivery),
         settings.model_retention,
@@ -91,7 +97,7 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
 
 
 @module.input("telemetry", queue_size=2000, overflow="block", concurrency=64)
-async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_telemetry(ctx: Context[Settings, InferenceState], msg: InputMessage) -> None:
     # typed decode straight from the bytes; a message not of the well-formed shape is parsed as plain
     # JSON and validated field by field, so it gets the same error (or the same windows) as before
     utf8 = (msg.content_encoding or "utf-8").lower() in ("utf-8", "utf8")
@@ -100,12 +106,12 @@ async def on_telemetry(ctx: Context[Settings], msg: InputMessage) -> None:
 
 
 @module.input("frames", queue_size=64, overflow="drop_oldest", concurrency=32)
-async def on_frames(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_frames(ctx: Context[Settings, InferenceState], msg: InputMessage) -> None:
     await _svc(ctx).on_frame(ctx, msg.data, msg.properties, msg.message_id)
 
 
 @module.method("reloadModels")
-async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
+async def reload_models(ctx: Context[Settings, InferenceState], payload: Any) -> Any:
     """Re-read the repository: switch to the configured (or newest) version of each model."""
     svc = _svc(ctx)
     force = isinstance(payload, dict) and bool(payload.get("force"))
@@ -131,7 +137,7 @@ async def reload_models(ctx: Context[Settings], payload: Any) -> Any:
 
 
 @module.method("promoteModel")
-async def promote_model(ctx: Context[Settings], payload: Any) -> Any:
+async def promote_model(ctx: Context[Settings, InferenceState], payload: Any) -> Any:
     """Make the shadow candidate (or `version`) of `model` (default: the vision model) the active version."""
     svc = _svc(ctx)
     body = payload if isinstance(payload, dict) else {}
@@ -147,7 +153,7 @@ async def promote_model(ctx: Context[Settings], payload: Any) -> Any:
 
 
 @module.task
-async def shadow_summaries(ctx: Context[Settings]) -> None:
+async def shadow_summaries(ctx: Context[Settings, InferenceState]) -> None:
     """Every shadowSummarySeconds: a model-evaluation summary per candidate on `evaluation`; automatic
     promotion when enabled and the thresholds held long enough."""
     svc = _svc(ctx)
@@ -166,7 +172,7 @@ async def shadow_summaries(ctx: Context[Settings]) -> None:
 
 
 @module.task
-async def model_watch(ctx: Context[Settings]) -> None:
+async def model_watch(ctx: Context[Settings, InferenceState]) -> None:
     """Load a version as soon as it lands under MODEL_PATH (or the single file is replaced)."""
     svc = _svc(ctx)
     while ctx.settings.model_poll_seconds > 0:
@@ -176,7 +182,7 @@ async def model_watch(ctx: Context[Settings]) -> None:
 
 
 @module.task
-async def gpu_monitor(ctx: Context[Settings]) -> None:
+async def gpu_monitor(ctx: Context[Settings, InferenceState]) -> None:
     svc = _svc(ctx)
     while True:
         samples = await asyncio.get_running_loop().run_in_executor(None, gpu_samples)
@@ -191,6 +197,5 @@ async def gpu_monitor(ctx: Context[Settings]) -> None:
 
 
 @module.status_provider
-def status(ctx: Context[Settings]) -> dict[str, Any]:
-    svc: InferenceService | None = ctx.state.get("service")
-    return {"models": svc.status()} if svc else {}
+def status(ctx: Context[Settings, InferenceState]) -> dict[str, Any]:
+    return {"models": ctx.state.service.status()}

@@ -7,10 +7,12 @@ import os
 import signal
 import sqlite3
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger, parse_envelope
 from edgeloop_runtime.errors import ContractError, EdgeloopError, FatalError, MessageTooLargeError
+from edgeloop_runtime.metrics import Bound
 
 from .guard import parse_request
 from .opcua import OpcUaAccess
@@ -21,7 +23,20 @@ from .store import Operator, SafetyStore
 _log = get_logger(__name__)
 _AUDIT_IDS = uuid.UUID("5f0c2a7e-6b1d-4f3a-9e2c-7d8a1b4c6e90")
 CRASH_ENV = "EDGELOOP_TEST_CRASH_AT"  # tests only: SIGKILL itself at before-write/after-write/after-outcome
-module = Module("opcua_writeback", Settings, fail_safe={"enabled": False})
+
+
+@dataclass
+class WritebackState:
+    """The OPC UA adapter, the safety store, the service between them, and the module's metrics."""
+
+    access: OpcUaAccess
+    store: SafetyStore
+    service: WriteBackService
+    m_writes: Bound
+    m_heartbeats: Bound
+
+
+module = Module("opcua_writeback", Settings, WritebackState, fail_safe={"enabled": False})
 
 
 def _crash_point() -> Any:
@@ -36,7 +51,7 @@ def _crash_point() -> Any:
 
 
 @module.on_start
-async def start(ctx: Context[Settings]) -> None:
+async def start(ctx: Context[Settings, WritebackState]) -> WritebackState:
     """The store (no durable state, no module: exits), the adapter, the service; unsent audits go out."""
     try:
         store = SafetyStore(
@@ -49,7 +64,7 @@ async def start(ctx: Context[Settings]) -> None:
     ctx.exit_stack.callback(store.close)
     access = await ctx.exit_stack.enter_async_context(OpcUaAccess(ctx.settings))
     service = WriteBackService(access, store, crash_point=_crash_point())
-    ctx.state.update(
+    st = WritebackState(
         access=access,
         store=store,
         service=service,
@@ -59,32 +74,34 @@ async def start(ctx: Context[Settings]) -> None:
     for entry in store.unsent():  # the module died between the write and its audit
         audit = service.recover(entry.key, entry.phase, entry.audit, entry.node)
         _log.warning("audit recovered after a restart", request_id=audit["requestId"], result=audit["result"])
-        await _audit(ctx, audit, entry.correlation_id, audit_id(str(audit["requestId"])))
+        _count_write(st.m_writes, audit)
+        await _send_audit(ctx, audit, entry.correlation_id, audit_id(str(audit["requestId"])))
         service.sent(entry.key)
+    return st
 
 
-def enabled_now(ctx: Context[Settings]) -> tuple[bool, str]:
+def enabled_now(ctx: Context[Settings, WritebackState]) -> tuple[bool, str]:
     """The switch in force and who set it: the operator's `setEnabled`, else the twin's `enabled`."""
-    op: Operator | None = ctx.state["store"].operator()
+    op = ctx.state.store.operator()
     return (ctx.settings.enabled, "twin") if op is None else (op.enabled, "setEnabled")
 
 
 @module.on_config
-async def configure(ctx: Context[Settings], settings: Settings) -> None:
+async def configure(ctx: Context[Settings, WritebackState], settings: Settings) -> None:
     """New targets/limits apply to the next request; changed credentials or security reconnect.
 
     The operator's switch stays through any patch that leaves the desired `enabled` as it was when the
     switch was thrown; a change of the desired `enabled` itself hands control back to the twin.
     """
-    access: OpcUaAccess = ctx.state["access"]
-    service: WriteBackService = ctx.state["service"]
+    access = ctx.state.access
+    service = ctx.state.service
     async with service.lock:  # no write in flight: the next one uses the new session
         old = access.settings
         if _session_of(old) != _session_of(settings):
             await access.close()
             _log.info("connection settings changed; the next write opens a new session")
         access.settings = settings
-    store: SafetyStore = ctx.state["store"]
+    store = ctx.state.store
     op = store.operator()
     if op is not None and settings.enabled != op.desired_at_switch:
         store.set_operator(None)
@@ -101,8 +118,8 @@ def _session_of(s: Settings) -> tuple[Any, ...]:
             tuple(sorted((k, t.endpoint) for k, t in s.targets.items())))  # fmt: skip
 
 
-def _reported(ctx: Context[Settings], settings: Settings) -> dict[str, Any]:
-    op: Operator | None = ctx.state["store"].operator()
+def _reported(ctx: Context[Settings, WritebackState], settings: Settings) -> dict[str, Any]:
+    op = ctx.state.store.operator()
     return {
         "enabled": settings.enabled if op is None else op.enabled,
         "switchedBy": "twin" if op is None else "setEnabled",
@@ -114,7 +131,7 @@ def _reported(ctx: Context[Settings], settings: Settings) -> dict[str, Any]:
 
 
 @module.input("requests", queue_size=1000, overflow="block")
-async def on_request(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_request(ctx: Context[Settings, WritebackState], msg: InputMessage) -> None:
     """One write request → exactly one audit event (one message id per request id)."""
     env = None
     try:
@@ -130,7 +147,7 @@ async def on_request(ctx: Context[Settings], msg: InputMessage) -> None:
         mid = audit_id(f"message:{msg.message_id}") if msg.message_id else None
         await _audit(ctx, audit, env.correlation_id if env else msg.correlation_id, mid)
         return
-    service: WriteBackService = ctx.state["service"]
+    service = ctx.state.service
     enabled, _ = enabled_now(ctx)
     decision = await service.handle(ctx.settings, request, enabled=enabled, envelope_ts=env.ts,
                                     correlation_id=env.correlation_id)  # fmt: skip
@@ -152,16 +169,30 @@ def audit_id(request_id: str) -> str:
 
 
 async def _audit(
-    ctx: Context[Settings],
+    ctx: Context[Settings, WritebackState],
     audit: dict[str, Any],
     correlation_id: str | None,
     message_id: str | None = None,
     *,
     count: bool = True,
 ) -> None:
-    """Send until it goes out: the request stays unacknowledged (edgeHub keeps it) until then."""
+    """Count the outcome, then send until it goes out: the request stays unacknowledged (edgeHub keeps it)."""
     if count:  # a repeat of an audit already sent is not another write outcome
-        ctx.state["m_writes"].labels(result=audit["result"], target=str(audit.get("target"))).inc()
+        _count_write(ctx.state.m_writes, audit)
+    await _send_audit(ctx, audit, correlation_id, message_id)
+
+
+def _count_write(m_writes: Bound, audit: dict[str, Any]) -> None:
+    m_writes.labels(result=audit["result"], target=str(audit.get("target"))).inc()
+
+
+async def _send_audit(
+    ctx: Context[Settings, WritebackState],
+    audit: dict[str, Any],
+    correlation_id: str | None,
+    message_id: str | None,
+) -> None:
+    """Send until it goes out: the request stays unacknowledged (edgeHub keeps it) until then."""
     delay = 0.5
     while True:
         try:
@@ -177,14 +208,14 @@ async def _audit(
 
 
 @module.method("setEnabled")
-async def set_enabled(ctx: Context[Settings], payload: Any) -> Any:
+async def set_enabled(ctx: Context[Settings, WritebackState], payload: Any) -> Any:
     """`{"enabled": bool}`: the operator's switch, on disk until the next call or a desired `enabled` change.
 
     Restarts and unrelated twin patches leave it in force (precedence in the README)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("enabled"), bool):
         raise MethodError(400, 'expected {"enabled": true|false}')
-    store: SafetyStore = ctx.state["store"]
-    service: WriteBackService = ctx.state["service"]
+    store = ctx.state.store
+    service = ctx.state.service
     async with service.lock:  # the switch takes effect between two requests, never during one
         store.set_operator(Operator(payload["enabled"], ctx.settings.enabled))
     _log.warning("write-back switched by method", enabled=payload["enabled"])
@@ -203,7 +234,7 @@ def heartbeat_value(count: int, vtype: str) -> Any:
 
 
 @module.task
-async def heartbeat(ctx: Context[Settings]) -> None:
+async def heartbeat(ctx: Context[Settings, WritebackState]) -> None:
     """Write the heartbeat node every `heartbeatIntervalS` while write-back is enabled and not dry-run,
     so the DCS sees a dead AI path (a stopped counter) and falls back."""
     count = 0
@@ -215,12 +246,12 @@ async def heartbeat(ctx: Context[Settings]) -> None:
         assert s.heartbeat_node_id is not None and s.endpoint is not None  # heartbeat_due
         count += 1
         value = heartbeat_value(count, s.heartbeat_type)
-        access: OpcUaAccess = ctx.state["access"]
-        service: WriteBackService = ctx.state["service"]
+        access = ctx.state.access
+        service = ctx.state.service
         try:
             async with service.lock:  # never over a session a credential change is closing
                 await access.write(s.endpoint, s.heartbeat_node_id, value, s.heartbeat_type)
-            ctx.state["m_heartbeats"].labels(result="written").inc()
+            ctx.state.m_heartbeats.labels(result="written").inc()
         except (EdgeloopError, WriteRefusedError) as exc:
-            ctx.state["m_heartbeats"].labels(result="failed").inc()
+            ctx.state.m_heartbeats.labels(result="failed").inc()
             _log.warning("heartbeat not written", node=s.heartbeat_node_id, error=str(exc))

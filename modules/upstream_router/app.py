@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,24 @@ from .store import Store, StoreUnavailableError
 _log = get_logger(__name__)
 DEADLETTER_NS = uuid.UUID("0b7e3f0e-9d7c-4f57-8d0a-5d8f2c1e6a44")
 
-module = Module("upstream_router", Settings)
+
+@dataclass
+class RouterState:
+    """The router service (store, link, uploads) and the bandwidth budget it spends."""
+
+    service: RouterService
+    budget: Budget
 
 
-def _svc(ctx: Context[Settings]) -> RouterService:
-    svc: RouterService = ctx.state["service"]
-    return svc
+module = Module("upstream_router", Settings, RouterState)
+
+
+def _svc(ctx: Context[Settings, RouterState]) -> RouterService:
+    return ctx.state.service
 
 
 @module.on_start
-async def start(ctx: Context[Settings]) -> None:
+async def start(ctx: Context[Settings, RouterState]) -> RouterState:
     s = ctx.settings
     store_path = Path(s.store_path) if s.store_path else ctx.state_dir / "queue.db"
     store = Store(
@@ -73,19 +82,16 @@ async def start(ctx: Context[Settings]) -> None:
         frames=FrameBuffer(per_camera=s.frames_per_camera),
         compliance=s.compliance,
     )
-    ctx.state["budget"] = budget
-    ctx.state["service"] = RouterService(ctx, router, blob)
     n, size = store.totals()
     _log.info(
         "store open", path=str(store_path), messages=n, bytes=size, uploads_pending=store.uploads_pending()
     )
+    return RouterState(RouterService(ctx, router, blob), budget)
 
 
 @module.on_config
-async def configure(ctx: Context[Settings], settings: Settings) -> None:
-    svc: RouterService | None = ctx.state.get("service")
-    if svc is None:
-        return
+async def configure(ctx: Context[Settings, RouterState], settings: Settings) -> None:
+    svc = ctx.state.service
     svc.router.policy = settings.policy(uploads=svc.blob is not None)
     svc.router.compliance = settings.compliance
     svc.link.set_forced(not settings.link_up)
@@ -97,7 +103,7 @@ async def configure(ctx: Context[Settings], settings: Settings) -> None:
         settings.store_evidence_share,
     )
     if settings.bandwidth_bytes_per_hour != ctx.settings.bandwidth_bytes_per_hour:
-        svc.set_budget(ctx.state["budget"], settings.bandwidth_bytes_per_hour)
+        svc.set_budget(ctx.state.budget, settings.bandwidth_bytes_per_hour)
     svc.wake.set()
 
 
@@ -112,7 +118,7 @@ def _store(svc: RouterService, input_name: str, env: object) -> Accepted:
         ) from exc
 
 
-async def _accept(ctx: Context[Settings], msg: InputMessage) -> None:
+async def _accept(ctx: Context[Settings, RouterState], msg: InputMessage) -> None:
     """Persist the message (durable when this returns), then wake the sender."""
     svc = _svc(ctx)
     env = msg.json()
@@ -127,7 +133,7 @@ for _name in ("anomalies", "summaries", "audit", "drift"):
 
 
 @module.input("alarms", queue_size=1000, overflow="block")
-async def on_alarms(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_alarms(ctx: Context[Settings, RouterState], msg: InputMessage) -> None:
     """opcua_ingest's `ua-event` network message: each plant alarm stored as its own event, by severity."""
     svc = _svc(ctx)
     source = {"module": ctx.module_name, "version": ctx.version}
@@ -138,7 +144,7 @@ async def on_alarms(ctx: Context[Settings], msg: InputMessage) -> None:
 
 
 @module.input("deadletter", queue_size=1000, overflow="block")
-async def on_deadletter(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_deadletter(ctx: Context[Settings, RouterState], msg: InputMessage) -> None:
     """Another module's dead letter, wrapped so the cloud sees what failed and why."""
     props = msg.properties
     original = props.get("edgeloopOriginalMessageId") or msg.message_id or str(uuid.uuid4())
@@ -163,7 +169,7 @@ async def on_deadletter(ctx: Context[Settings], msg: InputMessage) -> None:
 
 
 @module.input("frames", queue_size=50, overflow="drop_oldest")
-async def on_frame(ctx: Context[Settings], msg: InputMessage) -> None:
+async def on_frame(ctx: Context[Settings, RouterState], msg: InputMessage) -> None:
     """Keep the frame in the per-camera ring buffer for vision evidence (memory only)."""
     camera = msg.properties.get("cameraId")
     if not camera:
@@ -174,22 +180,22 @@ async def on_frame(ctx: Context[Settings], msg: InputMessage) -> None:
 
 
 @module.task
-async def sender(ctx: Context[Settings]) -> None:
+async def sender(ctx: Context[Settings, RouterState]) -> None:
     await _svc(ctx).sender()
 
 
 @module.task
-async def uploader(ctx: Context[Settings]) -> None:
+async def uploader(ctx: Context[Settings, RouterState]) -> None:
     await _svc(ctx).uploader()
 
 
 @module.method("getQueueStatus")
-async def get_queue_status(ctx: Context[Settings], payload: object) -> object:
+async def get_queue_status(ctx: Context[Settings, RouterState], payload: object) -> object:
     return _svc(ctx).queue_status()
 
 
 @module.method("flush")
-async def flush(ctx: Context[Settings], payload: object) -> object:
+async def flush(ctx: Context[Settings, RouterState], payload: object) -> object:
     """Send everything waiting now, batching windows aside (the budget still holds lower classes)."""
     svc = _svc(ctx)
     svc.link.next_try = 0.0
@@ -203,7 +209,7 @@ async def flush(ctx: Context[Settings], payload: object) -> object:
 
 
 @module.method("setBandwidthBudget")
-async def set_bandwidth_budget(ctx: Context[Settings], payload: object) -> object:
+async def set_bandwidth_budget(ctx: Context[Settings, RouterState], payload: object) -> object:
     """{"bytesPerHour": n} sets the cap until the next restart or twin change; null removes it."""
     if not isinstance(payload, dict) or "bytesPerHour" not in payload:
         raise MethodError(400, 'payload must be {"bytesPerHour": number or null}')
@@ -213,12 +219,11 @@ async def set_bandwidth_budget(ctx: Context[Settings], payload: object) -> objec
     ):
         raise MethodError(400, "bytesPerHour must be a positive number or null")
     svc = _svc(ctx)
-    svc.set_budget(ctx.state["budget"], None if value is None else float(value))
+    svc.set_budget(ctx.state.budget, None if value is None else float(value))
     await ctx.report({"bandwidthBudget": {"bytesPerHour": value}})
     return {"bytesPerHour": value}
 
 
 @module.status_provider
-def status(ctx: Context[Settings]) -> dict[str, Any]:
-    svc: RouterService | None = ctx.state.get("service")
-    return {} if svc is None else {"queue": svc.queue_status()}
+def status(ctx: Context[Settings, RouterState]) -> dict[str, Any]:
+    return {"queue": ctx.state.service.queue_status()}

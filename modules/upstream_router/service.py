@@ -25,7 +25,7 @@ class RouterService:
     """Owns the router, the link, the Blob target and the metrics; the module's handlers call into it."""
 
     def __init__(
-        self, ctx: Context[Settings], router: Router, blob: BlobTarget | FolderTarget | None
+        self, ctx: Context[Settings, Any], router: Router, blob: BlobTarget | FolderTarget | None
     ) -> None:
         self.ctx = ctx
         self.router = router

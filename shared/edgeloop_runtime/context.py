@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from .client import HubClient
 
 S = TypeVar("S", bound=ModuleSettings)
+T = TypeVar("T")
 Oversize = Literal["error", "compress", "split"]
 
 _log = get_logger(__name__)
 
 
-class Context(Generic[S]):
-    """The module's handle on the runtime, passed to every handler, hook and task."""
+class Context(Generic[S, T]):
+    """The module's handle on the runtime, passed to every handler, hook and task.
+
+    `S` is the module's settings class, `T` its state: what its `on_start` hook returned.
+    """
 
     def __init__(self, name: str, version: str, settings: S, client: HubClient, metrics: Metrics) -> None:
         self.module_name = name
@@ -42,8 +46,8 @@ class Context(Generic[S]):
         self.healthy = True
         self.health_reason = ""
         self.endpoints: dict[str, str] = {}
-        # The module's own long-lived objects (services, adapters, metrics), set up in on_start.
-        self.state: dict[str, Any] = {}
+        self._state: T
+        self._has_state = False
 
     @property
     def settings(self) -> S:
@@ -52,6 +56,17 @@ class Context(Generic[S]):
 
     def _replace_settings(self, settings: S) -> None:
         self._settings = settings
+
+    @property
+    def state(self) -> T:
+        """The module's own long-lived objects (services, adapters, metrics): what `on_start` returned."""
+        if not self._has_state:
+            raise RuntimeError(f"{self.module_name}: ctx.state is read before on_start returned it")
+        return self._state
+
+    def _set_state(self, state: T) -> None:
+        self._state = state
+        self._has_state = True
 
     async def send(
         self,

@@ -32,7 +32,7 @@ class Intake:
     def __init__(
         self,
         queues: dict[str, InputQueue],
-        ctx: Context[Any],
+        ctx: Context[Any, Any],
         client: HubClient,
         metrics: Metrics,
         loop: asyncio.AbstractEventLoop,

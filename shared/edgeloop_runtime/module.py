@@ -6,9 +6,9 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 from .errors import ConfigError
 from .inputs import InputSpec, Overflow
@@ -17,30 +17,58 @@ from .module_json import module_version
 from .module_json import package_dir as find_package_dir
 from .runner import ModuleRunner
 from .settings import ModuleSettings, load_env_settings
-from .spec import ModuleSpec
+from .spec import ConfigHook, Hook, InputFunc, MethodFunc, ModuleSpec, StartHook, StatusProvider
 from .standalone import StandaloneClient, standalone_requested
 
 if TYPE_CHECKING:
     from .client import HubClient
-    from .context import Context
-    from .messages import InputMessage
 
 __all__ = ["EXIT_CONFIG", "Module", "module_version"]
 
 S = TypeVar("S", bound=ModuleSettings)
-F = TypeVar("F")
+T = TypeVar("T")
 
 EXIT_CONFIG = 2
+NO_STATE: type[None] = type(None)  # the state class of a module declared without one
 _log = get_logger(__name__)
 
 
-class Module(ModuleSpec[S]):
-    """Declare an IoT Edge module on the runtime; see DEVELOPERS.md for a worked example."""
+class Module(ModuleSpec[S, T]):
+    """Declare an IoT Edge module on the runtime; see DEVELOPERS.md for a worked example.
+
+    `Module(name, Settings, State)`: `on_start` returns the `State` object and every handler reads it,
+    typed, as `ctx.state` (its context is a `Context[Settings, State]`). Without a state class the
+    module's state is None.
+    """
+
+    @overload
+    def __init__(
+        self: Module[S, None],
+        name: str,
+        settings: type[S],
+        *,
+        version: str | None = None,
+        package_dir: Path | None = None,
+        fail_safe: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        name: str,
+        settings: type[S],
+        state: type[T],
+        *,
+        version: str | None = None,
+        package_dir: Path | None = None,
+        fail_safe: Mapping[str, Any] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
         name: str,
         settings: type[S],
+        state: type[Any] = NO_STATE,
         *,
         version: str | None = None,
         package_dir: Path | None = None,
@@ -55,51 +83,56 @@ class Module(ModuleSpec[S]):
             # The module's name is its package (modules/<name>/), where its module.json lives.
             here = package_dir or find_package_dir(name)
             version = module_version(here) if here else "0.0.0"
-        super().__init__(name, settings, version, dict(fail_safe or {}))
+        super().__init__(name, settings, state, version, dict(fail_safe or {}))
 
     def input(
         self, name: str, *, queue_size: int = 1000, overflow: Overflow = "block", concurrency: int = 1
-    ) -> Callable[[Callable[[Context[S], InputMessage], Awaitable[None]]], Any]:
+    ) -> Callable[[InputFunc[S, T]], InputFunc[S, T]]:
         """Register the handler of one input, with its queue bound and overflow policy."""
 
-        def register(func: Callable[[Context[S], InputMessage], Awaitable[None]]) -> Any:
+        def register(func: InputFunc[S, T]) -> InputFunc[S, T]:
             self.inputs[name] = InputSpec(name, func, queue_size, overflow, concurrency)
             return func
 
         return register
 
-    def method(self, name: str) -> Callable[[F], F]:
+    def method(self, name: str) -> Callable[[MethodFunc[S, T]], MethodFunc[S, T]]:
         """Register a direct method handler: `async (ctx, payload) -> payload` (MethodError for non-200)."""
 
-        def register(func: F) -> F:
-            self.methods[name] = func  # type: ignore[assignment]
+        def register(func: MethodFunc[S, T]) -> MethodFunc[S, T]:
+            self.methods[name] = func
             return func
 
         return register
 
-    def on_config(self, func: F) -> F:
+    def on_config(self, func: ConfigHook[S, T]) -> ConfigHook[S, T]:
         """Run at start and whenever new settings are about to apply; raising refuses them."""
-        self.config_hooks.append(func)  # type: ignore[arg-type]
+        self.config_hooks.append(func)
         return func
 
-    def on_start(self, func: F) -> F:
-        """Run once after connecting, before intake opens (open resources on ctx.exit_stack)."""
-        self.start_hooks.append(func)  # type: ignore[arg-type]
+    def on_start(self, func: StartHook[S, T]) -> StartHook[S, T]:
+        """Run once after connecting, before intake opens; what it returns is `ctx.state` from then on.
+
+        One per module (it builds the whole state). Open resources on ctx.exit_stack.
+        """
+        if self.start is not None:
+            raise ValueError(f"{self.name}: one on_start per module (it returns the module's state)")
+        self.start = func
         return func
 
-    def on_stop(self, func: F) -> F:
+    def on_stop(self, func: Hook[S, T]) -> Hook[S, T]:
         """Run once after intake has drained, before the client closes."""
-        self.stop_hooks.append(func)  # type: ignore[arg-type]
+        self.stop_hooks.append(func)
         return func
 
-    def task(self, func: F) -> F:
+    def task(self, func: Hook[S, T]) -> Hook[S, T]:
         """Run a long-lived coroutine in the module's task group (restarted with back-off if it crashes)."""
-        self.tasks[getattr(func, "__name__", f"task{len(self.tasks)}")] = func  # type: ignore[assignment]
+        self.tasks[getattr(func, "__name__", f"task{len(self.tasks)}")] = func
         return func
 
-    def status_provider(self, func: F) -> F:
+    def status_provider(self, func: StatusProvider[S, T]) -> StatusProvider[S, T]:
         """Add fields to the getStatus method's answer."""
-        self.status_providers.append(func)  # type: ignore[arg-type]
+        self.status_providers.append(func)
         return func
 
     async def run(

@@ -37,7 +37,7 @@ class ModuleRunner:
 
     def __init__(
         self,
-        module: ModuleSpec[Any],
+        module: ModuleSpec[Any, Any],
         settings: ModuleSettings,
         env: Mapping[str, str],
         *,
@@ -57,7 +57,7 @@ class ModuleRunner:
         self.config_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
         self.exit_code = EXIT_OK
         self.intake_open = False
-        self.ctx: Context[Any]
+        self.ctx: Context[Any, Any]
         self.queues: dict[str, InputQueue] = {}
         self.intake: Intake
         self._loop: asyncio.AbstractEventLoop
@@ -266,8 +266,7 @@ class ModuleRunner:
         server = MetricsServer(self.metrics, self._health)
         fatal: list[BaseException] = []
         try:
-            for hook in self.module.start_hooks:
-                await hook(ctx)
+            ctx._set_state(await self._start_state())
             # Listen for desired patches before reading the twin: a patch pushed in between would
             # otherwise be missed. Patches wait in the queue; those the twin already holds are skipped.
             await self.client.set_desired_handler(self._on_desired)
@@ -308,6 +307,16 @@ class ModuleRunner:
         for exc in fatal:
             _log.error("fatal error; module exits", error=str(exc))
         return EXIT_FATAL if fatal else self.exit_code
+
+    async def _start_state(self) -> Any:
+        """Run on_start and check that it returned the declared state (None for a module without one)."""
+        state = None if self.module.start is None else await self.module.start(self.ctx)
+        if not isinstance(state, self.module.state_cls):
+            raise FatalError(
+                f"on_start returned {type(state).__name__}, "
+                f"not the module's state class {self.module.state_cls.__name__}"
+            )
+        return state
 
     async def _drain(self) -> None:
         assert self.client is not None

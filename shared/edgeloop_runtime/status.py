@@ -13,8 +13,8 @@ from .spec import ModuleSpec
 
 
 def status_snapshot(
-    spec: ModuleSpec[Any],
-    ctx: Context[Any],
+    spec: ModuleSpec[Any, Any],
+    ctx: Context[Any, Any],
     *,
     config_state: dict[str, Any],
     queues: Mapping[str, InputQueue],

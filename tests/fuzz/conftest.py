@@ -22,7 +22,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Liv
     """Start modules on the FakeHubClient seam, shared by every example of the test file."""
     started: list[LiveModule] = []
 
-    def factory(module: Module[Any], env: dict[str, str] | None = None, **kw: Any) -> LiveModule:
+    def factory(module: Module[Any, Any], env: dict[str, str] | None = None, **kw: Any) -> LiveModule:
         m = LiveModule(module, env or {}, **kw).start()
         started.append(m)
         return m

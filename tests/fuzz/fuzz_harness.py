@@ -36,19 +36,19 @@ class LiveModule:
     from a plain synchronous test. `ctx` is captured through a status provider added for the run.
     """
 
-    def __init__(self, module: Module[Any], env: dict[str, str], desired: dict[str, Any] | None = None):
+    def __init__(self, module: Module[Any, Any], env: dict[str, str], desired: dict[str, Any] | None = None):
         self.module = module
         self.env = {"METRICS_PORT": "-1", "SHUTDOWN_GRACE_SECONDS": "1", **env}
         self.client = FakeHubClient(twin={"desired": {"$version": 1, **(desired or {})}, "reported": {}})
         self.loop = asyncio.new_event_loop()
         self.stop_event: asyncio.Event | None = None
         self.task: asyncio.Task[int] | None = None
-        self.ctx: Context[Any] | None = None
+        self.ctx: Context[Any, Any] | None = None
         self.runner: Any = None
         self._thread = threading.Thread(target=self.loop.run_forever, name=f"fuzz:{module.name}", daemon=True)
         self._provider = self._capture
 
-    def _capture(self, ctx: Context[Any]) -> dict[str, Any]:
+    def _capture(self, ctx: Context[Any, Any]) -> dict[str, Any]:
         self.ctx = ctx
         return {}
 

@@ -14,7 +14,7 @@ import opcua_writeback.app
 import upstream_router.app
 from edgeloop_runtime import Module
 
-ALL: dict[str, Module[Any]] = {
+ALL: dict[str, Module[Any, Any]] = {
     "example_module": example_module.app.module,
     "opcua_ingest": opcua_ingest.app.module,
     "opcua_writeback": opcua_writeback.app.module,

@@ -36,7 +36,7 @@ async def receiving_module(
     got: list[str] = []
 
     @mod.input("in")
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         got.append(msg.data.decode())
 
     stop = asyncio.Event()

@@ -33,7 +33,7 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, *, what: 
 
 @asynccontextmanager
 async def run_module(
-    module: Module[Any],
+    module: Module[Any, Any],
     env: dict[str, str] | None = None,
     desired: dict[str, Any] | None = None,
     client: FakeHubClient | None = None,
@@ -50,7 +50,7 @@ async def run_module(
 
 @asynccontextmanager
 async def _running(
-    client: FakeHubClient, task: asyncio.Task[int], stop: asyncio.Event, module: Module[Any]
+    client: FakeHubClient, task: asyncio.Task[int], stop: asyncio.Event, module: Module[Any, Any]
 ) -> AsyncIterator[Running]:
     running = Running(client, task, stop)
     await wait_for(lambda: task.done() or client.reported.get("status") == "running")

@@ -42,7 +42,7 @@ async def test_hub_keeps_inputs_unacknowledged_until_the_handler_returns(
     handled: list[str] = []
 
     @mod.input("in", queue_size=10)
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         await gate.wait()
         handled.append(msg.message_id or "")
 

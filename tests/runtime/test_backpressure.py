@@ -25,14 +25,14 @@ async def until_held(running: Running, attempts: int) -> None:
             await asyncio.sleep(0.01)
 
 
-def full_disk_module() -> tuple[Module[ModuleSettings], asyncio.Event, list[str]]:
+def full_disk_module() -> tuple[Module[ModuleSettings, None], asyncio.Event, list[str]]:
     """A module whose handler refuses with Backpressure until `room` is set."""
     mod = Module("disk", ModuleSettings, version="1.0.0")
     room = asyncio.Event()
     stored: list[str] = []
 
     @mod.input("in", queue_size=10)
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         if not room.is_set():
             raise Backpressure("database or disk is full", retry_after_s=0.01)
         stored.append(msg.message_id or "")
@@ -102,7 +102,7 @@ async def test_a_send_that_cannot_reach_edgehub_is_retried_not_dead_lettered() -
     mod = Module("relay", ModuleSettings, version="1.0.0")
 
     @mod.input("in", queue_size=10)
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         await ctx.send("out", {"relayed": msg.message_id})
 
     async with run_module(mod) as running:

@@ -27,7 +27,7 @@ actor = Module("actor", Actor, version="1.0.0", fail_safe={"enabled": False})
 
 
 @actor.on_config
-async def check_limit(ctx: Context[Actor], settings: Actor) -> None:
+async def check_limit(ctx: Context[Actor, None], settings: Actor) -> None:
     if settings.limit <= 0:
         raise ValueError("limit must be positive")
 
@@ -81,7 +81,7 @@ async def test_fail_safe_settings_are_the_ones_in_force(tmp_path: Path) -> None:
     mod = Module("actor2", Actor, version="1.0.0", fail_safe={"enabled": False})
 
     @mod.on_config
-    async def record(ctx: Context[Actor], settings: Actor) -> None:
+    async def record(ctx: Context[Actor, None], settings: Actor) -> None:
         if settings.limit <= 0:
             raise ValueError("limit must be positive")
         seen.append(settings)
@@ -96,7 +96,7 @@ async def test_a_saved_configuration_wins_over_the_fail_safe_one(tmp_path: Path)
     mod = Module("actor3", Actor, version="1.0.0", fail_safe={"enabled": False})
 
     @mod.on_config
-    async def record(ctx: Context[Actor], settings: Actor) -> None:
+    async def record(ctx: Context[Actor, None], settings: Actor) -> None:
         if settings.limit <= 0:
             raise ValueError("limit must be positive")
         seen.append(settings)

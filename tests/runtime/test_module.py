@@ -167,7 +167,7 @@ async def test_stop_drains_queued_messages_before_exit() -> None:
     handled: list[str] = []
 
     @slow.input("in", queue_size=10)
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         await asyncio.sleep(0.05)
         handled.append(msg.message_id or "")
 
@@ -193,7 +193,7 @@ async def test_overflow_policy_drops_and_counts(overflow: Any, kept: list[str]) 
     seen: list[str] = []
 
     @mod.input("in", queue_size=2, overflow=overflow)
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         if msg.message_id == "first":
             await gate.wait()
             return
@@ -217,7 +217,7 @@ async def test_oversize_policies() -> None:
     big = [{"i": i, "pad": "x" * 1000} for i in range(400)]  # ~400 KB as JSON
 
     @mod.on_start
-    async def send_big(ctx: Context[ModuleSettings]) -> None:
+    async def send_big(ctx: Context[ModuleSettings, None]) -> None:
         try:
             await ctx.send("out", big)
         except MessageTooLargeError as exc:
@@ -271,13 +271,13 @@ async def test_without_standalone_a_missing_edge_environment_is_fatal() -> None:
     assert await example.run(env={"METRICS_PORT": "-1"}) == 1
 
 
-def gated_module(overflow: Any = "block", queue_size: int = 10) -> tuple[Module[Any], asyncio.Event]:
+def gated_module(overflow: Any = "block", queue_size: int = 10) -> tuple[Module[Any, Any], asyncio.Event]:
     """A module whose handler waits for a gate, and fails on messages whose id starts with 'bad'."""
     mod = Module("gated", ModuleSettings, version="1.0.0")
     gate = asyncio.Event()
 
     @mod.input("in", queue_size=queue_size, overflow=overflow)
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         await gate.wait()
         if (msg.message_id or "").startswith("bad"):
             raise ValueError("refused")

@@ -20,24 +20,24 @@ ROUTES = {
 BIG = [{"i": i, "tag": f"sensor-{i}", "pad": "x" * 1000} for i in range(400)]  # ~420 KB as JSON
 
 
-def wide_module() -> Module[ModuleSettings]:
+def wide_module() -> Module[ModuleSettings, None]:
     """Sends BIG on the output named after the policy asked for, with that oversize policy."""
     mod = Module("wide", ModuleSettings, version="1.0.0")
 
     @mod.input("go")
-    async def on_go(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_go(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         policy = msg.json()["policy"]
         await ctx.send(policy, BIG, kind="wide", oversize=policy)
 
     return mod
 
 
-def reader_module(got: list[tuple[InputMessage, Any]]) -> Module[ModuleSettings]:
+def reader_module(got: list[tuple[InputMessage, Any]]) -> Module[ModuleSettings, None]:
     """Reads every message the way a module does (InputMessage.json), failing loudly if it cannot."""
     mod = Module("reader", ModuleSettings, version="1.0.0")
 
     @mod.input("in")
-    async def on_in(ctx: Context[ModuleSettings], msg: InputMessage) -> None:
+    async def on_in(ctx: Context[ModuleSettings, None], msg: InputMessage) -> None:
         got.append((msg, None if "edgeloopError" in msg.properties else msg.json()))
 
     return mod

@@ -20,7 +20,7 @@ from ..models.metadata import Batching
 from ..models.repository import ModelFiles, check_complete, check_sha256
 from ..models.store import ModelStore
 from .batcher import BatcherClosed, MicroBatcher
-from .processors import FrameProcessor, StageObserver, WindowProcessor
+from .processors import FrameProcessor, PreparedFrame, StageObserver, WindowProcessor
 from .session import (
     OrtRunner,
     ProviderReport,
@@ -41,7 +41,7 @@ class LoadedModel:
     files: ModelFiles
     report: ProviderReport
     runner: OrtRunner
-    processor: Any
+    processor: WindowProcessor | FrameProcessor
     batcher: MicroBatcher[Any, Any]
     executor: ThreadPoolExecutor
     batching: Batching
@@ -51,6 +51,11 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.files.name
+
+    @property
+    def prepare(self) -> Callable[[bytes], PreparedFrame] | None:
+        """The step a request goes through before batching (frames: decode + letterbox), if any."""
+        return self.processor.prepare if isinstance(self.processor, FrameProcessor) else None
 
     @property
     def version(self) -> str:
@@ -183,7 +188,7 @@ class ModelManager:
         runner.run(example_feeds(meta, batching.max_batch_size))
         inline = (time.perf_counter() - started) * 1000 < self.options.inline_below_ms
         observer = self._observe_stage(name) if self._observe_stage else None
-        processor: Any
+        processor: WindowProcessor | FrameProcessor
         if meta.kind == "window":
             processor = WindowProcessor(runner, meta, observer) if observer else WindowProcessor(runner, meta)
         else:
@@ -262,7 +267,7 @@ class ModelManager:
 
     async def submit_to(self, loaded: LoadedModel, item: Any) -> Any:
         """Run one request on a given version (a shadow candidate): no resubmission on a swap."""
-        prepare = getattr(loaded.processor, "prepare", None)
+        prepare = loaded.prepare
         if prepare is not None:
             item = await asyncio.get_running_loop().run_in_executor(self._pre_pool, prepare, item)
         return await loaded.batcher.submit(item)
@@ -283,7 +288,7 @@ class ModelManager:
             loaded = self.current.get(name)
             if loaded is None:
                 raise ModelRejected("not_loaded", f"model {name!r} is not loaded")
-            prepare = getattr(loaded.processor, "prepare", None)
+            prepare = loaded.prepare
             request = item if prepare is None else await loop.run_in_executor(self._pre_pool, prepare, item)
             try:
                 return loaded, await loaded.batcher.submit(request)
@@ -298,7 +303,7 @@ class ModelManager:
         loaded = self.current.get(name)
         if loaded is None:
             raise ModelRejected("not_loaded", f"model {name!r} is not loaded")
-        if not loaded.inline or getattr(loaded.processor, "prepare", None) is not None:
+        if not loaded.inline or loaded.prepare is not None:
             return list(await asyncio.gather(*(self.submit(name, i) for i in items), return_exceptions=True))
         try:
             results: list[Any] = await loaded.batcher.submit_many(items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +20,14 @@ class Settings(ModuleSettings):
     tap_file: str = "chaos-tap.jsonl"
 
 
-module = Module("chaos_tap", Settings, version="0.1.0")
+@dataclass
+class TapState:
+    """The witness file, open for appending."""
+
+    out: IO[str]
+
+
+module = Module("chaos_tap", Settings, TapState, version="0.1.0")
 
 
 def _body(msg: InputMessage) -> Any:
@@ -67,17 +75,16 @@ def witness(msg: InputMessage, now: float) -> dict[str, Any]:
 
 
 @module.on_start
-async def start(ctx: Context[Settings]) -> None:
+async def start(ctx: Context[Settings, TapState]) -> TapState:
     path = Path(ctx.settings.tap_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a", encoding="utf-8", buffering=1)  # noqa: ASYNC230 - once, at start
     ctx.exit_stack.callback(handle.close)
-    ctx.state["out"] = handle
+    return TapState(handle)
 
 
-async def _record(ctx: Context[Settings], msg: InputMessage) -> None:
-    out: IO[str] = ctx.state["out"]
-    out.write(json.dumps(witness(msg, time.time()), separators=(",", ":")) + "\n")
+async def _record(ctx: Context[Settings, TapState], msg: InputMessage) -> None:
+    ctx.state.out.write(json.dumps(witness(msg, time.time()), separators=(",", ":")) + "\n")
 
 
 for _name in TAP_INPUTS:
