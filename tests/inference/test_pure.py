@@ -14,7 +14,7 @@ from inference.errors import BadInput, ModelRejected
 from inference.models.metadata import Batching, FieldBaseline
 from inference.models.repository import models, pick_version, read_version
 from inference.sensor.drift import DriftMonitor, mean_shift, psi
-from inference.sensor.windows import WindowAssembler, status_quality
+from inference.sensor.windows import WindowAssembler
 from inference.vision.post import nms
 from inference.vision.pre import decode, jpeg_size, letterbox
 
@@ -88,12 +88,6 @@ def test_bad_telemetry_is_rejected_with_a_reason_and_leaves_state_untouched(muta
         asm.feed(bad, None)
     assert err.value.reason == reason
     assert len(asm.feed(msgs[30], None)) == 1  # the bad message added no row; the next one completes
-
-
-def test_status_quality_from_symbol_or_code() -> None:
-    assert status_quality(None) == "good"
-    assert status_quality({"Symbol": "UncertainLastUsableValue"}) == "uncertain"
-    assert status_quality({"Code": 0x80000000}) == "bad"
 
 
 def test_psi_is_zero_on_the_baseline_and_large_on_a_shift() -> None:
