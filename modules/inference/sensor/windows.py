@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -40,13 +42,20 @@ class Window:
 Update = tuple[str, dict[str, float], dict[str, str], str, float, bool]
 
 
+def _taker(names: list[str]) -> Callable[[dict[str, float]], tuple[float, ...]]:
+    """The values of `names` from a dict as a tuple, in order, in one C call; KeyError while one is unseen."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda last: tuple(last[name] for name in names)
+
+
 @dataclass(slots=True)
 class _AssetState:
     """The last `length` rows of one asset as parallel ring buffers (no object per row)."""
 
     spec: AssetSpec
     length: int
-    pad: list[float]  # zeros from the asset's fields to the window's width
+    pad: tuple[float, ...]  # zeros from the asset's fields to the window's width
     last: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     quality: str = "good"  # the worst of `status`, kept up to date with it
@@ -58,7 +67,10 @@ class _AssetState:
     since: int = 0
     emitted: bool = False
 
+    take: Callable[[dict[str, float]], tuple[float, ...]] = field(init=False)  # the fields' values, in order
+
     def __post_init__(self) -> None:
+        self.take = _taker(self.spec.fields)
         n = self.length  # every buffer drops its oldest entry together (maxlen)
         self.rows, self.qualities, self.ts = deque(maxlen=n), deque(maxlen=n), deque(maxlen=n)
         self.ts_keys, self.message_ids = deque(maxlen=n), deque(maxlen=n)
@@ -98,7 +110,7 @@ class WindowAssembler:
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
         self._state = {
-            name: _AssetState(spec, window.length, [0.0] * (window.width - len(spec.fields)))
+            name: _AssetState(spec, window.length, (0.0,) * (window.width - len(spec.fields)))
             for name, spec in assets.items()
         }
         self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
@@ -142,6 +154,7 @@ class WindowAssembler:
         (numbers finite in float32, a Value or a StatusCode), each distinct timestamp parsed once."""
         keys: dict[str, float] = {}
         updates = []
+        high, low, real = FLOAT32_MAX, -FLOAT32_MAX, float  # locals: read once per message, not per field
         for m in body.Messages:
             asset = str(m.DataSetWriterId)
             if m.MessageType == "ua-keepalive" or asset not in self._state:
@@ -164,11 +177,11 @@ class WindowAssembler:
                 raw = dv.Value
                 ts = dv.SourceTimestamp or default_ts
                 if (
-                    not status
-                    and type(raw) is float
-                    and -FLOAT32_MAX <= raw <= FLOAT32_MAX
-                    and ts == last_ts
+                    ts == last_ts
                     and ts is not None
+                    and not status
+                    and type(raw) is real
+                    and low <= raw <= high
                 ):  # the common field: a good float at the timestamp of the one before
                     values[name] = raw
                     qualities[name] = "good"
@@ -200,9 +213,9 @@ class WindowAssembler:
         """The asset's row now (values carried forward), or None while a field has no value yet."""
         fields = st.spec.fields
         last = st.last
-        if len(last) >= len(fields):  # every field seen (the common case): no per-field branches
+        if len(last) >= len(fields):  # every field seen (the common case): one C call, no per-field branches
             try:
-                return array("d", [last[name] for name in fields] + st.pad)
+                return array("d", st.take(last) + st.pad)
             except KeyError:
                 pass
         fallback = self.fallback.get(asset, {})
@@ -214,7 +227,8 @@ class WindowAssembler:
                 vals.append(fallback[name])
             else:
                 return None  # not every field seen yet
-        return array("d", vals + st.pad)
+        vals.extend(st.pad)
+        return array("d", vals)
 
     def _cut(self, asset: str, st: _AssetState) -> Window:
         """The buffered rows as one window: one float32 copy, the provenance from the parallel buffers."""
