@@ -644,10 +644,9 @@ async def _sensor_arms(
     seconds: float, clients: list[int], msgs: list[dict[str, Any]], rounds: int
 ) -> list[dict[str, Any]]:
     """`on_telemetry` from the message bytes, before (json.loads + the assembler as it was, kept in
-    tests/inference/inference_legacy_windows.py) and now (the typed decoder), in alternating rounds; then the
-    single-window arm."""
+    tests/inference/inference_legacy_windows.py) and now (the shared contract's typed decoder), in
+    alternating rounds; then the single-window arm."""
     from edgeloop_runtime.metrics import Metrics
-    from inference.sensor.pubsub import decode_network_message
     from inference.service import InferenceService
     from inference.settings import Settings
     from inference.telemetry_metrics import InferenceMetrics
@@ -669,11 +668,10 @@ async def _sensor_arms(
 
     async def after(out: _Sink, body: bytes, mid: str) -> None:
         svc.assembler = typed_asm
-        typed = decode_network_message(body)
-        await svc.on_telemetry(out, json.loads(body) if typed is None else typed, mid)
+        await svc.on_telemetry(out, body, mid)  # the bytes, as the module's telemetry input hands them
 
     async def single(out: _Sink, body: bytes, mid: str) -> None:
-        for w in asm.feed(decode_network_message(body), mid):
+        for w in asm.feed(body, mid):
             score, contrib = sess.run(None, {"window": w.values[None], "asset": np.array([w.asset_index])})
             await out.send("scores", _window_body(meta, w, float(score[0]), contrib[0]), kind="score")
 

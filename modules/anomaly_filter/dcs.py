@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from edgeloop_contracts.pubsub import NetworkMessage
 from edgeloop_runtime.alarms import ActiveAlarms, alarms_in
 
 DcsMode = Literal["annotate", "suppress", "ignore"]
@@ -18,7 +19,7 @@ class DcsAlarms:
         self.active = ActiveAlarms()
         self.suppressed: set[str] = set()  # event ids of open anomalies whose actions are held
 
-    def fold(self, network_message: dict[str, Any]) -> int:
+    def fold(self, network_message: NetworkMessage | dict[str, Any]) -> int:
         """Take the alarms of one network message; how many there were."""
         found = alarms_in(network_message)
         for alarm in found:

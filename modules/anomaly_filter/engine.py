@@ -7,6 +7,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from edgeloop_contracts import pubsub
 from edgeloop_runtime.errors import ContractError
 
 from . import compliance, ids
@@ -101,9 +102,9 @@ class FilterEngine:
     # --- telemetry -----------------------------------------------------------------------------
     def on_telemetry(self, body: object) -> list[Emit]:
         """Fold a PubSub network message into the ring buffers, stats, summaries and data quality."""
-        samples = parse_network_message(body)
-        if isinstance(body, dict):  # always, once parse_network_message accepted it
-            self.counts["dcs_alarm_events"] += self.dcs.fold(body)
+        message = pubsub.decode(body) if isinstance(body, bytes) else pubsub.from_builtins(body)
+        samples = parse_network_message(message)
+        self.counts["dcs_alarm_events"] += self.dcs.fold(message)
         checks = self._checks()
         out: list[Emit] = []
         for s in samples:

@@ -1,18 +1,19 @@
-"""Parse OPC UA PubSub JSON network messages (OPC Publisher's format) into per-asset samples."""
+"""OPC UA PubSub network messages (read through the shared contract) as per-asset samples; time formats."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from edgeloop_runtime.alarms import EVENT_MESSAGE_TYPE
+from edgeloop_contracts import pubsub
+from edgeloop_contracts.pubsub import NetworkMessage, parse_time
 from edgeloop_runtime.errors import ContractError
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One field value of one asset at one source time; `good` is False for a Bad status code."""
+    """One field value of one asset at one source time; `good` is False for a Bad status code (or no
+    number); `status` is the StatusCode's Symbol, else Good / Uncertain / Bad by the shared status rule."""
 
     asset: str
     field: str
@@ -26,13 +27,7 @@ def parse_ts(text: object) -> float:
     """ISO 8601 (with a trailing Z) to epoch seconds; raises ContractError."""
     if not isinstance(text, str):
         raise ContractError(f"timestamp must be a string, got {type(text).__name__}")
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ContractError(f"bad timestamp {text!r}") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    return parse_time(text)
 
 
 def format_ts(ts: float) -> str:
@@ -40,46 +35,34 @@ def format_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _status(entry: dict[str, Any]) -> tuple[bool, str]:
-    code = entry.get("StatusCode")
-    if code is None:
-        return True, "Good"
-    if isinstance(code, dict):
-        symbol = str(code.get("Symbol") or "")
-        num = code.get("Code")
-    else:
-        symbol, num = "", code
-    if symbol:
-        return not symbol.startswith("Bad"), symbol
-    try:
-        bad = (int(num) & 0x80000000) != 0 if num is not None else False
-    except (TypeError, ValueError, OverflowError):
-        bad = True
-    return not bad, "Bad" if bad else "Good"
+_STATUS_TEXT = {"good": "Good", "uncertain": "Uncertain", "bad": "Bad"}
 
 
-def parse_network_message(body: object) -> list[Sample]:
-    """All samples in one `ua-data` network message; keep-alives give none. Raises ContractError."""
-    if not isinstance(body, dict) or not isinstance(body.get("Messages"), list):
-        raise ContractError("telemetry must be a PubSub network message with a `Messages` list")
+def parse_network_message(body: NetworkMessage | bytes | object) -> list[Sample]:
+    """All samples in one `ua-data` network message (its UTF-8 bytes, typed, or parsed JSON), through the
+    shared PubSub contract; keep-alives and events give none. Raises ContractError."""
+    message = pubsub.decode(body) if isinstance(body, bytes) else pubsub.from_builtins(body)
     out: list[Sample] = []
-    for msg in body["Messages"]:
-        if not isinstance(msg, dict):
-            raise ContractError("each PubSub dataset message must be an object")
-        if msg.get("MessageType") in ("ua-keepalive", EVENT_MESSAGE_TYPE):  # events: not signal values
+    times: dict[str, float] = {}  # each distinct timestamp parsed once per message
+    for msg in message.Messages:
+        if msg.MessageType in (pubsub.KEEP_ALIVE, pubsub.EVENT):  # events: not signal values
             continue
-        asset = msg.get("DataSetWriterId")
-        payload = msg.get("Payload")
-        if not isinstance(asset, str) or not isinstance(payload, dict):
-            raise ContractError("a dataset message needs a string `DataSetWriterId` and a `Payload` object")
-        msg_ts = msg.get("Timestamp")
+        asset, payload = str(msg.DataSetWriterId), msg.Payload
+        if not isinstance(payload, dict):
+            raise ContractError(f"dataset message of {asset!r} has no `Payload` object")
+        msg_ts = msg.Timestamp
         for field, entry in payload.items():
-            if not isinstance(entry, dict):
-                raise ContractError(f"field {field!r} of {asset!r} is not a DataValue object")
-            ts_text = entry.get("SourceTimestamp") or entry.get("ServerTimestamp") or msg_ts
-            ts = parse_ts(ts_text)
-            good, status = _status(entry)
-            raw = entry.get("Value")
+            ts_text = entry.SourceTimestamp or entry.ServerTimestamp or msg_ts or None
+            if ts_text is None:
+                parse_ts(ts_text)  # raises: a value with no time at all
+                continue
+            ts = times.get(ts_text)
+            if ts is None:
+                ts = times[ts_text] = parse_ts(ts_text)
+            status = entry.StatusCode
+            quality = pubsub.status_quality(status)
+            text = (status.Symbol if status else None) or _STATUS_TEXT[quality]
+            raw = entry.Value
             value = float(raw) if isinstance(raw, bool | int | float) else None
-            out.append(Sample(asset, str(field), ts, value, good and value is not None, status))
+            out.append(Sample(asset, field, ts, value, quality != "bad" and value is not None, text))
     return out

@@ -15,7 +15,6 @@ from .engine.gpu import gpu_samples
 from .errors import ModelRejected
 from .http.rest import make_app
 from .models.delivery import Deliveries
-from .sensor.pubsub import decode_network_message
 from .service import InferenceService
 from .settings import Settings
 from .telemetry_metrics import InferenceMetrics
@@ -98,11 +97,10 @@ async def configure(ctx: Context[Settings, InferenceState], settings: Settings) 
 
 @module.input("telemetry", queue_size=2000, overflow="block", concurrency=64)
 async def on_telemetry(ctx: Context[Settings, InferenceState], msg: InputMessage) -> None:
-    # typed decode straight from the bytes; a message not of the well-formed shape is parsed as plain
-    # JSON and validated field by field, so it gets the same error (or the same windows) as before
+    # UTF-8 bytes go straight to the shared PubSub decoder (typed, no dicts); another charset or gzip
+    # is undone by msg.json() first; either way the contract's refusal is BadInput `bad_telemetry`
     utf8 = (msg.content_encoding or "utf-8").lower() in ("utf-8", "utf8")
-    body = decode_network_message(msg.data) if utf8 else None
-    await _svc(ctx).on_telemetry(ctx, msg.json() if body is None else body, msg.message_id)
+    await _svc(ctx).on_telemetry(ctx, msg.data if utf8 else msg.json(), msg.message_id)
 
 
 @module.input("frames", queue_size=64, overflow="drop_oldest", concurrency=32)

@@ -1,4 +1,7 @@
-"""OPC UA Part 14 PubSub JSON network messages as OPC Publisher emits them, batched under a size limit."""
+"""OPC UA Part 14 PubSub JSON network messages as OPC Publisher emits them, batched under a size limit.
+
+Built with the shared contract's models (edgeloop_contracts.pubsub: DataValue, DataSetMessage,
+NetworkMessage), handed on as JSON data at the cut, so the bytes sent are the contract's encoding."""
 
 from __future__ import annotations
 
@@ -10,6 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import UNSET
+
+from edgeloop_contracts import pubsub
+from edgeloop_contracts.pubsub import DataSetMessage, DataValue, StatusCode
 
 # edgeHub's limit is 256 KB including properties; leave room for them and for edgeHub's own.
 DEFAULT_MAX_BYTES = 250_000
@@ -70,17 +78,18 @@ def json_value(value: Any) -> Any:
 _ENTRY_FRAME = len('{"Value":,"SourceTimestamp":,"ServerTimestamp":}')
 
 
-def entry_size(entry: dict[str, Any]) -> int:
-    """Compact JSON length of a Payload entry (computed without encoding for the common Good scalar)."""
-    value, src, srv = entry["Value"], entry["SourceTimestamp"], entry["ServerTimestamp"]
+def entry_size(entry: DataValue) -> int:
+    """Compact JSON length of a Payload entry, in characters (computed without encoding for the common Good
+    scalar)."""
+    value, src, srv = entry.Value, entry.SourceTimestamp, entry.ServerTimestamp
     kind = type(value)
     if (
-        "StatusCode" in entry
+        entry.StatusCode is not UNSET
         or kind not in _SCALAR_JSON
         or not isinstance(src, str)
         or not isinstance(srv, str)
     ):
-        return len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+        return len(json.dumps(pubsub.to_builtins(entry), separators=(",", ":"), ensure_ascii=False))
     return _ENTRY_FRAME + _SCALAR_JSON[kind](value) + len(src) + len(srv) + 4
 
 
@@ -92,16 +101,14 @@ _SCALAR_JSON: dict[type, Callable[[Any], int]] = {
 }
 
 
-def field_entry(s: Sample) -> dict[str, Any]:
+def field_entry(s: Sample) -> DataValue:
     """The Payload entry of one field; a Good status is omitted, as OPC Publisher does."""
-    entry: dict[str, Any] = {
-        "Value": json_value(s.value),
-        "SourceTimestamp": iso(s.source_ts),
-        "ServerTimestamp": iso(s.server_ts),
-    }
-    if s.status_code:
-        entry["StatusCode"] = {"Code": s.status_code, "Symbol": s.status_symbol}
-    return entry
+    return DataValue(
+        json_value(s.value),
+        iso(s.source_ts),
+        iso(s.server_ts),
+        StatusCode(s.status_code, s.status_symbol) if s.status_code else UNSET,
+    )
 
 
 @dataclass
@@ -109,7 +116,7 @@ class _DataSet:
     writer_id: str
     writer_group: str
     message_type: str
-    payload: dict[str, Any]
+    payload: dict[str, DataValue]
     size: int
     key: bool = False  # a key frame: every field's last known value, the changes on top
     prefilled: set[str] = field(default_factory=set)  # fields still holding their last known value
@@ -146,9 +153,9 @@ class NetworkMessageBatcher:
         self._snapshot = snapshot
         self._created: dict[str, int] = {}
 
-    def add(self, s: Sample, message_type: str = "ua-deltaframe") -> list[dict[str, Any]]:
+    def add(self, s: Sample, message_type: str = pubsub.DELTA_FRAME) -> list[dict[str, Any]]:
         """Add one sample; return network messages completed by size."""
-        if message_type == "ua-keepalive":
+        if message_type == pubsub.KEEP_ALIVE:
             return self._add_keepalive(s)
         entry = field_entry(s)
         cost = entry_size(entry) + len(s.field) + 6
@@ -175,7 +182,7 @@ class NetworkMessageBatcher:
             self._close(s.writer_id)
             group = None
         counts = self._gen.setdefault(s.writer_id, {})
-        if message_type == "ua-deltaframe":
+        if message_type == pubsub.DELTA_FRAME:
             k = counts.get(s.field, 0)
         else:  # events and key frames: a repeated field starts the next message
             k = len(group) - 1 if group else 0
@@ -203,7 +210,7 @@ class NetworkMessageBatcher:
         overhead = _DATASET_OVERHEAD + len(s.writer_id) + len(s.writer_group)
         ds = _DataSet(s.writer_id, s.writer_group, message_type, {}, overhead)
         every = self.key_frames.get(s.writer_id, 0)
-        if every and message_type == "ua-deltaframe" and self._snapshot is not None:
+        if every and message_type == pubsub.DELTA_FRAME and self._snapshot is not None:
             turn = self._created.get(s.writer_id, 0)
             self._created[s.writer_id] = turn + 1
             if turn % every == 0:
@@ -226,7 +233,7 @@ class NetworkMessageBatcher:
         if self._size + cost > self.max_bytes:
             self._cut()
         self._close(s.writer_id)
-        self._closed.append(_DataSet(s.writer_id, s.writer_group, "ua-keepalive", {}, cost))
+        self._closed.append(_DataSet(s.writer_id, s.writer_group, pubsub.KEEP_ALIVE, {}, cost))
         self._size += cost
         out, self._ready = self._ready, []
         return out
@@ -245,28 +252,24 @@ class NetworkMessageBatcher:
         if not datasets:
             return
         stamp = iso(datetime.now(UTC))
-        self._ready.append(
-            {
-                "MessageId": str(uuid.uuid4()),
-                "MessageType": "ua-data",
-                "PublisherId": self.publisher_id,
-                "Messages": [self._dataset_message(ds, stamp) for ds in datasets],
-            }
+        message = pubsub.network_message(
+            str(uuid.uuid4()), self.publisher_id, [self._dataset_message(ds, stamp) for ds in datasets]
         )
+        self._ready.append(pubsub.to_builtins(message))  # JSON data, as the runtime's send takes it
 
-    def _dataset_message(self, ds: _DataSet, stamp: str | None) -> dict[str, Any]:
+    def _dataset_message(self, ds: _DataSet, stamp: str | None) -> DataSetMessage:
         seq = self._seq.get(ds.writer_id, 0) + 1
         self._seq[ds.writer_id] = seq
-        return {
-            "DataSetWriterId": ds.writer_id,
-            "DataSetWriterGroup": ds.writer_group,
-            "SequenceNumber": seq,
-            "MessageType": "ua-keyframe" if ds.key else ds.message_type,
-            "Timestamp": stamp,
-            "Payload": ds.payload,
-        }
+        return DataSetMessage(
+            DataSetWriterId=ds.writer_id,
+            DataSetWriterGroup=ds.writer_group,
+            SequenceNumber=seq,
+            MessageType=pubsub.KEY_FRAME if ds.key else ds.message_type,
+            Timestamp=stamp,
+            Payload=ds.payload,
+        )
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """A network message as compact UTF-8 JSON."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+def encode(message: object) -> bytes:
+    """A network message as compact UTF-8 JSON: the shared contract's encoding."""
+    return pubsub.encode(message)

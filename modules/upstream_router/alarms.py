@@ -7,33 +7,39 @@ import time
 import uuid
 from typing import Any
 
+from msgspec import UNSET
+
+from edgeloop_contracts import pubsub
+from edgeloop_contracts.pubsub import DataSetMessage
 from edgeloop_runtime.alarms import alarm_from_dataset
 from edgeloop_runtime.errors import ContractError
 
 ALARM_NS = uuid.UUID("5d0f4a2c-6f0e-4b8e-9a51-3c7e2b1d9f60")
 
 
-def _alarm_id(publisher: str, dataset: dict[str, Any], event_id: str | None) -> str:
+def _alarm_id(publisher: str, dataset: DataSetMessage, event_id: str | None) -> str:
     """A decision, not a draw: the OPC UA EventId when selected (unique per event), else the content; so a
     redelivered message, or the same message sent twice, lands on the id the store deduplicates on."""
-    asset = str(dataset.get("DataSetWriterId", ""))
-    basis = event_id if event_id else json.dumps(dataset.get("Payload"), sort_keys=True, default=str)
-    return str(uuid.uuid5(ALARM_NS, f"{publisher}|{asset}|{basis}"))
+    basis = (
+        event_id if event_id else json.dumps(pubsub.to_builtins(dataset.Payload), sort_keys=True, default=str)
+    )
+    return str(uuid.uuid5(ALARM_NS, f"{publisher}|{dataset.DataSetWriterId}|{basis}"))
 
 
 def alarm_envelopes(message: object, *, source: dict[str, str], now: float) -> list[dict[str, Any]]:
-    """Every `ua-event` data set message of a Part 14 network message as an `alarm` envelope; a message with
-    none is a contract error (the route should only send event messages here)."""
+    """Every `ua-event` data set message of a Part 14 network message (read through the shared PubSub
+    contract) as an `alarm` envelope; a message with none is a contract error (the route should only send
+    event messages here)."""
     if not isinstance(message, dict) or not isinstance(message.get("Messages"), list):
         raise ContractError("alarms input must be a Part 14 network message with a `Messages` list")
     publisher = str(message.get("PublisherId", ""))
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
     out = []
-    for dataset in message["Messages"]:
-        alarm = alarm_from_dataset(dataset) if isinstance(dataset, dict) else None
-        if alarm is None:
+    for raw in message["Messages"]:  # each on its own, as the alarm reader takes them: an odd one is skipped
+        dataset = pubsub.dataset_from_builtins(raw, skip_odd_fields=True)
+        alarm = alarm_from_dataset(dataset) if dataset is not None else None
+        if dataset is None or alarm is None or not isinstance(dataset.Payload, dict):
             continue
-        payload: dict[str, Any] = dataset["Payload"]
         data = {
             "asset": alarm.asset,
             "source": alarm.source,
@@ -47,7 +53,7 @@ def alarm_envelopes(message: object, *, source: dict[str, str], now: float) -> l
             "eventId": alarm.event_id,
             "publisherId": publisher,
             "sourceTimestamp": alarm.time,
-            "fields": {k: v.get("Value") if isinstance(v, dict) else v for k, v in payload.items()},
+            "fields": {k: None if v.Value is UNSET else v.Value for k, v in dataset.Payload.items()},
         }
         out.append(
             {

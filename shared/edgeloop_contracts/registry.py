@@ -26,3 +26,20 @@ CONTRACTS: dict[str, ContractInfo] = {
         frames.NAME, frames.CONTENT_TYPE, None, enveloped=False, summary=frames.SUMMARY
     ),
 }
+
+
+def _register_pubsub() -> None:
+    """The OPC UA PubSub telemetry contract (not enveloped: the body is OPC Publisher's network message)."""
+    from . import pubsub
+
+    CONTRACTS["opcua-pubsub"] = ContractInfo(
+        name="opcua-pubsub",
+        content_type="application/json",
+        model=pubsub.NetworkMessage,
+        enveloped=False,
+        summary="OPC UA Part 14 PubSub JSON network message as OPC Publisher emits it (ua-data; "
+        "ua-deltaframe/ua-keyframe/ua-keepalive/ua-event data set messages; no StatusCode means Good)",
+    )
+
+
+_register_pubsub()

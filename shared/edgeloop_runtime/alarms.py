@@ -4,7 +4,8 @@ opcua_ingest sends each OPC UA event as one data set message with `"MessageType"
 has one `{"Value": ...}` entry per selected field. The simple EventFilter form names the fields after their
 browse paths (`SourceName`, `ActiveState/Id`, ...); the advanced form may rename them (`DisplayName`), so the
 reader below also takes a few common renamings. Consumers (routing, anomaly_filter) read alarms with
-`alarm_from_dataset` and keep the active ones with `ActiveAlarms`.
+`alarm_from_dataset` and keep the active ones with `ActiveAlarms`. The message itself is read through the
+shared PubSub contract (edgeloop_contracts.pubsub); a data set message that breaks it is not an alarm.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-EVENT_MESSAGE_TYPE = "ua-event"
+from msgspec import UNSET
+
+from edgeloop_contracts import pubsub
+from edgeloop_contracts.pubsub import DataSetMessage, DataValue, NetworkMessage
+
+EVENT_MESSAGE_TYPE = pubsub.EVENT
 _ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("SourceName", "Source"),
     "condition": ("ConditionName", "Condition"),
@@ -51,11 +57,11 @@ class AlarmEvent:
 _TEXT_FIELDS = ("source", "condition", "message", "time", "event_type", "event_id")
 
 
-def _pick(payload: dict[str, Any], name: str) -> Any:
+def _pick(payload: dict[str, DataValue], name: str) -> Any:
     for alias in _ALIASES[name]:
         entry = payload.get(alias)
-        if isinstance(entry, dict) and "Value" in entry:
-            return entry["Value"]
+        if entry is not None and entry.Value is not UNSET:
+            return entry.Value
     return None
 
 
@@ -70,14 +76,16 @@ def _severity(value: Any) -> int | None:
     return int(value)
 
 
-def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
-    """The alarm in one data set message of a network message's `Messages`; None for anything else."""
-    if dataset.get("MessageType") != EVENT_MESSAGE_TYPE or not isinstance(dataset.get("Payload"), dict):
+def alarm_from_dataset(dataset: DataSetMessage | object) -> AlarmEvent | None:
+    """The alarm in one data set message of a network message's `Messages` (typed, or parsed JSON); None for
+    anything else."""
+    typed = pubsub.dataset_from_builtins(dataset, skip_odd_fields=True)  # an odd field reads as unknown
+    if typed is None or typed.MessageType != EVENT_MESSAGE_TYPE or not isinstance(typed.Payload, dict):
         return None
-    payload: dict[str, Any] = dataset["Payload"]
+    payload = typed.Payload
     active, acked, severity = _pick(payload, "active"), _pick(payload, "acked"), _pick(payload, "severity")
     return AlarmEvent(
-        asset=str(dataset.get("DataSetWriterId", "")),
+        asset=str(typed.DataSetWriterId),
         source=_text(_pick(payload, "source")),
         condition=_text(_pick(payload, "condition")),
         active=active if isinstance(active, bool) else None,
@@ -90,11 +98,17 @@ def alarm_from_dataset(dataset: dict[str, Any]) -> AlarmEvent | None:
     )
 
 
-def alarms_in(network_message: dict[str, Any]) -> list[AlarmEvent]:
-    """Every alarm of a network message (`ua-data` with `ua-event` data set messages)."""
+def alarms_in(network_message: NetworkMessage | dict[str, Any]) -> list[AlarmEvent]:
+    """Every alarm of a network message (`ua-data` with `ua-event` data set messages), typed or parsed JSON
+    (then each data set message is read on its own: one that breaks the contract is skipped)."""
+    if isinstance(network_message, NetworkMessage):
+        datasets: list[Any] = list(network_message.Messages)
+    else:
+        found = network_message.get("Messages", [])
+        datasets = found if isinstance(found, list) else []
     out = []
-    for dataset in network_message.get("Messages", []):
-        alarm = alarm_from_dataset(dataset) if isinstance(dataset, dict) else None
+    for dataset in datasets:
+        alarm = alarm_from_dataset(dataset)
         if alarm is not None:
             out.append(alarm)
     return out

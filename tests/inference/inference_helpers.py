@@ -168,3 +168,16 @@ class RunningInference:
             if isinstance(body, dict) and body.get("kind") == kind:
                 out.append(body)
         return out
+
+
+def contract_refusal(outcome: Any) -> bool:
+    """Whether an outcome is the shared PubSub contract refusing a message the legacy parser took field by
+    field: BadInput `bad_telemetry` whose detail names where the message breaks the model (or its JSON)."""
+    return (
+        isinstance(outcome, tuple)
+        and outcome[:2] == ("BadInput", "bad_telemetry")
+        and (
+            outcome[2].startswith("not an OPC UA PubSub network message: ")
+            or outcome[2].startswith("PubSub network message is not valid UTF-8 JSON: ")
+        )
+    )

@@ -1,5 +1,8 @@
-"""The typed PubSub decoder gives the windows and scores the plain-JSON path gave, judged by the assembler
-as it was before (inference_legacy_windows.py) on the same messages, malformed ones included."""
+"""The shared PubSub contract's decoder gives the windows and scores the plain-JSON path gave, judged by the
+assembler as it was before (inference_legacy_windows.py) on the same messages, malformed ones included: a
+message the contract's types refuse (a bool where a string or number goes, `Messages` not a list, NaN, which is
+not JSON) is BadInput `bad_telemetry` naming where; every other message gets the windows or the error the
+legacy parser gave."""
 
 from __future__ import annotations
 
@@ -11,13 +14,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from inference_helpers import REPO, plant_messages
+from inference_helpers import REPO, contract_refusal, plant_messages
 from inference_legacy_windows import WindowAssembler as LegacyAssembler
 
+from edgeloop_contracts import pubsub
+from edgeloop_runtime import ContractError
 from edgeloop_runtime.metrics import Metrics
 from inference.errors import BadInput
 from inference.models.repository import read_version
-from inference.sensor.pubsub import decode_network_message
 from inference.sensor.windows import Window, WindowAssembler
 from inference.service import InferenceService
 from inference.settings import Settings
@@ -27,9 +31,16 @@ ASSETS = ("pump", "crusher", "conveyor")
 
 
 def _new_path(raw: bytes) -> Any:
-    """What the module's telemetry input hands the service: typed, else the plain JSON."""
-    typed = decode_network_message(raw)
-    return json.loads(raw) if typed is None else typed
+    """What the module's telemetry input hands the service: the message's UTF-8 bytes."""
+    return raw
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        pubsub.decode(raw)
+    except ContractError:
+        return False
+    return True
 
 
 def _outcome(asm: Any, parse: Callable[[bytes], Any], raw: bytes, mid: str | None) -> Any:
@@ -59,7 +70,7 @@ def test_well_formed_plant_telemetry_gives_identical_windows_and_parses_typed() 
     total = 0
     for i, msg in enumerate(plant_messages(400, assets=ASSETS)):
         raw = json.dumps(msg).encode()
-        assert decode_network_message(raw) is not None  # the fast path, not the fallback
+        assert _decodes(raw)  # the contract takes every well-formed message
         old = _outcome(legacy, json.loads, raw, None)
         assert _outcome(new, _new_path, raw, None) == old, f"message {i}"
         total += len(old)
@@ -149,7 +160,7 @@ def test_malformed_and_odd_messages_get_the_same_windows_or_the_same_error(seed:
     mutations = _mutations()
     # with a fallback for fields not seen yet (the model's training means), as the service builds it
     legacy, new = _assemblers({"pump": {"Flow": 10.0}} if seed == 3 else {})
-    errors = fast = 0
+    errors = fast = refused = 0
     for i, msg in enumerate(plant_messages(300, seed=seed, assets=ASSETS)):
         mutated = copy.deepcopy(msg)
         if rnd.random() < 0.4:
@@ -160,11 +171,16 @@ def test_malformed_and_odd_messages_get_the_same_windows_or_the_same_error(seed:
                     pass  # an earlier mutation took away what this one changes
         raw = json.dumps(mutated).encode()
         mid = None if rnd.random() < 0.5 else f"id-{i}"
+        got = _outcome(new, _new_path, raw, mid)
+        if not _decodes(raw):
+            assert contract_refusal(got), (i, mutated, got)
+            refused += 1
+            continue  # the legacy parser is not fed it either, so the two stay in step
         old = _outcome(legacy, json.loads, raw, mid)
-        assert _outcome(new, _new_path, raw, mid) == old, (i, mutated)
+        assert got == old, (i, mutated)
+        fast += 1
         errors += isinstance(old, tuple)
-        fast += decode_network_message(raw) is not None
-    assert errors > 5 and fast > 150  # both error paths and the typed path were exercised
+    assert errors > 5 and fast > 150 and refused > 3  # the legacy errors, the typed path, refusals
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from inference_helpers import REPO, TESTSET, add_version, copy_repo, plant_messages
 
 from inference.errors import BadInput, ModelRejected
-from inference.models.metadata import Batching, FieldBaseline
+from inference.models.metadata import AssetSpec, Batching, FieldBaseline, WindowSpec
 from inference.models.repository import models, pick_version, read_version
 from inference.sensor.drift import DriftMonitor, mean_shift, psi
-from inference.sensor.windows import WindowAssembler, status_quality
+from inference.sensor.windows import WindowAssembler
 from inference.vision.post import nms
 from inference.vision.pre import decode, jpeg_size, letterbox
 
@@ -35,6 +35,22 @@ def test_windows_are_cut_every_stride_rows_with_newest_source_timestamp_and_ids(
     assert w.asset == "pump" and w.values.shape == (30, 8) and w.quality == "good"
     assert w.source_timestamp == w.window_end
     assert w.message_ids == tuple(f"id-{i}" for i in range(30))
+
+
+@pytest.mark.parametrize("fields", [["Flow"], ["Flow", "Speed"]], ids=["one-field", "two-fields"])
+def test_rows_hold_each_field_in_order_then_zero_padding(fields: list[str]) -> None:
+    asm = WindowAssembler(
+        WindowSpec(length=2, stride=1, width=3), {"pump": AssetSpec(fields=fields, index=0)}, {}
+    )
+    windows = []
+    for i in range(2):
+        payload = {
+            f: {"Value": float(10 * i + k + 1), "SourceTimestamp": f"2027-01-15T08:00:0{i}Z"}
+            for k, f in enumerate(fields)
+        }
+        windows += asm.feed({"Messages": [{"DataSetWriterId": "pump", "Payload": payload}]}, None)
+    expected = [[10 * i + k + 1 for k in range(len(fields))] + [0] * (3 - len(fields)) for i in range(2)]
+    assert [w.values.tolist() for w in windows] == [expected]
 
 
 def test_bad_status_marks_the_window_bad_and_carries_the_last_value() -> None:
@@ -88,12 +104,6 @@ def test_bad_telemetry_is_rejected_with_a_reason_and_leaves_state_untouched(muta
         asm.feed(bad, None)
     assert err.value.reason == reason
     assert len(asm.feed(msgs[30], None)) == 1  # the bad message added no row; the next one completes
-
-
-def test_status_quality_from_symbol_or_code() -> None:
-    assert status_quality(None) == "good"
-    assert status_quality({"Symbol": "UncertainLastUsableValue"}) == "uncertain"
-    assert status_quality({"Code": 0x80000000}) == "bad"
 
 
 def test_psi_is_zero_on_the_baseline_and_large_on_a_shift() -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from edgeloop_contracts import pubsub
 from opcua_ingest.pubsub import (
     NetworkMessageBatcher,
     Sample,
@@ -42,6 +43,29 @@ def test_network_message_has_the_contract_shape() -> None:
     assert pump["Payload"]["Vibration"]["StatusCode"] == {"Code": 0x808F0000, "Symbol": "BadSensorFailure"}
     assert conveyor["Payload"]["Load"]["Value"] == 800
     assert b.flush() == []
+
+
+def test_the_sent_bytes_are_the_shared_contracts_and_keep_opc_publishers_key_order() -> None:
+    b = NetworkMessageBatcher("edge1_opcua_ingest")
+    b.add(sample(value=1e16))
+    b.add(sample("Vibration", None, code=0x808F0000))
+    b.add(sample("Tag", "é\u2028"))
+    b.add(Sample("pump", "plant", "", None, None, None), "ua-keepalive")
+    (msg,) = b.flush()
+    sent = json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode()  # what ctx.send writes
+    assert pubsub.encode(pubsub.decode(sent)) == sent == encode(msg)
+    assert list(msg) == ["MessageId", "MessageType", "PublisherId", "Messages"]
+    pump = msg["Messages"][0]
+    assert list(pump) == [
+        "DataSetWriterId",
+        "DataSetWriterGroup",
+        "SequenceNumber",
+        "MessageType",
+        "Timestamp",
+        "Payload",
+    ]
+    assert list(pump["Payload"]["Vibration"]) == ["Value", "SourceTimestamp", "ServerTimestamp", "StatusCode"]
+    assert b'"Value":1e+16,' in sent and msg["Messages"][-1]["Payload"] == {}
 
 
 def test_a_field_that_changes_twice_starts_a_new_dataset_message_and_sequence_numbers_grow() -> None:
@@ -123,7 +147,7 @@ def test_entry_size_equals_the_compact_json_length(
     value: object, code: int, server_ts: datetime | None
 ) -> None:
     entry = field_entry(Sample("pump", "plant", "Flow", value, TS, server_ts, code, "BadNoCommunication"))
-    assert entry_size(entry) == len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+    assert entry_size(entry) == len(encode(entry).decode())
 
 
 def test_iso_is_cached_but_exact_for_naive_and_aware_times() -> None:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-import msgspec
 import numpy as np
+from msgspec import UNSET
+
+from edgeloop_contracts import pubsub
+from edgeloop_contracts.pubsub import NetworkMessage, parse_time
+from edgeloop_runtime.errors import ContractError
 
 from ..errors import BadInput
 from ..models.metadata import AssetSpec, WindowSpec
-from .pubsub import NetworkMessage
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 QUALITY_ORDER = {"good": 0, "uncertain": 1, "bad": 2}
@@ -38,13 +42,20 @@ class Window:
 Update = tuple[str, dict[str, float], dict[str, str], str, float, bool]
 
 
+def _taker(names: list[str]) -> Callable[[dict[str, float]], tuple[float, ...]]:
+    """The values of `names` from a dict as a tuple, in order, in one C call; KeyError while one is unseen."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda last: tuple(last[name] for name in names)
+
+
 @dataclass(slots=True)
 class _AssetState:
     """The last `length` rows of one asset as parallel ring buffers (no object per row)."""
 
     spec: AssetSpec
     length: int
-    pad: list[float]  # zeros from the asset's fields to the window's width
+    pad: tuple[float, ...]  # zeros from the asset's fields to the window's width
     last: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     quality: str = "good"  # the worst of `status`, kept up to date with it
@@ -56,38 +67,22 @@ class _AssetState:
     since: int = 0
     emitted: bool = False
 
+    take: Callable[[dict[str, float]], tuple[float, ...]] = field(init=False)  # the fields' values, in order
+
     def __post_init__(self) -> None:
+        self.take = _taker(self.spec.fields)
         n = self.length  # every buffer drops its oldest entry together (maxlen)
         self.rows, self.qualities, self.ts = deque(maxlen=n), deque(maxlen=n), deque(maxlen=n)
         self.ts_keys, self.message_ids = deque(maxlen=n), deque(maxlen=n)
 
 
-def status_quality(status: Any) -> str:
-    """good / uncertain / bad from an OPC UA StatusCode object (missing means Good)."""
-    if status is None:
-        return "good"
-    if not isinstance(status, dict):
-        raise BadInput("bad_telemetry", f"StatusCode must be an object, got {type(status).__name__}")
-    return _quality(status.get("Symbol"), status.get("Code"))
-
-
-def _quality(symbol: Any, code: Any) -> str:
-    if isinstance(symbol, str) and symbol:
-        low = symbol.lower()
-        return "bad" if low.startswith("bad") else "uncertain" if low.startswith("uncertain") else "good"
-    if isinstance(code, int) and not isinstance(code, bool):
-        top = (code >> 30) & 0x3
-        return "bad" if top >= 2 else "uncertain" if top == 1 else "good"
-    return "good"
-
-
-def _ts_key(ts: Any) -> float:
+def _ts_key(ts: str | None) -> float:
     if not isinstance(ts, str):
         raise BadInput("bad_telemetry", f"timestamp must be an ISO 8601 string, got {type(ts).__name__}")
     try:
-        return datetime.fromisoformat(ts).timestamp()
-    except ValueError as exc:
-        raise BadInput("bad_telemetry", f"timestamp {ts[:40]!r} is not ISO 8601") from exc
+        return parse_time(ts)
+    except ContractError as exc:
+        raise BadInput("bad_telemetry", str(exc)) from exc
 
 
 def _number(field_name: str, value: Any) -> float:
@@ -99,12 +94,6 @@ def _number(field_name: str, value: Any) -> float:
     if not math.isfinite(v):
         raise BadInput("bad_value", f"field {field_name!r}: Value is {value!r} (not finite in float32)")
     return v
-
-
-def _update(asset: str, fields: dict[str, tuple[float | None, str]], ts: str, key: float) -> Update:
-    values = {name: value for name, (value, _q) in fields.items() if value is not None}
-    qualities = {name: q for name, (_v, q) in fields.items()}
-    return asset, values, qualities, ts, key, all(q == "good" for q in qualities.values())
 
 
 def _worst(qualities: Any) -> str:
@@ -121,18 +110,22 @@ class WindowAssembler:
         self.window = window
         self.fallback = fallback  # value used before a field's first good value (training mean)
         self._state = {
-            name: _AssetState(spec, window.length, [0.0] * (window.width - len(spec.fields)))
+            name: _AssetState(spec, window.length, (0.0,) * (window.width - len(spec.fields)))
             for name, spec in assets.items()
         }
         self._wanted = {name: frozenset(spec.fields) for name, spec in assets.items()}
 
-    def feed(self, body: Any, message_id: str | None) -> list[Window]:
+    def feed(self, body: NetworkMessage | bytes | object, message_id: str | None) -> list[Window]:
         """Validate one network message fully, then update the buffers; BadInput leaves state untouched.
 
-        `body` is the parsed JSON, or a typed NetworkMessage (pubsub.py) that gives the same windows."""
-        updates = self._parse_typed(body) if isinstance(body, NetworkMessage) else self._parse(body)
-        given = body.MessageId if isinstance(body, NetworkMessage) else body.get("MessageId")
-        mid = message_id or (given if isinstance(given, str) else "") or ""
+        `body` is the message's UTF-8 JSON bytes, the typed message, or JSON already parsed; all go through
+        the shared contract (edgeloop_contracts.pubsub), whose refusal is BadInput `bad_telemetry`."""
+        try:
+            msg = pubsub.decode(body) if isinstance(body, bytes) else pubsub.from_builtins(body)
+        except ContractError as exc:
+            raise BadInput("bad_telemetry", str(exc)) from exc
+        updates = self._parse(msg)
+        mid = message_id or msg.MessageId or ""
         out: list[Window] = []
         length, stride = self.window.length, self.window.stride
         for asset, values, qualities, ts, ts_key, all_good in updates:
@@ -156,60 +149,21 @@ class WindowAssembler:
                 out.append(self._cut(asset, st))
         return out
 
-    def _parse(self, body: Any) -> list[Update]:
-        if not isinstance(body, dict):
-            raise BadInput("bad_telemetry", "telemetry must be a PubSub network message (a JSON object)")
-        messages = body.get("Messages")
-        if not isinstance(messages, list):
-            raise BadInput("bad_telemetry", "network message has no `Messages` list")
-        updates = []
-        for m in messages:
-            if not isinstance(m, dict):
-                raise BadInput("bad_telemetry", "each entry of `Messages` must be an object")
-            asset = m.get("DataSetWriterId")
-            if not isinstance(asset, str | int) or isinstance(asset, bool):
-                raise BadInput("bad_telemetry", "dataset message without a DataSetWriterId")
-            asset = str(asset)
-            if m.get("MessageType") == "ua-keepalive" or asset not in self._state:
-                continue
-            payload = m.get("Payload")
-            if not isinstance(payload, dict):
-                raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
-            wanted = set(self._state[asset].spec.fields)
-            fields: dict[str, tuple[float | None, str]] = {}
-            newest = ""
-            newest_key = -math.inf
-            for name, dv in payload.items():
-                if name not in wanted:
-                    continue
-                if not isinstance(dv, dict) or ("Value" not in dv and dv.get("StatusCode") is None):
-                    raise BadInput("bad_telemetry", f"field {name!r} of {asset!r} has no `Value`")
-                quality = status_quality(dv.get("StatusCode"))
-                raw = dv.get("Value")
-                value = _number(name, raw) if quality == "good" or raw is not None else None
-                ts = dv.get("SourceTimestamp") or m.get("Timestamp") or body.get("Timestamp")
-                key = _ts_key(ts)
-                if key > newest_key:
-                    newest, newest_key = str(ts), key
-                fields[name] = (value, quality)
-            if fields:
-                updates.append(_update(asset, fields, newest, newest_key))
-        return updates
-
-    def _parse_typed(self, body: NetworkMessage) -> list[Update]:
-        """`_parse` on the typed message: the same checks where types can still be wrong, each distinct
-        timestamp string parsed once per message."""
+    def _parse(self, body: NetworkMessage) -> list[Update]:
+        """Each wanted asset's values, qualities and newest timestamp; the checks the contract's types leave
+        (numbers finite in float32, a Value or a StatusCode), each distinct timestamp parsed once."""
         keys: dict[str, float] = {}
         updates = []
+        high, low, real = FLOAT32_MAX, -FLOAT32_MAX, float  # locals: read once per message, not per field
         for m in body.Messages:
             asset = str(m.DataSetWriterId)
             if m.MessageType == "ua-keepalive" or asset not in self._state:
                 continue
             payload = m.Payload
-            if payload is None:
+            if not isinstance(payload, dict):
                 raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
             wanted = self._wanted[asset]
-            default_ts = m.Timestamp or body.Timestamp
+            default_ts = m.Timestamp or body.Timestamp or None
             values: dict[str, float] = {}
             qualities: dict[str, str] = {}
             newest = ""
@@ -223,20 +177,20 @@ class WindowAssembler:
                 raw = dv.Value
                 ts = dv.SourceTimestamp or default_ts
                 if (
-                    status is None
-                    and type(raw) is float
-                    and -FLOAT32_MAX <= raw <= FLOAT32_MAX
-                    and ts == last_ts
+                    ts == last_ts
                     and ts is not None
+                    and not status
+                    and type(raw) is real
+                    and low <= raw <= high
                 ):  # the common field: a good float at the timestamp of the one before
                     values[name] = raw
                     qualities[name] = "good"
                     continue
-                if raw is msgspec.UNSET:
-                    if status is None:
+                if raw is UNSET:
+                    if not status:
                         raise BadInput("bad_telemetry", f"field {name!r} of {asset!r} has no `Value`")
                     raw = None
-                quality = "good" if status is None else _quality(status.Symbol, status.Code)
+                quality = pubsub.status_quality(status)
                 if type(raw) is float and -FLOAT32_MAX <= raw <= FLOAT32_MAX:  # what _number gives it
                     values[name] = raw
                 elif quality == "good" or raw is not None:
@@ -259,9 +213,9 @@ class WindowAssembler:
         """The asset's row now (values carried forward), or None while a field has no value yet."""
         fields = st.spec.fields
         last = st.last
-        if len(last) >= len(fields):  # every field seen (the common case): no per-field branches
+        if len(last) >= len(fields):  # every field seen (the common case): one C call, no per-field branches
             try:
-                return array("d", [last[name] for name in fields] + st.pad)
+                return array("d", st.take(last) + st.pad)
             except KeyError:
                 pass
         fallback = self.fallback.get(asset, {})
@@ -273,7 +227,8 @@ class WindowAssembler:
                 vals.append(fallback[name])
             else:
                 return None  # not every field seen yet
-        return array("d", vals + st.pad)
+        vals.extend(st.pad)
+        return array("d", vals)
 
     def _cut(self, asset: str, st: _AssetState) -> Window:
         """The buffered rows as one window: one float32 copy, the provenance from the parallel buffers."""
