@@ -6,8 +6,6 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import msgspec
 
-from edgeloop_runtime.errors import ContractError
-
 T = TypeVar("T")
 _ENCODER = msgspec.json.Encoder()
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
@@ -52,9 +50,9 @@ def decode_json(raw: bytes | str, typ: type[T], what: str) -> T:
     try:
         value: T = decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        raise ContractError(f"{what}: {exc}") from exc
+        raise contract_error(f"{what}: {exc}") from exc
     except msgspec.DecodeError as exc:
-        raise ContractError(f"{what}: not valid JSON ({exc})") from exc
+        raise contract_error(f"{what}: not valid JSON ({exc})") from exc
     return value
 
 
@@ -63,7 +61,14 @@ def convert(data: object, typ: type[T], what: str) -> T:
     try:
         return msgspec.convert(data, typ, strict=True)
     except msgspec.ValidationError as exc:
-        raise ContractError(f"{what}: {exc}") from exc
+        raise contract_error(f"{what}: {exc}") from exc
+
+
+def contract_error(message: str) -> Exception:
+    # Imported here: the runtime's context imports this module, so it cannot import the runtime first.
+    from edgeloop_runtime.errors import ContractError
+
+    return ContractError(message)
 
 
 def encode(obj: object) -> bytes:

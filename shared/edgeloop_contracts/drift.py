@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from .base import Contract
 from .score import ModelRef
 
@@ -16,7 +14,7 @@ class Drift(Contract, kw_only=True):
     model: ModelRef
     asset: str
     features: dict[str, float]
-    metrics: dict[str, Literal["psi", "meanShift"]]
+    metrics: dict[str, str]  # per feature: "psi" or "meanShift"
     threshold: float
     thresholds: dict[str, float]
     drifted: list[str]

@@ -7,9 +7,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from edgeloop_runtime.errors import ContractError
-
-from .base import convert, decode_json
+from .base import contract_error, convert, decode_json
 
 ENVELOPE_VERSION = 1
 D = TypeVar("D")
@@ -60,5 +58,5 @@ def _typed(data_type: type[D]) -> type[Envelope[D]]:
 
 def _checked(env: Envelope[D]) -> Envelope[D]:
     if env.v != ENVELOPE_VERSION:
-        raise ContractError(f"envelope: version {env.v} is not {ENVELOPE_VERSION}")
+        raise contract_error(f"envelope: version {env.v} is not {ENVELOPE_VERSION}")
     return env

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import msgspec
@@ -74,7 +75,7 @@ class Score(Contract, kw_only=True):
             raise ContractError(f"score: `score` must be a finite number, got {self.score!r}")
 
 
-def window_score_id(asset: str, window_start: str, window_end: str, message_ids: list[str]) -> str:
+def window_score_id(asset: str, window_start: str, window_end: str, message_ids: Sequence[str]) -> str:
     """A window's score id: asset, window and the last message in it, so a redelivery keeps the id."""
     last = message_ids[-1] if message_ids else ""
     return str(uuid.uuid5(SCORE_NS, f"{asset}|{window_start}|{window_end}|{last}"))
