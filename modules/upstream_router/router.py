@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeloop_contracts import envelope_from_data
+from edgeloop_contracts.envelope import forwarded_from_data
 from edgeloop_runtime.compliance import CompliancePolicy
 from edgeloop_runtime.errors import ContractError
 
@@ -86,12 +86,12 @@ class Router:
     def accept(self, input_name: str, envelope: object, now: float) -> Accepted:
         """Persist one input (durable on return), with the blob uploads its evidence needs.
 
-        The envelope is checked against its contract (ContractError naming the field); its `data` is
-        stored as it came, compliance applied: the router forwards every kind, including fields it does
-        not know."""
+        The envelope is checked as edgeloop_contracts' `Forwarded` (its string `id` required, the other
+        fields' types when present; ContractError naming the field); its `data` is stored as it came,
+        compliance applied: the router forwards every kind, including fields it does not know."""
         if not isinstance(envelope, dict):
-            raise ContractError("input must be an enveloped JSON object")
-        envelope_from_data(envelope, Any)
+            raise ContractError("input must be an enveloped JSON object with a string `id`")
+        forwarded_from_data(envelope)
         cls = classify(input_name, envelope, alarm_min_severity=self.policy.alarm_min_severity)
         if input_name == "summaries":
             check_summary(envelope.get("data"))

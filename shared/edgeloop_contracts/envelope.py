@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from .base import contract_error, convert, decode_json
 
@@ -36,6 +37,19 @@ class Envelope(msgspec.Struct, Generic[D], kw_only=True, rename="camel"):
     data: D
 
 
+class Forwarded(msgspec.Struct, kw_only=True, rename="camel"):
+    """An envelope as a store-and-forward receiver (upstream_router) takes it: the id it deduplicates on
+    is required; the other envelope fields are checked when present, and `data` is kept as it came."""
+
+    v: int | UnsetType = UNSET
+    kind: str | UnsetType = UNSET
+    id: str
+    ts: str | UnsetType = UNSET
+    source: Source | UnsetType = UNSET
+    correlation_id: str | None = None
+    data: Any = None
+
+
 def new_id() -> str:
     """A fresh message id, for a message that is no decision (nothing downstream deduplicates on it)."""
     return str(uuid.uuid4())
@@ -49,6 +63,11 @@ def decode_envelope(raw: bytes | str, data_type: type[D]) -> Envelope[D]:
 def envelope_from_data(obj: object, data_type: type[D]) -> Envelope[D]:
     """The same check over already parsed JSON (a message read with `msg.json()`)."""
     return _checked(convert(obj, _typed(data_type), "envelope"))
+
+
+def forwarded_from_data(obj: object) -> Forwarded:
+    """The lenient check of a parsed envelope for store-and-forward; ContractError naming the field."""
+    return convert(obj, Forwarded, "envelope")
 
 
 def _typed(data_type: type[D]) -> type[Envelope[D]]:
