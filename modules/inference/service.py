@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import numpy as np
+from msgspec import UNSET
 
 from edgeloop_contracts.drift import Drift
 from edgeloop_contracts.score import (
@@ -380,10 +381,13 @@ def _int(v: str | None) -> int | None:
 def _detection(d: dict[str, Any]) -> Detection:
     """A decoder's detection dict as the contract's Detection."""
     return Detection(
-        class_=str(d["class"]), class_id=d["classId"], confidence=d["confidence"], bbox=d["bbox"]
+        class_=str(d["class"]),
+        class_id=d.get("classId", UNSET),  # not every decoder numbers its classes
+        confidence=d["confidence"],
+        bbox=d.get("bbox", UNSET),
     )
 
 
 def _class_score(c: dict[str, Any]) -> ClassScore:
     """A classifier's top class as the contract's ClassScore."""
-    return ClassScore(class_=str(c["class"]), class_id=c["classId"], confidence=c["confidence"])
+    return ClassScore(class_=str(c["class"]), class_id=c.get("classId", UNSET), confidence=c["confidence"])

@@ -8,6 +8,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import numpy as np
 from af_factories import T0, iso, score, telemetry
 
@@ -25,7 +26,7 @@ from edgeloop_runtime.context import Context
 from edgeloop_runtime.messages import OutgoingMessage
 from edgeloop_runtime.metrics import Metrics
 from edgeloop_runtime.settings import ModuleSettings
-from inference.engine.processors import WindowResult
+from inference.engine.processors import FrameResult, WindowResult
 from inference.sensor.windows import Window
 from inference.service import InferenceService
 from inference.shadow.compare import ShadowStats
@@ -150,3 +151,43 @@ def test_inference_model_evaluation_decodes() -> None:
     stats = ShadowStats("1", "2", candidate_ms=[1.0, 2.0], active_ms=[1.5], agreements=[1.0, 0.5])
     evaluation = ModelEvaluation.from_data(stats.summary("yolo"))
     assert (evaluation.samples, evaluation.agreement, evaluation.latency_ms.candidate.p50) == (2, 0.75, 1.0)
+
+
+def _frame_scores(result: FrameResult) -> list[dict[str, Any]]:
+    """What `InferenceService.on_frame` sends for one decoded frame (the model call stood in for)."""
+    loaded = SimpleNamespace(
+        name="yolo", version="2", runner=SimpleNamespace(meta=SimpleNamespace(threshold=0.5))
+    )
+    svc = InferenceService.__new__(InferenceService)
+
+    async def detect(image: bytes, source: str) -> tuple[Any, FrameResult]:
+        return loaded, result
+
+    svc.detect = detect  # type: ignore[method-assign]
+    client = _Client()
+    ctx = Context("inference", "1", ModuleSettings(), client, Metrics("inference", "1"))  # type: ignore[arg-type]
+    asyncio.run(svc.on_frame(ctx, b"jpeg", {"cameraId": "cam1", "seq": "7", "captureTs": iso(T0)}, "f1"))
+    return [json.loads(m.data)["data"] for _, m in client.sent]
+
+
+def test_inference_frame_scores_decode_with_or_without_class_ids() -> None:
+    numbered = {"class": "scratch", "classId": 1, "confidence": 0.9, "bbox": [1.0, 2.0, 3.0, 4.0]}
+    unnumbered = {"class": "dent", "confidence": 0.6, "bbox": [0.0, 0.0, 5.0, 5.0]}  # vision/post.py's shape
+    [frame] = _frame_scores(FrameResult([numbered, unnumbered], 640, 480, []))
+    assert list(frame) == [*SCORE_KEYS, "cameraId", "seq", "captureTs", "detections"]
+    assert frame["detections"] == [numbered, unnumbered] and frame["score"] == 0.9
+    assert Score.from_data(frame).seq == 7
+
+
+def test_inference_classifier_frames_carry_their_classes() -> None:
+    top = [
+        {"class": "ok", "classId": 0, "confidence": 0.7},
+        {"class": "bad", "classId": 1, "confidence": 0.3},
+    ]
+    [frame] = _frame_scores(FrameResult([], 224, 224, top))
+    assert (
+        frame["classes"] == top
+        and frame["score"] == 0.7
+        and frame["contributions"] == {"ok": 0.7, "bad": 0.3}
+    )
+    assert Score.from_data(frame).classes != msgspec.UNSET
