@@ -7,7 +7,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .base import Contract
+from .base import Contract, require_finite
 from .ids import FILTER_NS, decision_message_id, derive
 from .score import ModelRef
 
@@ -60,6 +60,9 @@ class Anomaly(Contract, kw_only=True):
     suppressed_by: str | UnsetType = UNSET
     blob_url: str | UnsetType = UNSET
     evidence_dropped: str | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        require_finite(self.KIND, "score", self.score)
 
 
 def event_id(asset: str, rule: str, start: str) -> str:

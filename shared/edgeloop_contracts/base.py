@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Self, TypeVar
 
 import msgspec
@@ -69,6 +70,14 @@ def contract_error(message: str) -> Exception:
     from edgeloop_runtime.errors import ContractError
 
     return ContractError(message)
+
+
+def require_finite(kind: str, field: str, *values: float | None) -> None:
+    """JSON has no NaN or infinity (msgspec would write null): a contract refuses them where it is built,
+    as `json.dumps(allow_nan=False)` did when the message was sent."""
+    for value in values:
+        if value is not None and not math.isfinite(value):
+            raise contract_error(f"{kind}: `{field}` must be a finite number, got {value!r}")
 
 
 def encode(obj: object) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Contract
+from .base import Contract, require_finite
 from .score import ModelRef
 
 
@@ -20,3 +20,7 @@ class Drift(Contract, kw_only=True):
     drifted: list[str]
     window_size: int
     at: str
+
+    def __post_init__(self) -> None:
+        require_finite(self.KIND, "features", *self.features.values())
+        require_finite(self.KIND, "thresholds", self.threshold, *self.thresholds.values())

@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from .base import Contract
+from .base import Contract, require_finite
 
 
 class Percentiles(msgspec.Struct):
@@ -39,3 +39,7 @@ class ModelEvaluation(Contract, kw_only=True):
     agreement: float | None
     score_correlation: float | None
     latency_ms: Latency
+
+    def __post_init__(self) -> None:
+        require_finite(self.KIND, "agreement", self.agreement)
+        require_finite(self.KIND, "scoreCorrelation", self.score_correlation)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Literal
@@ -10,9 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from edgeloop_runtime.errors import ContractError
-
-from .base import Contract
+from .base import Contract, require_finite
 
 # inference's score envelope ids (a window, or a frame of a camera).
 SCORE_NS = uuid.UUID("6f1c7a52-3c1e-4b8e-9a55-0e1d2f3a4b5c")
@@ -71,8 +68,8 @@ class Score(Contract, kw_only=True):
     classes: list[ClassScore] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.score):  # JSON has no NaN: the sender's error, not the receiver's
-            raise ContractError(f"score: `score` must be a finite number, got {self.score!r}")
+        require_finite(self.KIND, "score", self.score)
+        require_finite(self.KIND, "threshold", self.threshold)
 
 
 def window_score_id(asset: str, window_start: str, window_end: str, message_ids: Sequence[str]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .base import Contract
+from .base import Contract, require_finite
 from .ids import content_message_id
 
 
@@ -18,6 +18,9 @@ class FieldStats(msgspec.Struct):
     max: float
     mean: float
     count: int
+
+    def __post_init__(self) -> None:
+        require_finite(Summary.KIND, "fields", self.min, self.max, self.mean)
 
 
 class Summary(Contract, kw_only=True):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
+import msgspec
 import pytest
 from contract_samples import SAMPLES
 
 from edgeloop_contracts import decode_envelope, envelope_from_data
 from edgeloop_contracts.anomaly import Anomaly
 from edgeloop_contracts.audit import Audit
-from edgeloop_contracts.score import Score
-from edgeloop_contracts.summary import Summary
+from edgeloop_contracts.score import ModelRef, Score
+from edgeloop_contracts.summary import FieldStats, Summary
 from edgeloop_contracts.write_request import WriteRequest
 from edgeloop_runtime.errors import ContractError
 
@@ -52,9 +54,22 @@ def test_a_bad_body_names_its_field(model: Any, data: dict[str, Any], names: str
     assert names in str(again.value)
 
 
-def test_a_non_finite_score_is_refused_where_it_is_built() -> None:
-    with pytest.raises(ContractError, match="finite"):
-        Score(asset="pump", model=SAMPLES["score"].model, score=float("nan"))  # type: ignore[attr-defined]
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        pytest.param(lambda: Score(asset="pump", model=ModelRef("pca"), score=NAN), "`score`", id="score"),
+        pytest.param(lambda: Score(asset="pump", model=ModelRef("pca"), score=1, threshold=math.inf), "`threshold`", id="score-threshold"),
+        pytest.param(lambda: msgspec.structs.replace(SAMPLES["drift"], features={"Flow": NAN}), "`features`", id="drift-feature"),
+        pytest.param(lambda: FieldStats(NAN, 1.0, 1.0, 1), "`fields`", id="summary-field"),
+        pytest.param(lambda: msgspec.structs.replace(SAMPLES["anomaly"], score=-math.inf), "`score`", id="anomaly-score"),
+    ],
+)  # fmt: skip
+def test_json_has_no_nan_so_a_contract_refuses_it_where_it_is_built(build: Any, field: str) -> None:
+    with pytest.raises(ContractError, match=f"{field} must be a finite number"):
+        build()
 
 
 ENVELOPE = {"v": 1, "kind": "score", "id": "m1", "ts": "t", "source": {"module": "m", "version": "1"},
