@@ -5,9 +5,13 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from edgeloop_contracts import pubsub
+from edgeloop_contracts import Contract, pubsub
+from edgeloop_contracts.anomaly import DATA_QUALITY, Anomaly, Severity
+from edgeloop_contracts.score import ModelRef
+from edgeloop_contracts.summary import Summary
+from edgeloop_contracts.write_request import WriteRequest, request_message_id
 from edgeloop_runtime.errors import ContractError
 
 from . import compliance, ids
@@ -20,21 +24,28 @@ from .summaries import Summarizer
 from .telemetry import format_ts, parse_network_message
 
 UPSTREAM_OUTPUTS = ("anomalies", "summaries")
-DQ_KIND = "dataQuality"
+DQ_KIND = DATA_QUALITY
 
 
 @dataclass(frozen=True)
 class Emit:
-    """One message to send: output name, envelope kind, data, correlation id and envelope id.
+    """One message to send: output name, typed body, correlation id and envelope id.
 
-    The envelope id is derived from the decision (or, for summaries, the content), so a message
-    re-sent after a restart or a redelivered input carries the id downstream already deduplicates on."""
+    The body is the contract (its KIND is the envelope kind), or its JSON data when the filter's own
+    compliance rules reduced it. The envelope id is derived from the decision (or, for summaries, the
+    content), so a message re-sent after a restart or a redelivered input carries the id downstream
+    already deduplicates on."""
 
     output: str
+    body: Contract | dict[str, Any]
     kind: str
-    data: dict[str, Any]
     correlation_id: str | None = None
     message_id: str | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The body as JSON data, as it goes on the wire."""
+        return self.body.to_data() if isinstance(self.body, Contract) else self.body
 
 
 @dataclass
@@ -62,7 +73,7 @@ class FilterEngine:
         self.seen: OrderedDict[tuple[str, str, str, float], None] = OrderedDict()
         self.dedup_len = dedup_len
         self.counts: Counter[str] = Counter()
-        self.model_of: dict[str, dict[str, str]] = {}
+        self.model_of: dict[str, ModelRef] = {}
         self.latest_ts: float | None = None
         self.dcs = DcsAlarms()
 
@@ -81,7 +92,7 @@ class FilterEngine:
             else:
                 ep.rule = new
         if rules.summary_period_s != self.rules.summary_period_s:
-            out += [self._emit("summaries", "summary", s) for s in self.summarizer.flush()]
+            out += [self._emit("summaries", s) for s in self.summarizer.flush()]
             self.summarizer = Summarizer(rules.summary_period_s)
         self.rules = rules
         return out
@@ -116,7 +127,7 @@ class FilterEngine:
             buf.add(s, checks)
             done = self.summarizer.add(s.asset, s.field, s.ts, s.value if s.good else None)
             if done is not None:
-                out.append(self._emit("summaries", "summary", done))
+                out.append(self._emit("summaries", done))
             if not s.good:
                 out += self._dq_bad(s.asset, s.ts, [s.field], s.status, None)
             elif s.asset in self.dq and s.ts - self.dq[s.asset].last_bad >= self.rules.data_quality_clear_s:
@@ -141,23 +152,23 @@ class FilterEngine:
     def _dq_event(
         self, asset: str, st: DqState, state: str, end: float | None, status: str, sc: Score | None
     ) -> Emit:
-        data: dict[str, Any] = {
-            "eventId": st.event_id,
-            "state": state,
-            "asset": asset,
-            "anomalyKind": DQ_KIND,
-            "severity": self.rules.data_quality_severity,
-            "score": None,
-            "thresholds": {},
-            "start": format_ts(st.start),
-            "end": format_ts(end) if end is not None else None,
-            "evidence": {"fields": st.fields, "status": status},
-            "model": self.model_of.get(asset),
-            "sourceTimestamp": format_ts(end if end is not None else st.last_bad),
-            "window": None,
-        }
+        data = Anomaly(
+            event_id=st.event_id,
+            state="close" if state == "close" else "open",
+            asset=asset,
+            anomaly_kind=DQ_KIND,
+            severity=self.rules.data_quality_severity,
+            score=None,
+            thresholds={},
+            start=format_ts(st.start),
+            end=format_ts(end) if end is not None else None,
+            evidence={"fields": st.fields, "status": status},
+            model=self.model_of.get(asset),
+            source_timestamp=format_ts(end if end is not None else st.last_bad),
+            window=None,
+        )
         mid = ids.message_id("anomaly", st.event_id, state)
-        return self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None, mid)
+        return self._emit("anomalies", data, sc.msg_id if sc else None, mid)
 
     # --- scores --------------------------------------------------------------------------------
     def on_score(self, envelope: object) -> list[Emit]:
@@ -171,7 +182,7 @@ class FilterEngine:
         while len(self.seen) > self.dedup_len:
             self.seen.popitem(last=False)
         self.counts["scores"] += 1
-        self.model_of[sc.asset] = {"name": sc.model_name, "version": sc.model_version}
+        self.model_of[sc.asset] = ModelRef(sc.model_name, sc.model_version)
         buf = self.buffers.get(sc.asset)
         bad_fields = buf.has_bad(sc.start, sc.end) if buf else []
         if sc.quality == "bad" or bad_fields:
@@ -267,43 +278,44 @@ class FilterEngine:
         if buf is not None and change.state in ("open", "close"):
             end = change.end if change.end is not None else (sc.end if sc else change.start)
             window = buf.window(change.start - self.rules.window_before_s, end, self.rules.window_max_samples)
-        data: dict[str, Any] = {
-            "eventId": change.event_id,
-            "state": change.state,
-            "asset": asset,
-            "anomalyKind": rule.kind,
-            "severity": change.severity,
-            "score": sc.score if sc else None,
-            "thresholds": {
+        data = Anomaly(
+            event_id=change.event_id,
+            state=change.state,
+            asset=asset,
+            anomaly_kind=rule.kind,
+            severity=cast(Severity, change.severity),  # a rule's severity (rules.Severity)
+            score=sc.score if sc else None,
+            thresholds={
                 "raise": rule.raise_above,
                 "clear": rule.clear_below,
                 "scale": rule.scale,
                 "model": sc.threshold if sc else None,
                 "value": round(value, 6) if value is not None else None,
             },
-            "start": format_ts(change.start),
-            "end": format_ts(change.end) if change.end is not None else None,
-            "evidence": evidence,
-            "model": {"name": sc.model_name, "version": sc.model_version} if sc else self.model_of.get(asset),
-            "sourceTimestamp": (sc.source_ts or format_ts(sc.end)) if sc else format_ts(change.start),
-            "window": window,
-        }
+            start=format_ts(change.start),
+            end=format_ts(change.end) if change.end is not None else None,
+            evidence=evidence,
+            model=ModelRef(sc.model_name, sc.model_version) if sc else self.model_of.get(asset),
+            source_timestamp=(sc.source_ts or format_ts(sc.end)) if sc else format_ts(change.start),
+            window=window,
+        )
         held = self.dcs.apply(rule.dcs_alarm, asset, change.state, change.event_id, data)
         self.counts[f"anomaly_{change.state}"] += 1
         mid = ids.message_id("anomaly", change.event_id, change.state, change.severity)
-        out = [self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None, mid)]
+        out = [self._emit("anomalies", data, sc.msg_id if sc else None, mid)]
         if change.state == "open":
             done = self.summarizer.count_anomaly(asset, sc.end if sc else change.start)
             if done is not None:
-                out.append(self._emit("summaries", "summary", done))
+                out.append(self._emit("summaries", done))
         if held:  # the DCS already alarms on it: counted and sent marked, no write-back request
             self.counts["dcs_suppressed_transitions"] += 1
             return out
         out += self._actions(rule, asset, change, data)
         return out
 
-    def _actions(self, rule: Rule, asset: str, change: Change, event: dict[str, Any]) -> list[Emit]:
+    def _actions(self, rule: Rule, asset: str, change: Change, anomaly: Anomaly) -> list[Emit]:
         out: list[Emit] = []
+        event = anomaly.to_data() if rule.actions else {}
         for index, a in enumerate(rule.actions):
             if change.state not in a.on or SEVERITY_RANK[change.severity] < SEVERITY_RANK[a.min_severity]:
                 continue
@@ -327,33 +339,34 @@ class FilterEngine:
                 value = a.value
             target = a.target.format(asset=asset)
             request = ids.request_id(change.event_id, change.state, change.severity, index, target)
-            data = {
-                "requestId": request,
-                "target": target,
-                "value": value,
-                "reason": reason,
-                "rule": rule.name,
-                "asset": asset,
-                "sourceTimestamp": event["sourceTimestamp"],
-            }
-            out.append(
-                Emit(
-                    "actions", "writeRequest", data, change.event_id, ids.message_id("writeRequest", request)
-                )
+            data = WriteRequest(
+                request_id=request,
+                target=target,
+                value=value,
+                reason=reason,
+                rule=rule.name,
+                asset=asset,
+                source_timestamp=anomaly.source_timestamp,
             )
+            out.append(Emit("actions", data, data.KIND, change.event_id, request_message_id(request)))
         return out
 
     # --- summaries and compliance --------------------------------------------------------------
     def flush_summaries(self, before: float | None) -> list[Emit]:
         """Summaries of periods that ended before `before` (source time; None: all)."""
-        return [self._emit("summaries", "summary", s) for s in self.summarizer.flush(before)]
+        return [self._emit("summaries", s) for s in self.summarizer.flush(before)]
 
     def _emit(
-        self, output: str, kind: str, data: dict[str, Any], corr: str | None = None, mid: str | None = None
+        self, output: str, body: Anomaly | Summary, corr: str | None = None, mid: str | None = None
     ) -> Emit:
-        if output in UPSTREAM_OUTPUTS:
-            data = compliance.apply(self.rules.compliance, output, data)
-        return Emit(output, kind, data, corr, mid or ids.content_id(kind, data))
+        """An upstream-bound message: reduced by the filter's own compliance rules when it has any for it."""
+        sent: Contract | dict[str, Any] = body
+        policy = self.rules.compliance
+        if output in policy.outputs or policy.redact_keys:
+            sent = compliance.apply(policy, output, body.to_data())
+        if mid is None:
+            mid = ids.content_id(body.KIND, sent.to_data() if isinstance(sent, Contract) else sent)
+        return Emit(output, sent, body.KIND, corr, mid)
 
     # --- durable state (pure data in and out; the module persists it) -------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""The `score` contract from inference, checked once so the engine can trust its fields."""
+"""The `score` contract from inference (edgeloop_contracts.score), checked once so the engine can trust it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from edgeloop_contracts.score import Score as ScoreBody
 from edgeloop_runtime.errors import ContractError
 
 from .telemetry import parse_ts
@@ -36,59 +39,39 @@ class Score:
         return (self.asset, self.model_name, self.type, self.end)
 
 
-def _num(d: dict[str, Any], k: str, *, required: bool = True) -> float | None:
-    v = d.get(k)
-    if v is None and not required:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ContractError(f"score field {k!r} must be a number, got {v!r}")
-    return float(v)
-
-
 def parse_score(envelope: object) -> Score:
-    """Validate an enveloped `score` message; raises ContractError with the first problem."""
+    """Validate an enveloped `score` message (or its bare data); raises ContractError naming the field."""
     if not isinstance(envelope, dict):
         raise ContractError("score message must be a JSON object")
-    data = envelope.get("data", envelope)
-    if not isinstance(data, dict):
-        raise ContractError("score `data` must be an object")
-    typ = data.get("type", "window")
-    if typ not in ("window", "frame"):
-        raise ContractError(f"score type must be 'window' or 'frame', got {typ!r}")
-    asset = data.get("asset")
-    if not isinstance(asset, str) or not asset:
-        raise ContractError("score needs a non-empty string `asset`")
-    model = data.get("model")
-    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
-        raise ContractError("score needs `model` with a string `name`")
-    score = _num(data, "score")
-    assert score is not None
-    quality = data.get("quality", "good")
-    if quality not in ("good", "uncertain", "bad"):
-        raise ContractError(f"score quality must be good/uncertain/bad, got {quality!r}")
-    end_text = data.get("windowEnd") or data.get("captureTs") or data.get("sourceTimestamp")
+    sc = ScoreBody.from_data(envelope.get("data", envelope))
+    end_text = _given(sc.window_end) or _given(sc.capture_ts) or _given(sc.source_timestamp)
     end = parse_ts(end_text)
-    start = parse_ts(data["windowStart"]) if data.get("windowStart") else end
-    contrib = data.get("contributions") or {}
-    dets = data.get("detections") or []
-    if not isinstance(contrib, dict) or not isinstance(dets, list):
-        raise ContractError("`contributions` must be an object and `detections` a list")
-    ids = data.get("sourceMessageIds") or []
-    camera = {k: data[k] for k in ("cameraId", "seq", "captureTs") if k in data}
+    start_text = _given(sc.window_start)
+    detections = sc.detections if sc.detections is not msgspec.UNSET else []
+    msg_id = envelope.get("id")
     return Score(
-        msg_id=envelope.get("id") if isinstance(envelope.get("id"), str) else None,
-        type=typ,
-        asset=asset,
-        model_name=model["name"],
-        model_version=str(model.get("version", "")),
-        score=score,
-        threshold=_num(data, "threshold", required=False),
-        quality=quality,
-        start=start,
+        msg_id=msg_id if isinstance(msg_id, str) else None,
+        type=sc.type,
+        asset=sc.asset,
+        model_name=sc.model.name,
+        model_version=sc.model.version,
+        score=sc.score,
+        threshold=sc.threshold,
+        quality=sc.quality,
+        start=parse_ts(start_text) if start_text else end,
         end=end,
-        source_ts=data.get("sourceTimestamp") if isinstance(data.get("sourceTimestamp"), str) else None,
-        contributions={str(k): float(v) for k, v in contrib.items() if isinstance(v, int | float)},
-        detections=[d for d in dets if isinstance(d, dict)],
-        source_ids=[str(i) for i in ids] if isinstance(ids, list) else [],
-        camera=camera,
+        source_ts=_given(sc.source_timestamp),
+        contributions=dict(sc.contributions),
+        detections=[msgspec.to_builtins(d) for d in detections],
+        source_ids=list(sc.source_message_ids),
+        camera={
+            k: v
+            for k, v in (("cameraId", sc.camera_id), ("seq", sc.seq), ("captureTs", sc.capture_ts))
+            if v is not msgspec.UNSET
+        },
     )
+
+
+def _given(value: str | msgspec.UnsetType | None) -> str | None:
+    """A field's text, None when it is null, empty or absent."""
+    return value if isinstance(value, str) and value else None

@@ -6,6 +6,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from edgeloop_contracts.anomaly import AnomalyWindow
+
 from .telemetry import Sample, format_ts
 
 
@@ -137,7 +139,7 @@ class AssetBuffer:
         """The fields with a Bad-status sample in [start, end]."""
         return sorted({f for _ts, f, _v, good, _z in self._since(start, end) if not good})
 
-    def window(self, start: float, end: float, max_samples: int) -> dict[str, object]:
+    def window(self, start: float, end: float, max_samples: int) -> AnomalyWindow:
         """Raw values in [start, end] as aligned rows: {"timestamps": [...], "fields": {f: [...]}}."""
         rows = self._since(start, end)
         times = sorted({r[0] for r in rows})[-max_samples:]
@@ -149,4 +151,4 @@ class AssetBuffer:
                 continue
             col = fields.setdefault(f, [None] * len(times))
             col[i] = v if good else None
-        return {"timestamps": [format_ts(t) for t in times], "fields": fields}
+        return AnomalyWindow([format_ts(t) for t in times], fields)

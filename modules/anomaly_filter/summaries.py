@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from edgeloop_contracts.summary import FieldStats, Summary
+
 from .telemetry import format_ts
 
 
@@ -41,7 +43,7 @@ class Summarizer:
         self.period_s = period_s
         self._open: dict[str, Period] = {}
 
-    def _period(self, asset: str, ts: float) -> tuple[Period, dict[str, object] | None]:
+    def _period(self, asset: str, ts: float) -> tuple[Period, Summary | None]:
         start = math.floor(ts / self.period_s) * self.period_s
         cur = self._open.get(asset)
         done = None
@@ -52,20 +54,20 @@ class Summarizer:
             cur = self._open[asset] = Period(start)
         return cur, done
 
-    def add(self, asset: str, fld: str, ts: float, value: float | None) -> dict[str, object] | None:
+    def add(self, asset: str, fld: str, ts: float, value: float | None) -> Summary | None:
         """Fold a sample in; returns the summary of a period this sample closed, if any."""
         period, done = self._period(asset, ts)
         if value is not None and ts >= period.start:
             period.fields.setdefault(fld, FieldAgg()).add(value)
         return done
 
-    def count_anomaly(self, asset: str, ts: float) -> dict[str, object] | None:
+    def count_anomaly(self, asset: str, ts: float) -> Summary | None:
         """Count an opened anomaly in the asset's current period."""
         period, done = self._period(asset, ts)
         period.anomalies += 1
         return done
 
-    def flush(self, before: float | None = None) -> list[dict[str, object]]:
+    def flush(self, before: float | None = None) -> list[Summary]:
         """Render and close periods that ended before `before` (all when None)."""
         out = []
         for asset, p in list(self._open.items()):
@@ -74,15 +76,15 @@ class Summarizer:
                 del self._open[asset]
         return out
 
-    def _render(self, asset: str, p: Period) -> dict[str, object]:
-        return {
-            "asset": asset,
-            "periodStart": format_ts(p.start),
-            "periodEnd": format_ts(p.start + self.period_s),
-            "fields": {
-                f: {"min": a.lo, "max": a.hi, "mean": a.total / a.count, "count": a.count}
+    def _render(self, asset: str, p: Period) -> Summary:
+        return Summary(
+            asset=asset,
+            period_start=format_ts(p.start),
+            period_end=format_ts(p.start + self.period_s),
+            fields={
+                f: FieldStats(a.lo, a.hi, a.total / a.count, a.count)
                 for f, a in sorted(p.fields.items())
                 if a.count
             },
-            "anomalies": p.anomalies,
-        }
+            anomalies=p.anomalies,
+        )

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from edgeloop_contracts.evaluation import ModelEvaluation
+from edgeloop_contracts.prediction import Prediction
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger
 
 from .engine.gpu import gpu_samples
@@ -63,7 +65,7 @@ async def start(ctx: Context[Settings, InferenceState]) -> InferenceState:
     async def emit(body: dict[str, Any]) -> None:
         output = ctx.settings.predictions_output
         if output:
-            await ctx.send(output, body, kind="prediction")
+            await ctx.send(output, Prediction.from_data(body))
 
     if ctx.settings.rest_port >= 0:
         runner = web.AppRunner(make_app(svc, emit), access_log=None)
@@ -159,7 +161,7 @@ async def shadow_summaries(ctx: Context[Settings, InferenceState]) -> None:
     while True:
         await asyncio.sleep(ctx.settings.shadow_summary_seconds)
         for summary in svc.take_summaries():
-            await ctx.send("evaluation", summary, kind="model-evaluation")
+            await ctx.send("evaluation", ModelEvaluation.from_data(summary))
             await ctx.report({"shadow": {summary["model"]: summary}})
             if svc.due_for_promotion(summary, loop.time()):
                 try:

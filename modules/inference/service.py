@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
+from msgspec import UNSET
 
+from edgeloop_contracts.drift import Drift
+from edgeloop_contracts.score import (
+    ClassScore,
+    Detection,
+    ModelRef,
+    Quality,
+    Score,
+    frame_score_id,
+    window_score_id,
+)
 from edgeloop_runtime import get_logger, utc_now_iso
 
 from .engine.manager import EngineOptions, LoadedModel, ModelManager
@@ -21,7 +31,6 @@ from .shadow.candidates import Shadows
 from .telemetry_metrics import InferenceMetrics
 
 _log = get_logger(__name__)
-_IDS = uuid.UUID("6f1c7a52-3c1e-4b8e-9a55-0e1d2f3a4b5c")
 
 
 class Sender(Protocol):
@@ -258,7 +267,7 @@ class InferenceService:
             loaded, result = r
             self.shadows.window(loaded.name, w, result, active_ms)
             await out.send(
-                "scores", self.window_score(loaded, w, result), kind="score", message_id=self._id(w)
+                "scores", self.window_score(loaded, w, result), kind=Score.KIND, message_id=self._id(w)
             )
             sent += 1
             await self._drift(out, loaded, w)
@@ -268,24 +277,23 @@ class InferenceService:
 
     @staticmethod
     def _id(w: Window) -> str:
-        last = w.message_ids[-1] if w.message_ids else ""
-        return str(uuid.uuid5(_IDS, f"{w.asset}|{w.window_start}|{w.window_end}|{last}"))
+        return window_score_id(w.asset, w.window_start, w.window_end, w.message_ids)
 
     @staticmethod
-    def window_score(loaded: LoadedModel, w: Window, r: WindowResult) -> dict[str, Any]:
-        return {
-            "type": "window",
-            "asset": w.asset,
-            "model": {"name": loaded.name, "version": loaded.version},
-            "score": r.score,
-            "threshold": loaded.files.metadata.threshold,
-            "contributions": r.contributions,
-            "quality": w.quality,
-            "windowStart": w.window_start,
-            "windowEnd": w.window_end,
-            "sourceTimestamp": w.source_timestamp,
-            "sourceMessageIds": list(w.message_ids),
-        }
+    def window_score(loaded: LoadedModel, w: Window, r: WindowResult) -> Score:
+        return Score(
+            type="window",
+            asset=w.asset,
+            model=ModelRef(loaded.name, loaded.version),
+            score=r.score,
+            threshold=loaded.files.metadata.threshold,
+            contributions=r.contributions,
+            quality=cast(Quality, w.quality),  # the assembler's three words
+            window_start=w.window_start,
+            window_end=w.window_end,
+            source_timestamp=w.source_timestamp,
+            source_message_ids=list(w.message_ids),
+        )
 
     async def _drift(self, out: Sender, loaded: LoadedModel, w: Window) -> None:
         meta = loaded.files.metadata
@@ -304,21 +312,18 @@ class InferenceService:
         limits = {f: self.drift.limit(w.asset, f) for f in values}
         drifted = [f for f, v in values.items() if v > limits[f]]
         if drifted:
-            await out.send(
-                "drift",
-                {
-                    "model": {"name": loaded.name, "version": loaded.version},
-                    "asset": w.asset,
-                    "features": values,
-                    "metrics": metrics,
-                    "threshold": self.drift.threshold,
-                    "thresholds": limits,
-                    "drifted": drifted,
-                    "windowSize": self.drift.size,
-                    "at": utc_now_iso(),
-                },
-                kind="drift",
+            drift = Drift(
+                model=ModelRef(loaded.name, loaded.version),
+                asset=w.asset,
+                features=values,
+                metrics=metrics,
+                threshold=self.drift.threshold,
+                thresholds=limits,
+                drifted=drifted,
+                window_size=self.drift.size,
+                at=utc_now_iso(),
             )
+            await out.send("drift", drift, kind=Drift.KIND)
 
     # ---- frames ---------------------------------------------------------------------------
     async def detect(self, image: bytes, source: str) -> tuple[LoadedModel, FrameResult]:
@@ -341,30 +346,29 @@ class InferenceService:
         counts: dict[str, float] = {}
         for d in dets:
             counts[str(d["class"])] = counts.get(str(d["class"]), 0.0) + 1.0
-        body = {
-            "type": "frame",
-            "asset": camera,
-            "model": {"name": loaded.name, "version": loaded.version},
-            "score": round(score, 4),
-            "threshold": loaded.runner.meta.threshold,
-            "contributions": counts,
-            "quality": "good",
-            "windowStart": capture,
-            "windowEnd": capture,
-            "sourceTimestamp": capture,
-            "sourceMessageIds": [message_id] if message_id else [],
-            "cameraId": camera,
-            "seq": _int(props.get("seq")),
-            "captureTs": capture,
-            "detections": dets,
-        }
+        body = Score(
+            type="frame",
+            asset=camera,
+            model=ModelRef(loaded.name, loaded.version),
+            score=round(score, 4),
+            threshold=loaded.runner.meta.threshold,
+            contributions=counts,
+            quality="good",
+            window_start=capture,
+            window_end=capture,
+            source_timestamp=capture,
+            source_message_ids=[message_id] if message_id else [],
+            camera_id=camera,
+            seq=_int(props.get("seq")),
+            capture_ts=capture,
+            detections=[_detection(d) for d in dets],
+        )
         if result.classes:
-            top = result.classes[0]
-            body["classes"] = result.classes
-            body["score"] = top["confidence"]
-            body["contributions"] = {str(c["class"]): float(c["confidence"]) for c in result.classes}
-        mid = str(uuid.uuid5(_IDS, f"frame|{camera}|{props.get('seq')}|{message_id}"))
-        await out.send("scores", body, kind="score", message_id=mid)
+            body.classes = [_class_score(c) for c in result.classes]
+            body.score = float(result.classes[0]["confidence"])
+            body.contributions = {str(c["class"]): float(c["confidence"]) for c in result.classes}
+        mid = frame_score_id(camera, props.get("seq"), message_id)
+        await out.send("scores", body, kind=Score.KIND, message_id=mid)
 
 
 def _int(v: str | None) -> int | None:
@@ -372,3 +376,18 @@ def _int(v: str | None) -> int | None:
         return int(v) if v is not None else None
     except ValueError:
         return None
+
+
+def _detection(d: dict[str, Any]) -> Detection:
+    """A decoder's detection dict as the contract's Detection."""
+    return Detection(
+        class_=str(d["class"]),
+        class_id=d.get("classId", UNSET),  # not every decoder numbers its classes
+        confidence=d["confidence"],
+        bbox=d.get("bbox", UNSET),
+    )
+
+
+def _class_score(c: dict[str, Any]) -> ClassScore:
+    """A classifier's top class as the contract's ClassScore."""
+    return ClassScore(class_=str(c["class"]), class_id=c.get("classId", UNSET), confidence=c["confidence"])

@@ -6,10 +6,11 @@ import asyncio
 import os
 import signal
 import sqlite3
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from edgeloop_contracts.audit import Audit
+from edgeloop_contracts.audit import audit_id as contract_audit_id
 from edgeloop_runtime import Context, InputMessage, MethodError, Module, get_logger, parse_envelope
 from edgeloop_runtime.errors import ContractError, EdgeloopError, FatalError, MessageTooLargeError
 from edgeloop_runtime.metrics import Bound
@@ -21,7 +22,6 @@ from .settings import Settings
 from .store import Operator, SafetyStore
 
 _log = get_logger(__name__)
-_AUDIT_IDS = uuid.UUID("5f0c2a7e-6b1d-4f3a-9e2c-7d8a1b4c6e90")
 CRASH_ENV = "EDGELOOP_TEST_CRASH_AT"  # tests only: SIGKILL itself at before-write/after-write/after-outcome
 
 
@@ -165,7 +165,7 @@ async def on_request(ctx: Context[Settings, WritebackState], msg: InputMessage) 
 
 def audit_id(request_id: str) -> str:
     """The audit event's message id: one per request id, so a repeat upstream is a recognisable duplicate."""
-    return str(uuid.uuid5(_AUDIT_IDS, request_id))
+    return contract_audit_id(request_id)
 
 
 async def _audit(
@@ -194,17 +194,29 @@ async def _send_audit(
 ) -> None:
     """Send until it goes out: the request stays unacknowledged (edgeHub keeps it) until then."""
     delay = 0.5
+    body = _typed(audit)
     while True:
         try:
-            await ctx.send("audit", audit, kind="audit", message_id=message_id, correlation_id=correlation_id)
+            await ctx.send("audit", body, kind="audit", message_id=message_id, correlation_id=correlation_id)
             return
         except MessageTooLargeError:  # cannot happen with bounded values; the essentials still go out
             audit = {k: audit.get(k) for k in ("requestId", "target", "nodeId", "result", "attempts")}
             audit["reason"] = "audit cut to its essentials (too large)"
+            body = _typed(audit)
         except EdgeloopError as exc:
             _log.warning("audit not sent; retrying", error=str(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def _typed(audit: dict[str, Any]) -> Audit | dict[str, Any]:
+    """The audit as its contract; one that does not fit (a bug) still goes out as it is, logged: an audit
+    is owed for every request and must never be held back by its own shape."""
+    try:
+        return Audit.from_data(audit)
+    except ContractError as exc:
+        _log.error("audit does not fit its contract; sent as it is", error=str(exc))
+        return audit
 
 
 @module.method("setEnabled")

@@ -8,6 +8,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from edgeloop_contracts.write_request import MAX_ID_CHARS, WriteRequest
+from edgeloop_runtime.errors import ContractError
+
 from .settings import CONDITION_KINDS, NUMERIC, TargetSpec
 
 _INT_RANGES = {
@@ -19,43 +22,16 @@ _INT_RANGES = {
 }
 
 
-MAX_ID_CHARS = 256  # requestId and target: longer ones are malformed
+__all__ = ["MAX_ID_CHARS", "WriteRequest", "parse_request"]  # the contract's, re-exported for the service
 MAX_EVENT_ID_BYTES = 64  # an OPC UA EventId is a short ByteString (16 bytes on most servers)
 
 
-@dataclass(frozen=True)
-class WriteRequest:
-    """A validated `writeRequest` (contract in DEVELOPERS.md)."""
-
-    request_id: str
-    target: str
-    value: Any
-    reason: str | None
-    rule: str | None
-    asset: str | None
-    source_timestamp: str | None
-
-
 def parse_request(data: Any) -> WriteRequest:
-    """Validate a writeRequest's data; raise ValueError naming what is wrong."""
-    if not isinstance(data, dict):
-        raise ValueError("writeRequest data must be an object")
-    missing = [k for k in ("requestId", "target", "value") if k not in data]
-    if missing:
-        raise ValueError(f"writeRequest lacks {', '.join(missing)}")
-    for key in ("requestId", "target"):
-        if not isinstance(data[key], str) or not data[key]:
-            raise ValueError(f"{key} must be a non-empty string")
-        if len(data[key]) > MAX_ID_CHARS:
-            raise ValueError(f"{key} is longer than {MAX_ID_CHARS} characters")
-    opt = {k: data.get(k) for k in ("reason", "rule", "asset", "sourceTimestamp")}
-    for key, value in opt.items():
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{key} must be a string")
-    return WriteRequest(
-        data["requestId"], data["target"], data["value"], opt["reason"], opt["rule"], opt["asset"],
-        opt["sourceTimestamp"],
-    )  # fmt: skip
+    """Validate a writeRequest's data against its contract; raise ValueError naming what is wrong."""
+    try:
+        return WriteRequest.from_data(data)
+    except ContractError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

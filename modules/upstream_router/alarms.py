@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 
-from edgeloop_contracts import pubsub
-from edgeloop_contracts.pubsub import DataSetMessage
+from edgeloop_contracts import Envelope, Source, pubsub
+from edgeloop_contracts.alarm import Alarm, alarm_id
 from edgeloop_runtime.alarms import alarm_from_dataset
 from edgeloop_runtime.errors import ContractError
-
-ALARM_NS = uuid.UUID("5d0f4a2c-6f0e-4b8e-9a51-3c7e2b1d9f60")
-
-
-def _alarm_id(publisher: str, dataset: DataSetMessage, event_id: str | None) -> str:
-    """A decision, not a draw: the OPC UA EventId when selected (unique per event), else the content; so a
-    redelivered message, or the same message sent twice, lands on the id the store deduplicates on."""
-    basis = (
-        event_id if event_id else json.dumps(pubsub.to_builtins(dataset.Payload), sort_keys=True, default=str)
-    )
-    return str(uuid.uuid5(ALARM_NS, f"{publisher}|{dataset.DataSetWriterId}|{basis}"))
 
 
 def alarm_envelopes(message: object, *, source: dict[str, str], now: float) -> list[dict[str, Any]]:
@@ -40,34 +28,38 @@ def alarm_envelopes(message: object, *, source: dict[str, str], now: float) -> l
         alarm = alarm_from_dataset(dataset) if dataset is not None else None
         if dataset is None or alarm is None or not isinstance(dataset.Payload, dict):
             continue
-        data = {
-            "asset": alarm.asset,
-            "source": alarm.source,
-            "condition": alarm.condition,
-            "active": alarm.active,
-            "acked": alarm.acked,
-            "severity": alarm.severity,
-            "message": alarm.message,
-            "time": alarm.time,
-            "eventType": alarm.event_type,
-            "eventId": alarm.event_id,
-            "publisherId": publisher,
-            "sourceTimestamp": alarm.time,
-            "fields": {k: None if v.Value is UNSET else v.Value for k, v in dataset.Payload.items()},
-        }
-        out.append(
-            {
-                "v": 1,
-                "kind": "alarm",
-                "id": _alarm_id(publisher, dataset, alarm.event_id),
-                "ts": ts,
-                "source": source,
-                "correlationId": message.get("MessageId"),
-                "data": data,
-            }
+        payload = pubsub.to_builtins(dataset.Payload)
+        data = Alarm(
+            asset=alarm.asset,
+            source=alarm.source,
+            condition=alarm.condition,
+            active=alarm.active,
+            acked=alarm.acked,
+            severity=alarm.severity,
+            message=alarm.message,
+            time=alarm.time,
+            event_type=alarm.event_type,
+            event_id=alarm.event_id,
+            publisher_id=publisher,
+            source_timestamp=alarm.time,
+            fields={k: None if v.Value is UNSET else v.Value for k, v in dataset.Payload.items()},
         )
+        env = Envelope(
+            kind=Alarm.KIND,
+            id=alarm_id(publisher, str(dataset.DataSetWriterId), alarm.event_id, payload),
+            ts=ts,
+            source=Source(source["module"], source["version"]),
+            correlation_id=_text(message.get("MessageId")),
+            data=data,
+        )
+        out.append(msgspec.to_builtins(env))
     if not out:
         raise ContractError(
             "alarms input holds no `ua-event` data set message (route telemetry values elsewhere)"
         )
     return out
+
+
+def _text(value: object) -> str | None:
+    """The network message's MessageId as the correlation id (a number becomes its text)."""
+    return None if value is None else str(value)

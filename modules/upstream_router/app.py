@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from edgeloop_contracts import Envelope, Source
+from edgeloop_contracts.deadletter import DeadLetter, deadletter_id
 from edgeloop_runtime import (
     Backpressure,
     Context,
@@ -30,7 +34,6 @@ from .settings import Settings
 from .store import Store, StoreUnavailableError
 
 _log = get_logger(__name__)
-DEADLETTER_NS = uuid.UUID("0b7e3f0e-9d7c-4f57-8d0a-5d8f2c1e6a44")
 
 
 @dataclass
@@ -148,23 +151,25 @@ async def on_deadletter(ctx: Context[Settings, RouterState], msg: InputMessage) 
     """Another module's dead letter, wrapped so the cloud sees what failed and why."""
     props = msg.properties
     original = props.get("edgeloopOriginalMessageId") or msg.message_id or str(uuid.uuid4())
-    env = {
-        "v": 1,
-        "kind": "deadletter",
-        "id": str(uuid.uuid5(DEADLETTER_NS, f"{msg.sender}:{original}")),
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-        "source": {"module": ctx.module_name, "version": ctx.version},
-        "correlationId": original,
-        "data": {
+    data = DeadLetter.from_data(
+        {
             "from": msg.sender,
             "input": props.get("edgeloopInput"),
             "error": props.get("edgeloopError"),
             "originalMessageId": original,
             "contentType": msg.content_type,
             **deadletter_body(msg, _svc(ctx).router.compliance),
-        },
-    }
-    _store(_svc(ctx), "deadletter", env)
+        }
+    )
+    env = Envelope(
+        kind=DeadLetter.KIND,
+        id=deadletter_id(msg.sender, original),
+        ts=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        source=Source(ctx.module_name, ctx.version),
+        correlation_id=original,
+        data=data,
+    )
+    _store(_svc(ctx), "deadletter", msgspec.to_builtins(env))
     _svc(ctx).wake.set()
 
 

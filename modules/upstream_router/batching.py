@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from edgeloop_contracts import Envelope, Source
+from edgeloop_contracts import encode as encode_json
+from edgeloop_contracts.batch import BATCH_NS, Batch
+from edgeloop_contracts.batch import batch_id as contract_batch_id
+
 from .properties import routing_properties
 from .store import Item
 
-BATCH_NS = uuid.UUID("6f1c7a52-4e59-4b8e-9a35-6a0f0f9d1e21")
+__all__ = ["BATCH_NS", "Encoded", "batch_id", "decode", "encode", "encode_within"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ def _now_iso() -> str:
 
 def batch_id(event_ids: list[str]) -> str:
     """A batch's message id, derived from its events so a re-send of the same batch keeps it."""
-    return str(uuid.uuid5(BATCH_NS, ",".join(event_ids)))
+    return contract_batch_id(event_ids)
 
 
 def encode(items: list[Item], *, compress: bool, source: dict[str, str]) -> Encoded:
@@ -47,16 +51,14 @@ def encode(items: list[Item], *, compress: bool, source: dict[str, str]) -> Enco
         mid = ids[0]
     else:
         mid = batch_id(ids)
-        env: dict[str, Any] = {
-            "v": 1,
-            "kind": "batch",
-            "id": mid,
-            "ts": _now_iso(),
-            "source": source,
-            "correlationId": None,
-            "data": {"class": cls, "count": len(events), "events": events},
-        }
-        body = json.dumps(env, separators=(",", ":")).encode()
+        env = Envelope(
+            kind=Batch.KIND,
+            id=mid,
+            ts=_now_iso(),
+            source=Source(source.get("module", ""), source.get("version", "")),
+            data=Batch(class_=cls, count=len(events), events=events),
+        )
+        body = encode_json(env)
     encoding = "gzip" if compress else "utf-8"
     payload = gzip.compress(body, compresslevel=6, mtime=0) if compress else body
     props = routing_properties(cls, events, batch=len(items) > 1, encoding=encoding)

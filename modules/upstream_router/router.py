@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeloop_contracts.envelope import forwarded_from_data
 from edgeloop_runtime.compliance import CompliancePolicy
 from edgeloop_runtime.errors import ContractError
 
@@ -83,9 +84,14 @@ class Router:
 
     # --- intake --------------------------------------------------------------------------------
     def accept(self, input_name: str, envelope: object, now: float) -> Accepted:
-        """Persist one input (durable on return), with the blob uploads its evidence needs."""
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("id"), str):
+        """Persist one input (durable on return), with the blob uploads its evidence needs.
+
+        The envelope is checked as edgeloop_contracts' `Forwarded` (only its string `id` is required, so
+        an odd envelope field never loses the event; ContractError naming it otherwise); its `data` is stored as it came,
+        compliance applied: the router forwards every kind, including fields it does not know."""
+        if not isinstance(envelope, dict):
             raise ContractError("input must be an enveloped JSON object with a string `id`")
+        forwarded_from_data(envelope)
         cls = classify(input_name, envelope, alarm_min_severity=self.policy.alarm_min_severity)
         if input_name == "summaries":
             check_summary(envelope.get("data"))

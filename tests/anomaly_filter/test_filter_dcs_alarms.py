@@ -65,7 +65,7 @@ def test_suppress_holds_the_write_back_of_the_whole_episode_but_the_event_is_sen
     assert all(e["suppressedBy"] == "dcsAlarm" for e in by_output(opened + closed, "anomalies"))
     assert by_output(opened + closed, "actions") == [], "no close write-back for an open that wrote nothing"
     assert eng.counts["dcs_suppressed_transitions"] == 2 and eng.counts["anomaly_open"] == 1
-    assert eng.summarizer.flush()[0]["anomalies"] == 1, "summarised like any other anomaly"
+    assert eng.summarizer.flush()[0].anomalies == 1, "summarised like any other anomaly"
 
 
 def test_suppress_without_an_alarm_on_that_asset_writes_back_as_usual() -> None:

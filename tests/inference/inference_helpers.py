@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from edgeloop_contracts import Contract
 from edgeloop_dev.hub.harness import HubProcess, SdkModule
 from edgeloop_dev.plant.faults import fault_schedule
 from edgeloop_dev.plant.model import PlantModel
@@ -139,7 +140,7 @@ def raw_outputs(model: Path, size: int) -> list[np.ndarray]:
 
 
 class Sink:
-    """Records what the service sends."""
+    """Records what the service sends, as the JSON data on the wire (a contract as its camelCase dict)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any, str | None]] = []
@@ -147,7 +148,7 @@ class Sink:
     async def send(
         self, output: str, data: Any, *, kind: str | None = None, message_id: str | None = None
     ) -> str:
-        self.sent.append((output, data, message_id))
+        self.sent.append((output, data.to_data() if isinstance(data, Contract) else data, message_id))
         return message_id or ""
 
 
