@@ -87,8 +87,8 @@ class Router:
         """Persist one input (durable on return), with the blob uploads its evidence needs.
 
         The envelope is checked as edgeloop_contracts' `Forwarded` (only its string `id` is required, so
-        an odd envelope field never loses the event; ContractError naming it otherwise); its `data` is stored as it came,
-        compliance applied: the router forwards every kind, including fields it does not know."""
+        an odd envelope field never loses the event; ContractError naming it otherwise); its `data` is
+        stored as it came, compliance applied: the router forwards every kind, including unknown fields."""
         if not isinstance(envelope, dict):
             raise ContractError("input must be an enveloped JSON object with a string `id`")
         forwarded_from_data(envelope)

@@ -6,7 +6,6 @@ import uuid
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
 from .base import contract_error, convert, decode_json
 
