@@ -11,6 +11,7 @@ from edgeloop_runtime.errors import ContractError
 
 from . import compliance, ids
 from .dcs import DcsAlarms
+from .emits import Emit as Emit
 from .episodes import Change, Episode
 from .rules import SEVERITY_RANK, Rule, RuleSet
 from .scores import Score, parse_score
@@ -20,20 +21,6 @@ from .telemetry import format_ts, parse_network_message
 
 UPSTREAM_OUTPUTS = ("anomalies", "summaries")
 DQ_KIND = "dataQuality"
-
-
-@dataclass(frozen=True)
-class Emit:
-    """One message to send: output name, envelope kind, data, correlation id and envelope id.
-
-    The envelope id is derived from the decision (or, for summaries, the content), so a message
-    re-sent after a restart or a redelivered input carries the id downstream already deduplicates on."""
-
-    output: str
-    kind: str
-    data: dict[str, Any]
-    correlation_id: str | None = None
-    message_id: str | None = None
 
 
 @dataclass
@@ -64,10 +51,12 @@ class FilterEngine:
         self.model_of: dict[str, dict[str, str]] = {}
         self.latest_ts: float | None = None
         self.dcs = DcsAlarms()
+        self._unfinished: list[Emit] = []  # emits of the last step whose data is read later (Emit)
 
     # --- configuration -------------------------------------------------------------------------
     def set_rules(self, rules: RuleSet) -> list[Emit]:
         """Swap in a validated rule set; open anomalies of removed rules are closed."""
+        self._finish()
         out: list[Emit] = []
         names = {r.name: r for r in rules.rules}
         for key, ep in list(self.episodes.items()):
@@ -101,6 +90,7 @@ class FilterEngine:
     # --- telemetry -----------------------------------------------------------------------------
     def on_telemetry(self, body: object) -> list[Emit]:
         """Fold a PubSub network message into the ring buffers, stats, summaries and data quality."""
+        self._finish()
         samples = parse_network_message(body)
         if isinstance(body, dict):  # always, once parse_network_message accepted it
             self.counts["dcs_alarm_events"] += self.dcs.fold(body)
@@ -161,6 +151,7 @@ class FilterEngine:
     # --- scores --------------------------------------------------------------------------------
     def on_score(self, envelope: object) -> list[Emit]:
         """Evaluate one score message against every matching rule."""
+        self._finish()
         sc = parse_score(envelope)
         self._known(sc.asset)
         if sc.key in self.seen:
@@ -261,11 +252,11 @@ class FilterEngine:
             evidence["sourceMessageIds"] = sc.source_ids
         if zs:
             evidence["signals"] = {k: round(v, 3) for k, v in zs.items()}
-        window = None
         buf = self.buffers.get(asset)
+        span = None
         if buf is not None and change.state in ("open", "close"):
             end = change.end if change.end is not None else (sc.end if sc else change.start)
-            window = buf.window(change.start - self.rules.window_before_s, end, self.rules.window_max_samples)
+            span = (change.start - self.rules.window_before_s, end)
         data: dict[str, Any] = {
             "eventId": change.event_id,
             "state": change.state,
@@ -285,12 +276,14 @@ class FilterEngine:
             "evidence": evidence,
             "model": {"name": sc.model_name, "version": sc.model_version} if sc else self.model_of.get(asset),
             "sourceTimestamp": (sc.source_ts or format_ts(sc.end)) if sc else format_ts(change.start),
-            "window": window,
+            "window": None,  # raw values, added when the event is read (after the write requests)
         }
         held = self.dcs.apply(rule.dcs_alarm, asset, change.state, change.event_id, data)
         self.counts[f"anomaly_{change.state}"] += 1
         mid = ids.message_id("anomaly", change.event_id, change.state, change.severity)
-        out = [self._emit("anomalies", "anomaly", data, sc.msg_id if sc else None, mid)]
+        out = [self._anomaly(data, buf if span else None, span, sc.msg_id if sc else None, mid)]
+        if span is not None and any("window" in a.reason for a in rule.actions):
+            data["window"] = out[0].data["window"]  # an action's reason names it: finished now
         if change.state == "open":
             done = self.summarizer.count_anomaly(asset, sc.end if sc else change.start)
             if done is not None:
@@ -345,7 +338,34 @@ class FilterEngine:
     # --- summaries and compliance --------------------------------------------------------------
     def flush_summaries(self, before: float | None) -> list[Emit]:
         """Summaries of periods that ended before `before` (source time; None: all)."""
+        self._finish()
         return [self._emit("summaries", "summary", s) for s in self.summarizer.flush(before)]
+
+    def _anomaly(
+        self,
+        data: dict[str, Any],
+        buf: AssetBuffer | None,
+        span: tuple[float, float] | None,
+        corr: str | None,
+        mid: str,
+    ) -> Emit:
+        """The anomaly event, its raw window and compliance left to the first read of its data."""
+        limit, policy = self.rules.window_max_samples, self.rules.compliance
+
+        def finish(d: dict[str, Any]) -> dict[str, Any]:
+            if buf is not None and span is not None:
+                d = {**d, "window": buf.window(span[0], span[1], limit)}
+            return compliance.apply(policy, "anomalies", d)
+
+        emit = Emit("anomalies", "anomaly", data, corr, mid, finish=finish)
+        self._unfinished.append(emit)
+        return emit
+
+    def _finish(self) -> None:
+        """Finish the last step's emits before the state they read changes."""
+        for emit in self._unfinished:
+            emit.data  # noqa: B018 - read to finish
+        self._unfinished.clear()
 
     def _emit(
         self, output: str, kind: str, data: dict[str, Any], corr: str | None = None, mid: str | None = None
@@ -389,6 +409,7 @@ class FilterEngine:
 
     def load(self, doc: dict[str, Any]) -> None:
         """Replace episodes and data-quality state with a snapshot's (also: undo a failed message)."""
+        self._finish()
         rules = {r.name: r for r in self.rules.rules}
         self.episodes = {}
         for raw in doc.get("episodes", []):
