@@ -110,25 +110,31 @@ class WriteBackService:
                     self.duplicates += 1
                     return Decision(entry.audit, repeat=True)
                 return Decision(self.recover(request.request_id, entry.phase, entry.audit, entry.node))
-            try:
-                _, cut = self.store.prune(self.clock())
-            except sqlite3.Error as exc:
-                _log.warning("duplicate window not pruned", error=str(exc))
-            else:
-                if cut:
-                    _log.warning("maxRequests reached: the duplicate window is shorter than duplicateWindowS",
-                                 forgotten=cut, max_requests=self.store.max_requests)  # fmt: skip
             outcome = await self._decide(settings, request, enabled, envelope_ts, correlation_id)
-            if isinstance(outcome, dict):
-                return Decision(outcome)
-            self._settling += 1
-            self._idle.clear()
+            if not isinstance(outcome, dict):
+                self._settling += 1
+                self._idle.clear()
+        if isinstance(outcome, dict):
+            self._prune()
+            return Decision(outcome)
         try:
+            self._prune()  # once a minute, never between a request and its write
             return Decision(await self._settle(settings, outcome))
         finally:
             self._settling -= 1
             if not self._settling:
                 self._idle.set()
+
+    def _prune(self) -> None:
+        """Forget what left the duplicate window (the store does it at most once a minute)."""
+        try:
+            _, cut = self.store.prune(self.clock())
+        except sqlite3.Error as exc:
+            _log.warning("duplicate window not pruned", error=str(exc))
+        else:
+            if cut:
+                _log.warning("maxRequests reached: the duplicate window is shorter than duplicateWindowS",
+                             forgotten=cut, max_requests=self.store.max_requests)  # fmt: skip
 
     def recover(
         self, request_id: str, phase: str, audit: dict[str, Any], node: str | None = None

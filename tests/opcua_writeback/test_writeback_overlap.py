@@ -138,3 +138,23 @@ def test_an_older_write_settled_after_a_newer_one_leaves_the_newer_in_the_histor
     store.decide("newer", {"requestId": "newer"}, (node, Written(60.0, NOW + 1)))
     store.decide("older", {"requestId": "older"}, (node, Written(50.0, NOW)))
     assert store.written(node) == Written(60.0, NOW + 1)
+
+
+async def test_the_duplicate_window_is_pruned_after_the_write_not_before(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    class Watched(GatedAccess):
+        async def write(self, endpoint: str, node_id: str, value: Any, vtype: str) -> None:
+            order.append("write")
+            await super().write(endpoint, node_id, value, vtype)
+
+    class Store(SafetyStore):
+        def prune(self, now: float | None = None, *, every_s: float = 60.0) -> tuple[int, int]:
+            order.append("prune")
+            return super().prune(now, every_s=every_s)
+
+    access = Watched()
+    access.gate.set()
+    svc = WriteBackService(access, Store(tmp_path / "state"), clock=lambda: NOW)  # type: ignore[arg-type]
+    assert (await as_the_app(svc, req("flag", True, "r1"))).audit["result"] == "applied"
+    assert order == ["write", "prune"]
