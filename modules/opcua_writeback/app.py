@@ -95,7 +95,7 @@ async def configure(ctx: Context[Settings, WritebackState], settings: Settings) 
     """
     access = ctx.state.access
     service = ctx.state.service
-    async with service.lock:  # no write in flight: the next one uses the new session
+    async with service.quiet():  # no write or read-back in flight: the next one uses the new session
         old = access.settings
         if _session_of(old) != _session_of(settings):
             await access.close()
@@ -130,9 +130,10 @@ def _reported(ctx: Context[Settings, WritebackState], settings: Settings) -> dic
     }
 
 
-@module.input("requests", queue_size=1000, overflow="block")
+@module.input("requests", queue_size=1000, overflow="block", concurrency=4)
 async def on_request(ctx: Context[Settings, WritebackState], msg: InputMessage) -> None:
-    """One write request → exactly one audit event (one message id per request id)."""
+    """One write request → exactly one audit event (one message id per request id). Requests overlap:
+    the next one is decided while the last one's write is read back and audited (the service orders them)."""
     env = None
     try:
         env = parse_envelope(msg.json())
@@ -148,19 +149,20 @@ async def on_request(ctx: Context[Settings, WritebackState], msg: InputMessage) 
         await _audit(ctx, audit, env.correlation_id if env else msg.correlation_id, mid)
         return
     service = ctx.state.service
-    enabled, _ = enabled_now(ctx)
-    decision = await service.handle(ctx.settings, request, enabled=enabled, envelope_ts=env.ts,
-                                    correlation_id=env.correlation_id)  # fmt: skip
-    audit = decision.audit
-    if decision.repeat:
-        _log.info("repeated write request; not written again", request_id=request.request_id)
-    else:
-        level = _log.info if audit["result"] in ("applied", "dry-run") else _log.warning
-        level("write " + audit["result"], target=request.target, value=audit["value"],
-              reason=audit["reason"], request_id=request.request_id)  # fmt: skip
-    await _audit(ctx, audit, env.correlation_id, audit_id(request.request_id), count=not decision.repeat)
-    if not decision.repeat:
-        service.sent(request.request_id)
+    async with service.claim(request.request_id):  # a copy delivered again meanwhile waits, then repeats
+        enabled, _ = enabled_now(ctx)
+        decision = await service.handle(ctx.settings, request, enabled=enabled, envelope_ts=env.ts,
+                                        correlation_id=env.correlation_id)  # fmt: skip
+        audit = decision.audit
+        if decision.repeat:
+            _log.info("repeated write request; not written again", request_id=request.request_id)
+        else:
+            level = _log.info if audit["result"] in ("applied", "dry-run") else _log.warning
+            level("write " + audit["result"], target=request.target, value=audit["value"],
+                  reason=audit["reason"], request_id=request.request_id)  # fmt: skip
+        await _audit(ctx, audit, env.correlation_id, audit_id(request.request_id), count=not decision.repeat)
+        if not decision.repeat:
+            service.sent(request.request_id)
 
 
 def audit_id(request_id: str) -> str:

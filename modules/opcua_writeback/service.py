@@ -1,150 +1,31 @@
-"""Write-back orchestration: guard, outbox intent on disk, write, verify by read-back, the audit record."""
+"""Write-back orchestration: guard, intent on disk, the write, its outcome recorded; decisions in turn."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import math
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from edgeloop_runtime import get_logger, utc_now_iso
+from edgeloop_runtime import get_logger
 from edgeloop_runtime.errors import TransientError
 
 from .guard import ALLOW, Verdict, WriteRequest, check_age, check_timing, check_value, coerce
-from .settings import CONDITION_KINDS, Settings, TargetSpec
-from .store import SafetyStore, Written
+from .records import audit_record as audit_record  # the app builds audits of malformed requests
+from .records import parse_ts
+from .sending import NodeAccess, Sent, send, verify
+from .sending import NotSentError as NotSentError
+from .sending import WriteRefusedError as WriteRefusedError
+from .settings import Settings
+from .store import SafetyStore, Written, request_key
 
 _log = get_logger(__name__)
 
 
-class WriteRefusedError(Exception):
-    """The server refused the write with a Bad status (not transient)."""
-
-    def __init__(self, status: str) -> None:
-        self.status = status
-        super().__init__(status)
-
-
-class NotSentError(TransientError):
-    """The write never left the module (no session could be opened): safe to try again."""
-
-
-class NodeAccess(Protocol):
-    """What the service needs from the OPC UA adapter."""
-
-    async def read(self, endpoint: str, node_id: str) -> Any:
-        """The node's current value (raises TransientError when the server is unreachable)."""
-        ...
-
-    async def write(self, endpoint: str, node_id: str, value: Any, vtype: str) -> None:
-        """Write a DataValue without timestamps; raise WriteRefusedError, NotSentError or TransientError."""
-        ...
-
-    async def call(self, endpoint: str, object_id: str, method_id: str, value: Any, vtype: str) -> Any:
-        """Call a method with one argument; its outputs. Raises as `write` does."""
-        ...
-
-    async def condition(
-        self, endpoint: str, condition_id: str, kind: str, event_id: str, comment: str
-    ) -> Any:
-        """Call a condition's Acknowledge or Confirm (EventId from base64, Comment). Raises as `write`."""
-        ...
-
-    async def call_args(
-        self, endpoint: str, object_id: str, method_id: str, args: list[tuple[str, Any, str]]
-    ) -> Any:
-        """Call a method of several arguments `(name, value, type)`, checked against its InputArguments
-        first (a mismatch is WriteRefusedError, nothing called). Raises as `write`."""
-        ...
-
-
-MAX_VALUE_CHARS = 1024  # an audit carries a value up to this size as JSON, else its head and sha256
-MAX_TEXT_CHARS = 1024  # reasons and other strings in an audit
 INDETERMINATE = "the write was sent but its outcome was not recorded (the module stopped); not written again"
-
-
-def audit_record(
-    request: WriteRequest | None,
-    raw: dict[str, Any] | None,
-    spec: TargetSpec | None,
-    result: str,
-    reason: str,
-    *,
-    read_back: Any = None,
-    attempts: int = 0,
-) -> dict[str, Any]:
-    """The `audit` event body (contract in DEVELOPERS.md); always small (values bounded, see `bounded`)."""
-    src = raw or {}
-    return {
-        "requestId": bounded(request.request_id if request else src.get("requestId")),
-        "target": bounded(request.target if request else src.get("target")),
-        "nodeId": spec.node_id if spec else None,
-        "value": bounded(request.value if request else src.get("value")),
-        "result": result,
-        "reason": _cut(reason),
-        "readBack": bounded(read_back),
-        "attempts": attempts,
-        "sourceTimestamp": bounded(request.source_timestamp if request else src.get("sourceTimestamp")),
-        "appliedAt": utc_now_iso() if result == "applied" else None,
-    }
-
-
-def bounded(value: Any) -> Any:
-    """The value as strict JSON can carry it, at most MAX_VALUE_CHARS: else head + sha256 + size.
-
-    NaN and infinities become their names as text; integers beyond 64 bits become decimal text.
-    """
-    safe = json_safe(value)
-    text = json.dumps(safe, separators=(",", ":"), ensure_ascii=False)
-    if len(text) <= MAX_VALUE_CHARS:
-        return safe
-    raw = text.encode("utf-8", "surrogatepass")
-    return {
-        "truncated": True,
-        "bytes": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "head": text[:256],
-    }
-
-
-def json_safe(value: Any) -> Any:
-    """Strict-JSON form: non-finite floats as names, huge integers as text, keys as text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)  # 'nan', 'inf', '-inf'
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return f"{len(str(abs(value)))}-digit integer" if abs(value) >= 10**4000 else str(value)
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    return value
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + "..."
-
-
-def _same(a: Any, b: Any, tol: float) -> bool:
-    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=tol)
-    return bool(a == b)
-
-
-def parse_ts(text: str | None) -> float | None:
-    """An ISO-8601 timestamp with a zone as epoch seconds; None when absent or unusable."""
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return None if parsed.tzinfo is None else parsed.timestamp()
 
 
 @dataclass(frozen=True)
@@ -162,6 +43,10 @@ class WriteBackService:
     sends the audit and marks it sent. A request id already in the store is never written again: sent,
     its first audit comes back (`repeat`); not sent (the module died), its recorded outcome is audited
     now, `indeterminate` when the write had gone out but its outcome was not recorded.
+
+    Decisions take turns (`lock`) from the duplicate check to the write's answer, so interval and rate
+    checks see every write; the read-back and the recorded outcome of a write follow outside the lock,
+    so the next request is not held behind them. The app handles one request id at a time (`claim`).
     """
 
     def __init__(
@@ -178,6 +63,35 @@ class WriteBackService:
         self.crash_point = crash_point or (lambda where: None)
         self.lock = asyncio.Lock()  # one decision at a time: interval/rate checks see every write
         self.duplicates = 0
+        self._fresh: dict[str, Written] = {}  # node -> a write whose outcome is not in the store yet
+        self._claims: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._settling = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def claim(self, request_id: str) -> AsyncIterator[None]:
+        """One handler per request id at a time: a copy delivered again while the first is still being
+        handled waits for it (its audit sent), then finds it in the store and is a repeat."""
+        key = request_key(request_id)
+        lock, users = self._claims.get(key, (asyncio.Lock(), 0))
+        self._claims[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            users = self._claims[key][1] - 1
+            if users:
+                self._claims[key] = (lock, users)
+            else:
+                del self._claims[key]
+
+    @contextlib.asynccontextmanager
+    async def quiet(self) -> AsyncIterator[None]:
+        """Held: no decision and no read-back in flight (a session can be closed under it)."""
+        async with self.lock:
+            await self._idle.wait()
+            yield
 
     async def handle(
         self,
@@ -196,15 +110,31 @@ class WriteBackService:
                     self.duplicates += 1
                     return Decision(entry.audit, repeat=True)
                 return Decision(self.recover(request.request_id, entry.phase, entry.audit, entry.node))
-            try:
-                _, cut = self.store.prune(self.clock())
-            except sqlite3.Error as exc:
-                _log.warning("duplicate window not pruned", error=str(exc))
-            else:
-                if cut:
-                    _log.warning("maxRequests reached: the duplicate window is shorter than duplicateWindowS",
-                                 forgotten=cut, max_requests=self.store.max_requests)  # fmt: skip
-            return Decision(await self._decide(settings, request, enabled, envelope_ts, correlation_id))
+            outcome = await self._decide(settings, request, enabled, envelope_ts, correlation_id)
+            if not isinstance(outcome, dict):
+                self._settling += 1
+                self._idle.clear()
+        if isinstance(outcome, dict):
+            self._prune()
+            return Decision(outcome)
+        try:
+            self._prune()  # once a minute, never between a request and its write
+            return Decision(await self._settle(settings, outcome))
+        finally:
+            self._settling -= 1
+            if not self._settling:
+                self._idle.set()
+
+    def _prune(self) -> None:
+        """Forget what left the duplicate window (the store does it at most once a minute)."""
+        try:
+            _, cut = self.store.prune(self.clock())
+        except sqlite3.Error as exc:
+            _log.warning("duplicate window not pruned", error=str(exc))
+        else:
+            if cut:
+                _log.warning("maxRequests reached: the duplicate window is shorter than duplicateWindowS",
+                             forgotten=cut, max_requests=self.store.max_requests)  # fmt: skip
 
     def recover(
         self, request_id: str, phase: str, audit: dict[str, Any], node: str | None = None
@@ -228,6 +158,13 @@ class WriteBackService:
         except sqlite3.Error as exc:
             _log.error("safety state not writable; audit not marked sent", error=str(exc))
 
+    def written(self, node: str) -> Written | None:
+        """The node's last write: in the store, or newer, one whose outcome is still being settled."""
+        stored, fresh = self.store.written(node), self._fresh.get(node)
+        if fresh is None or (stored is not None and stored.written_at > fresh.written_at):
+            return stored
+        return fresh
+
     async def _decide(
         self,
         settings: Settings,
@@ -235,7 +172,8 @@ class WriteBackService:
         enabled: bool,
         envelope_ts: str | None,
         correlation_id: str | None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | Sent:
+        """The final audit, or the write that went out (its outcome settled by `_settle`)."""
         rid = request.request_id
         spec = settings.targets.get(request.target)
 
@@ -253,7 +191,7 @@ class WriteBackService:
         endpoint = settings.endpoint_of(spec)
         node = f"{endpoint} {spec.node_id}"
         value = coerce(spec, request.value)
-        last = self.store.written(node)
+        last = self.written(node)
         current: Any = None
         if spec.max_rate_per_s is not None and (
             last is None or last.value is None
@@ -285,13 +223,27 @@ class WriteBackService:
             return audit_record(request, None, spec, "refused", f"safety_state: intent not recorded ({exc});"
                                 " nothing written")  # fmt: skip
         self.crash_point("before-write")
-        audit, written = await self._write(settings, request, spec, endpoint, value)
+        audit, written, attempts = await send(self.access, settings, request, spec, endpoint, value)
+        mark = None if written is False else Written(value if written else None, self.clock())
+        if mark is not None:  # the next decision sees this write before its outcome is on disk
+            self._fresh[node] = mark
         self.crash_point("after-write")
+        return Sent(request, spec, endpoint, node, value, audit, mark, attempts)
+
+    async def _settle(self, settings: Settings, sent: Sent) -> dict[str, Any]:
+        """After the lock: verify a Good write by reading it back, then record the outcome."""
+        audit = sent.audit
+        if audit is None:
+            audit = await verify(self.access, settings, sent)
         try:
-            mark = None if written is False else Written(value if written else None, self.clock())
-            self.store.decide(rid, audit, None if mark is None else (node, mark))
+            self.store.decide(
+                sent.request.request_id, audit, None if sent.mark is None else (sent.node, sent.mark)
+            )
         except sqlite3.Error as exc:  # the outcome is audited now; a restart would re-audit it indeterminate
             _log.error("safety state not writable; outcome not recorded", error=str(exc))
+        else:
+            if sent.mark is not None and self._fresh.get(sent.node) is sent.mark:
+                del self._fresh[sent.node]
         self.crash_point("after-outcome")
         return audit
 
@@ -327,94 +279,6 @@ class WriteBackService:
         if value is not True:
             return Verdict(False, "not_permitted", f"the DCS permissive {node_id} is {value!r}, not true")
         return ALLOW
-
-    async def _write(
-        self, settings: Settings, request: WriteRequest, spec: TargetSpec, endpoint: str, value: Any
-    ) -> tuple[dict[str, Any], bool | None]:
-        """The audit, and whether the server took the write: True (Good status), False, None (unknown).
-
-        Retries only a write that was never sent; a write whose answer was lost is settled by reading
-        the node back, or stays unknown."""
-        attempts = 0
-        last = ""
-        delay = settings.retry_backoff_s
-        outputs: Any = None
-        while True:
-            attempts += 1
-            try:
-                if spec.kind in CONDITION_KINDS:
-                    outputs = await self.access.condition(
-                        endpoint, spec.node_id, spec.kind, value["eventId"], value.get("comment", "")
-                    )
-                elif spec.kind == "method" and spec.arguments is not None:
-                    assert spec.object_id is not None  # checked by the settings
-                    args: list[tuple[str, Any, str]] = [
-                        (name, value[name], a.type) for name, a in spec.arguments.items()
-                    ]
-                    outputs = await self.access.call_args(endpoint, spec.object_id, spec.node_id, args)
-                elif spec.kind == "method":
-                    assert spec.object_id is not None  # checked by the settings
-                    outputs = await self.access.call(endpoint, spec.object_id, spec.node_id, value, spec.type)
-                else:
-                    await self.access.write(endpoint, spec.node_id, value, spec.type)
-                break
-            except WriteRefusedError as exc:
-                return audit_record(
-                    request, None, spec, "failed", f"server refused: {exc.status}", attempts=attempts
-                ), False
-            except NotSentError as exc:
-                last = str(exc)
-                if attempts >= settings.max_attempts:
-                    return audit_record(request, None, spec, "failed",
-                                        f"gave up after {attempts} attempts, nothing sent: {last}",
-                                        attempts=attempts), False  # fmt: skip
-                await asyncio.sleep(delay)
-                delay *= 2
-            except TransientError as exc:  # sent, no answer: it may or may not have been applied
-                if spec.kind != "variable":  # nothing to read back: the operator must look
-                    why = f"no answer to the method call ({exc}); not called again"
-                    return audit_record(request, None, spec, "indeterminate", why, attempts=attempts), None
-                try:
-                    seen = await self.access.read(endpoint, spec.node_id)
-                except (TransientError, WriteRefusedError) as read_exc:
-                    return audit_record(request, None, spec, "indeterminate",
-                                        f"no answer to the write ({exc}) and no read-back ({read_exc});"
-                                        " not written again", attempts=attempts), None  # fmt: skip
-                if _same(seen, value, settings.verify_tolerance):
-                    return audit_record(request, None, spec, "applied",
-                                        f"{request.reason or 'applied'} (confirmed by read-back after"
-                                        f" the write's answer was lost: {exc})",
-                                        read_back=seen, attempts=attempts), True  # fmt: skip
-                why = f"no answer to the write ({exc}) and the node reads {seen!r}; not written again"
-                return audit_record(
-                    request, None, spec, "indeterminate", why, read_back=seen, attempts=attempts
-                ), None
-        if spec.kind != "variable":  # Good status: called; its outputs are the read-back
-            why = request.reason or "called"
-            return audit_record(
-                request, None, spec, "applied", why, read_back=outputs, attempts=attempts
-            ), True
-        try:
-            read_back = await self.access.read(endpoint, spec.node_id)
-        except (TransientError, WriteRefusedError) as exc:
-            return audit_record(request, None, spec, "applied",
-                                f"{request.reason or 'applied'} (Good status; read-back failed: {exc})",
-                                attempts=attempts), True  # fmt: skip
-        if not _same(read_back, value, settings.verify_tolerance):
-            return audit_record(
-                request, None, spec, "failed",
-                f"the server took the write but read-back {read_back!r} differs from the value written",
-                read_back=read_back, attempts=attempts,
-            ), True  # fmt: skip
-        return audit_record(
-            request,
-            None,
-            spec,
-            "applied",
-            request.reason or "applied",
-            read_back=read_back,
-            attempts=attempts,
-        ), True
 
 
 def _text(v: Verdict) -> str:

@@ -146,7 +146,8 @@ class SafetyStore:
             )  # fmt: skip
 
     def decide(self, request_id: str, audit: dict[str, Any], written: tuple[str, Written] | None) -> None:
-        """Record the outcome, and the node's new last written value, in one transaction."""
+        """Record the outcome, and the node's new last written value, in one transaction (a write older than
+        the one on record, settled after it, leaves the newer one in place)."""
         with self._db:
             self._tx()
             self._db.execute(
@@ -156,7 +157,10 @@ class SafetyStore:
             if written is not None:
                 node, w = written
                 self._db.execute(
-                    "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", (node, _dumps(w.value), w.written_at)
+                    "INSERT INTO history VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE SET"
+                    " value = excluded.value, written_at = excluded.written_at"
+                    " WHERE excluded.written_at >= written_at",
+                    (node, _dumps(w.value), w.written_at),
                 )
 
     def mark_sent(self, request_id: str) -> None:

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from edgeloop_runtime.errors import ConfigError, TransientError
 from opcua_writeback.app import heartbeat_due, heartbeat_value
 from opcua_writeback.guard import WriteGuard, WriteRequest, check_value, coerce, parse_request
-from opcua_writeback.service import NotSentError, WriteBackService, WriteRefusedError, bounded
+from opcua_writeback.records import bounded
+from opcua_writeback.service import NotSentError, WriteBackService, WriteRefusedError
 from opcua_writeback.settings import Settings, TargetSpec
 from opcua_writeback.store import Operator, SafetyStore
 
