@@ -2,10 +2,10 @@
 
 Runs in its own venv (.bench/bentoml, made by the benchmark), never in the project's. The same work per
 image as the module: OpenCV reduced decode + letterbox (inference.vision.pre), one batched ONNX Runtime
-run, the same post-processing for the whole batch (inference.vision.post.detections_batch). Tuning from the environment:
-BENTO_WORKERS (2), BENTO_MAX_BATCH (16), BENTO_MAX_LATENCY_MS (1000: with 60 its dispatcher answered 503
-under load), BENTO_THREADS (ORT intra-op, cores / workers). Multipart field `images` (BentoML names the
-field after the parameter).
+run, the same post-processing for the whole batch (inference.vision.post.detections_batch). Tuning from
+the environment: BENTO_WORKERS (2), BENTO_MAX_BATCH (16), BENTO_MAX_LATENCY_MS (1000: with 60 its
+dispatcher answered 503 under load), BENTO_THREADS (ORT intra-op, cores / workers). Multipart field
+`images` (BentoML names the field after the parameter).
 """
 
 from __future__ import annotations
