@@ -2,10 +2,10 @@
 
 Runs in its own venv (.bench/bentoml, made by the benchmark), never in the project's. The same work per
 image as the module: OpenCV reduced decode + letterbox (inference.vision.pre), one batched ONNX Runtime
-run, the same post-processing (inference.vision.post). Tuning from the environment:
-BENTO_WORKERS (2), BENTO_MAX_BATCH (16), BENTO_MAX_LATENCY_MS (1000: with 60 its dispatcher answered 503
-under load), BENTO_THREADS (ORT intra-op, cores / workers). Multipart field `images` (BentoML names the
-field after the parameter).
+run, the same post-processing for the whole batch (inference.vision.post.detections_batch). Tuning from
+the environment: BENTO_WORKERS (2), BENTO_MAX_BATCH (16), BENTO_MAX_LATENCY_MS (1000: with 60 its
+dispatcher answered 503 under load), BENTO_THREADS (ORT intra-op, cores / workers). Multipart field
+`images` (BentoML names the field after the parameter).
 """
 
 from __future__ import annotations
@@ -50,14 +50,11 @@ class Detector:
         max_latency_ms=int(os.environ.get("BENTO_MAX_LATENCY_MS", "1000")),
     )
     def predict(self, images: list[Path]) -> list[dict[str, object]]:
-        from inference.vision.post import detections
+        from inference.vision.post import detections_batch
         from inference.vision.pre import prepare
 
         prepared = [prepare(p.read_bytes(), self.size, self.pad) for p in images]
         x = np.stack([c for c, _ in prepared]).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         probs = self.sess.run(None, {self.input: np.ascontiguousarray(x)})[0]
-        out: list[dict[str, object]] = []
-        for k, (_, box) in enumerate(prepared):
-            dets = detections(probs[k], box, self.post)
-            out.append({"detections": dets, "total": len(dets)})
-        return out
+        found = detections_batch(probs, [box for _, box in prepared], self.post)
+        return [{"detections": dets, "total": len(dets)} for dets in found]

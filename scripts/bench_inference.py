@@ -3,13 +3,20 @@
 Vision (the defect detector, the labelled test set's JPEG frames, `POST /predict` over keep-alive HTTP):
   (a) engine  this module's REST server: per-request OpenCV decode at reduced size + letterbox in a small
               thread pool, dynamic micro-batching, up to two batches in `session.run` at once (ORT
-              intra-op threads = cores / 2). a_engine_inproc: the same engine called in process (no HTTP).
+              intra-op threads = cores / 2). a_engine_x2 (--pair): two such servers sharing the port.
+              a_engine_inproc (--inproc, after the rounds): the same engine called in process (no HTTP).
   (b) sample  the public samples' shape, a threaded Flask-style (werkzeug-like HTTP/1.1) server: per
               request a full PIL decode, PIL resize + paste into the letterbox canvas, numpy conversion,
               one `session.run` at batch 1 with ORT's default session options (no lock: sessions are
               thread-safe), the same post-processing.
-  (c) ceiling the engine's own decode + letterbox (same pool), batched `session.run` and post-processing
-              in a tight in-memory loop with two batches in flight: no HTTP, queues or messaging.
+  (c) ceiling the engine's own decode + letterbox (same pool), batched `session.run` (--ceiling-batch,
+              default 2) and post-processing in a tight in-memory loop with two batches in flight: no
+              HTTP, queues or messaging. A process of its own that stays up: measured in every round.
+  (d) bentoml BentoML 1.4 (scripts/bench_bentoml_service.py, adaptive batching, its own venv).
+  Round-robin: each round measures (c) and every server once, each round starting one arm later; the
+  summary gives each arm's median over the rounds and its median ratio to the same round's (c).
+  --burst-seconds N: afterwards, one client's p50 per 5-s slice for N s after a 16-client burst (does a
+  learned batching wait linger?).
 Sensor windows (the PCA model; OPC UA PubSub telemetry of the plant's three assets, in process):
   (a) engine  `InferenceService.on_telemetry`: window assembly + the micro-batcher, concurrent feeders.
   (b) single  the same window assembly, then one `session.run` per window at batch 1, inline.
@@ -17,7 +24,8 @@ Sensor windows (the PCA model; OPC UA PubSub telemetry of the plant's three asse
 Clients are closed-loop (1, 4, 16); throughput and p50/p99 latency per arm, then a per-item breakdown of
 each step measured alone (decode/pre/run/post), so the ratios can be explained. Usage:
   .venv/bin/python scripts/bench_inference.py --seconds 4 [--only vision|sensor] [--frame-size 1920x1440]
-      [--providers cuda,cpu]  (every arm on these execution providers; default cpu)
+      [--rounds 3] [--clients 4,16] [--burst-seconds 40] [--providers cuda,cpu]  (every arm on these
+      execution providers; default cpu)
 """
 
 from __future__ import annotations
@@ -315,28 +323,50 @@ def _engine_inproc(images: list[bytes], clients: int, seconds: float, out: Any) 
     out.put(asyncio.run(main()))
 
 
+def _ceiling_batches(
+    proc: Any, images: list[bytes], batch: int, seconds: float, pre_pool: Any, run_pool: Any
+) -> float:
+    """Images/s of the engine's own work in a tight loop: decode + letterbox in the pool, batched run and
+    post-processing, two batches in flight."""
+
+    def one(start: int) -> int:
+        chunk = [images[(start + k) % len(images)] for k in range(batch)]
+        proc(list(pre_pool.map(proc.prepare, chunk)))
+        return batch
+
+    n, i, t0 = 0, 0, time.perf_counter()
+    pending = [run_pool.submit(one, 0), run_pool.submit(one, batch)]
+    while time.perf_counter() - t0 < seconds:
+        n += pending.pop(0).result()
+        i += batch
+        pending.append(run_pool.submit(one, i))
+    for p in pending:
+        n += p.result()
+    return n / (time.perf_counter() - t0)
+
+
 def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -> None:
     from inference.engine.manager import EngineOptions
 
     proc = _processor()
     decode = EngineOptions(root=REPO, providers=_providers()).decode_threads()
     with ThreadPoolExecutor(decode) as pre_pool, ThreadPoolExecutor(2) as run_pool:
+        _ceiling_batches(proc, images, batch, 0.2, pre_pool, run_pool)
+        out.put(_ceiling_batches(proc, images, batch, seconds, pre_pool, run_pool))
 
-        def one(start: int) -> int:
-            chunk = [images[(start + k) % len(images)] for k in range(batch)]
-            proc(list(pre_pool.map(proc.prepare, chunk)))
-            return batch
 
-        one(0)
-        n, i, t0 = 0, 0, time.perf_counter()
-        pending = [run_pool.submit(one, 0), run_pool.submit(one, batch)]  # two batches in flight
-        while time.perf_counter() - t0 < seconds:
-            n += pending.pop(0).result()
-            i += batch
-            pending.append(run_pool.submit(one, i))
-        for p in pending:
-            n += p.result()
-        out.put(n / (time.perf_counter() - t0))
+def _ceiling_worker(images: list[bytes], batch: int, cmd: Any, out: Any) -> None:
+    """The ceiling (c) as a process that stays up, so that it is measured in the same rounds as the
+    servers: one measurement of `seconds` per command, None ends it."""
+    from inference.engine.manager import EngineOptions
+
+    proc = _processor()
+    decode = EngineOptions(root=REPO, providers=_providers()).decode_threads()
+    with ThreadPoolExecutor(decode) as pre_pool, ThreadPoolExecutor(2) as run_pool:
+        _ceiling_batches(proc, images, batch, 0.5, pre_pool, run_pool)
+        out.put("ready")
+        while (seconds := cmd.get()) is not None:
+            out.put(_ceiling_batches(proc, images, batch, seconds, pre_pool, run_pool))
 
 
 def _vision_breakdown(images: list[bytes]) -> dict[str, float]:
@@ -439,13 +469,14 @@ def _start_bentoml(port: int, env: dict[str, str]) -> Any:
     raise SystemExit("bentoml did not become ready in 120 s")
 
 
-def _start_servers(ctx: Any, bento: bool) -> tuple[list[Any], dict[str, tuple[str, str]]]:
+def _start_servers(ctx: Any, bento: bool, pair: bool) -> tuple[list[Any], dict[str, tuple[str, str]]]:
     """The HTTP arms: the module (one process, and two sharing the port with SO_REUSEPORT), the seed-style
     sample, BentoML. Returns the processes and arm -> (url, multipart field)."""
     procs: list[Any] = []
     urls: dict[str, tuple[str, str]] = {}
-    specs = (("a_engine", _serve_engine, 18500, 1), ("a_engine_x2", _serve_engine, 18502, 2),
-             ("b_sample", _serve_sample, 18501, 1))  # fmt: skip
+    specs = [("a_engine", _serve_engine, 18500, 1), ("b_sample", _serve_sample, 18501, 1)]
+    if pair:
+        specs.insert(1, ("a_engine_x2", _serve_engine, 18502, 2))
     for arm, target, port, n in specs:
         for _ in range(n):
             ready = ctx.Event()
@@ -482,20 +513,56 @@ def _after_burst(urls: dict[str, tuple[str, str]], images: list[bytes], seconds:
                           "p50_ms_per_5s_after": slices}), flush=True)  # fmt: skip
 
 
+class _Ceiling:
+    """The ceiling worker seen as an arm: `measure(seconds)` -> images/s (no clients, no latency)."""
+
+    def __init__(self, ctx: Any, images: list[bytes], batch: int) -> None:
+        self.cmd, self.out = ctx.Queue(), ctx.Queue()
+        self.proc = ctx.Process(target=_ceiling_worker, args=(images, batch, self.cmd, self.out), daemon=True)
+        self.proc.start()
+        if self.out.get(timeout=120) != "ready":
+            raise SystemExit("the ceiling worker did not start")
+
+    def measure(self, seconds: float) -> float:
+        self.cmd.put(seconds)
+        return float(self.out.get(timeout=seconds + 60))
+
+    def close(self) -> None:
+        self.cmd.put(None)
+        self.proc.join(10)
+
+
+def _median_row(arm: str, clients: int, rows: list[dict[str, Any]], ceilings: list[float]) -> dict[str, Any]:
+    """One arm's rounds as one row: the median of each figure, and its ratio to the ceiling of the same
+    round (median of the per-round ratios)."""
+    med = statistics.median
+    return {"arm": arm, "clients": clients, "per_s": round(med(r["per_s"] for r in rows), 1),
+            "p50_ms": round(med(r["p50_ms"] for r in rows), 2),
+            "p99_ms": round(med(r["p99_ms"] for r in rows), 2),
+            "of_c": round(med(r["per_s"] / c for r, c in zip(rows, ceilings, strict=True)), 3),
+            "rounds": [r["per_s"] for r in rows]}  # fmt: skip
+
+
 def bench_vision(
     seconds: float,
     clients: list[int],
     frame_size: tuple[int, int] | None = None,
-    rounds: int = 2,
+    rounds: int = 3,
     bento: bool = True,
     burst_seconds: float = 0.0,
+    ceiling_batch: int = 2,
+    inproc: bool = False,
+    pair: bool = False,
 ) -> None:
+    """Round-robin: every round measures the ceiling and every server once, each round starting one arm
+    later, so no arm always follows another and the ceiling sees the same load as the servers."""
     images = _images(frame_size)
     size = f"{frame_size[0]}x{frame_size[1]}" if frame_size else "512x384 (the test set)"
     mean_bytes = round(sum(map(len, images)) / len(images))
     print(json.dumps({"model": VISION, "frame_size": size, "mean_jpeg_bytes": mean_bytes}), flush=True)
     ctx = mp.get_context("spawn")
-    procs, urls = _start_servers(ctx, bento)
+    procs, urls = _start_servers(ctx, bento, pair)
+    ceiling = _Ceiling(ctx, images, ceiling_batch)
     rows: list[dict[str, Any]] = []
     try:
         for url, field in urls.values():
@@ -503,40 +570,60 @@ def bench_vision(
         probe = _Client(urls["a_engine"][0])
         http_only = _ms(lambda i: probe.post(images[0], field="other"), 200)
         probe.close()
-        arms = list(urls.items())
+        arms = ["c_ceiling", *urls]
         for c in clients:
-            got: dict[str, list[dict[str, Any]]] = {}
-            for r in range(rounds):  # alternating order: neither arm always follows the other
-                for arm, (url, field) in arms if r % 2 == 0 else arms[::-1]:
-                    got.setdefault(arm, []).append(_http_load(arm, url, images, c, seconds, field))
-                    print(json.dumps({"model": VISION, "round": r, **got[arm][-1]}), flush=True)
-            rows += [_merge(v) for v in got.values()]
+            got: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
+            for r in range(rounds):
+                for arm in arms[r % len(arms) :] + arms[: r % len(arms)]:
+                    if arm == "c_ceiling":
+                        row = {"arm": arm, "clients": c, "per_s": round(ceiling.measure(seconds), 1),
+                               "p50_ms": 0.0, "p99_ms": 0.0, "batch": ceiling_batch}  # fmt: skip
+                    else:
+                        row = _http_load(arm, urls[arm][0], images, c, seconds, urls[arm][1])
+                    got[arm].append(row)
+                    print(json.dumps({"model": VISION, "round": r, **row}), flush=True)
+            ceilings = [x["per_s"] for x in got["c_ceiling"]]
+            rows += [_median_row(a, c, got[a], ceilings) for a in arms]
         if burst_seconds > 0:
             _after_burst(urls, images, burst_seconds)
     finally:
+        ceiling.close()
         _stop(procs)
-    for c in clients:
-        rows.append(_in_child(ctx, _engine_inproc, (images, c, seconds), seconds * 2 + 120))
-        print(json.dumps({"model": VISION, **rows[-1]}), flush=True)
-    ceilings = {}
-    for b in (1, 2, 16):
-        ceilings[b] = round(_in_child(ctx, _vision_ceiling, (images, b, seconds), seconds + 120), 1)
-        print(json.dumps({"model": VISION, "arm": "c_ceiling", "batch": b, "per_s": ceilings[b]}), flush=True)
+    if inproc:
+        for c in clients:
+            row = _in_child(ctx, _engine_inproc, (images, c, seconds), seconds * 2 + 120)
+            print(json.dumps({"model": VISION, "after_the_rounds": True, **row}), flush=True)
     breakdown = _vision_breakdown(images)
     breakdown["a_http_multipart_roundtrip"] = round(http_only, 3)
     print(json.dumps({"model": VISION, "breakdown_ms_per_image": breakdown}), flush=True)
-    _summary("images", rows, max(ceilings.values()), clients, "a_engine", "b_sample")
+    _vision_summary(rows, clients, size, ceiling_batch)
+
+
+def _vision_summary(rows: list[dict[str, Any]], clients: list[int], size: str, batch: int) -> None:
+    """A markdown table: per client count, every arm's median images/s (p50/p99 ms) and share of (c), then
+    the module against BentoML."""
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    print(f"\n{size}: median of the rounds, images/s (p50/p99 ms) and share of the ceiling "
+          f"(c, batch {batch}, measured in the same rounds)")  # fmt: skip
+    print(f"| clients | {' | '.join(arms)} |")
+    print("|---" * (len(arms) + 1) + "|")
     for c in clients:
-        at = {r["arm"]: r for r in rows if r["clients"] == c}
-        ceiling = max(ceilings.values())
-        line: dict[str, str] = {
-            k: f"{at[k]['per_s'] / ceiling:.2f} of (c)" for k in ("a_engine", "a_engine_x2") if k in at
-        }
-        if "d_bentoml" in at:
+        got = {r["arm"]: r for r in rows if r["clients"] == c}
+        cells = [f"{got['c_ceiling']['per_s']}"] + [
+            f"{got[a]['per_s']} ({got[a]['p50_ms']}/{got[a]['p99_ms']}) {got[a]['of_c']:.2f} of c"
+            for a in arms[1:]
+        ]
+        print(f"| {c} | {' | '.join(cells)} |")
+    for c in clients:
+        got = {r["arm"]: r for r in rows if r["clients"] == c}
+        line = {k: f"{got[k]['of_c']:.2f} of (c)" for k in ("a_engine", "a_engine_x2") if k in got}
+        if "d_bentoml" in got:
+            d = got["d_bentoml"]
             for k in ("a_engine", "a_engine_x2"):
-                d, a = at["d_bentoml"], at[k]
-                line[f"{k}/bentoml"] = (f"{a['per_s'] / d['per_s']:.2f}x images/s, p99 {a['p99_ms']} vs "
-                                        f"{d['p99_ms']} ms")  # fmt: skip
+                if k in got:
+                    a = got[k]
+                    line[f"{k}/bentoml"] = (f"{a['per_s'] / d['per_s']:.2f}x images/s, p99 {a['p99_ms']} vs "
+                                            f"{d['p99_ms']} ms")  # fmt: skip
         print(f"{c} clients: {json.dumps(line)}", flush=True)
 
 
@@ -756,7 +843,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="per arm and client count")
     ap.add_argument("--clients", default="1,4,16")
-    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of the compared arms")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the compared arms (median reported)")
     ap.add_argument("--no-bentoml", action="store_true", help="leave out the BentoML arm")
     ap.add_argument(
         "--burst-seconds",
@@ -764,6 +851,13 @@ def main() -> int:
         default=0.0,
         help="after the vision arms: one client's p50 for this long after a 16-client burst",
     )
+    ap.add_argument(
+        "--ceiling-batch", type=int, default=2, help="the vision ceiling's batch (2: its best on CPU)"
+    )
+    ap.add_argument(
+        "--pair", action="store_true", help="also two module servers sharing the port (SO_REUSEPORT)"
+    )
+    ap.add_argument("--inproc", action="store_true", help="after the rounds: the engine in process, no HTTP")
     ap.add_argument("--only", choices=["vision", "sensor"])
     ap.add_argument("--frame-size", metavar="WxH", help="the test scenes as camera frames (e.g. 1920x1440)")
     ap.add_argument("--providers", default="cpu", help="every arm's providers, e.g. cuda,cpu (default cpu)")
@@ -782,7 +876,8 @@ def main() -> int:
                       "onnxruntime": ort.__version__, "active_providers": active.get_providers()}),
           flush=True)  # fmt: skip
     if args.only in (None, "vision"):
-        bench_vision(args.seconds, clients, frame_size, args.rounds, not args.no_bentoml, args.burst_seconds)  # type: ignore[arg-type]
+        bench_vision(args.seconds, clients, frame_size, args.rounds, not args.no_bentoml, args.burst_seconds,  # type: ignore[arg-type]
+                     args.ceiling_batch, args.inproc, args.pair)  # fmt: skip
     if args.only in (None, "sensor"):
         bench_sensor(args.seconds, clients, args.rounds)
     return 0

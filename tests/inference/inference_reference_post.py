@@ -96,3 +96,41 @@ def letterbox(img: np.ndarray, size: int) -> np.ndarray:
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
     return cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(114, 114, 114))
+
+
+def cell_components(
+    probs: Any, pixel_threshold: float, min_cells: int, stride: int, shrink: float
+) -> list[tuple[int, list[float], float]]:
+    """The cell-map models' components, one class and one component at a time: the cells where the class
+    wins (first class on a tie) and passes the threshold, grown by one cell (3x3), 8-connected; a box
+    spans a component's own cells (less `shrink` cells a side, times `stride`), its confidence is their
+    mean (float64, summed in raster order). Ordered by class, then by each component's first own cell in
+    raster order. Returns (class, box, confidence)."""
+    c, h, w = probs.shape
+    winner = probs.argmax(axis=0)
+    out: list[tuple[int, list[float], float]] = []
+    for k in range(1, c):
+        mask = (winner == k) & (probs[k] > pixel_threshold)
+        grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+        _n, labels = cv2.connectedComponents(grown, connectivity=8)
+        cells: dict[int, list[tuple[int, int]]] = {}
+        for y in range(h):
+            for x in range(w):
+                if mask[y, x]:
+                    cells.setdefault(int(labels[y, x]), []).append((y, x))
+        found = sorted(cells.values(), key=lambda own: own[0])  # first own cell, raster order
+        for own in found:
+            if len(own) < min_cells:
+                continue
+            ys, xs = [y for y, _ in own], [x for _, x in own]
+            cell_box = [min(xs), min(ys), max(xs) + 1, max(ys) + 1]
+            s = np.float32(shrink)  # in float32, as the map's numbers
+            box = [
+                (np.float32(v) + d) * np.float32(stride)
+                for v, d in zip(cell_box, (s, s, -s, -s), strict=True)
+            ]
+            total = 0.0
+            for y, x in own:
+                total += float(probs[k, y, x])
+            out.append((k, [float(v) for v in box], total / len(own)))
+    return out

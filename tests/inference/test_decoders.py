@@ -20,6 +20,7 @@ from onnx import TensorProto, helper
 from inference.engine.processors import FrameResult
 from inference.errors import ModelRejected
 from inference.service import InferenceService
+from inference.vision.post import PostParams, components_batch
 from inference.vision.pre import prepare
 
 LABELS = ["scratch", "dent", "crack"]
@@ -235,3 +236,20 @@ def test_class_aware_nms_keeps_what_greedy_nms_per_class_keeps(n: int) -> None:
     want = ref._nms(rows, 0.5, max_det=n)
     got = [rows[int(i)] for i in keep]
     assert [(r[2], r[1]) for r in got] == [(r[2], r[1]) for r in want]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cell_maps_of_a_whole_batch_give_each_image_s_own_components(seed: int) -> None:
+    """One labelling pass for the batch (maps stacked) finds what each map alone gives, in the same order."""
+    rng = np.random.default_rng(seed)
+    b, c, h, w = (int(v) for v in rng.integers((1, 2, 1, 1), (5, 6, 40, 40)))
+    probs = rng.random((b, c, h, w), dtype=np.float32) ** rng.uniform(0.2, 3)
+    params = PostParams(tuple(f"c{i}" for i in range(1, c)), 2, float(rng.uniform(0, 0.9)),
+                        int(rng.integers(1, 4)), 0.0, 0.5, float(rng.uniform(0, 0.5)))  # fmt: skip
+    got = components_batch(probs, params)
+    for i in range(b):
+        want = ref.cell_components(probs[i], params.pixel_threshold, params.min_cells, 2, params.shrink)
+        boxes, confs, classes = got[i]
+        assert [int(k) for k in classes] == [k for k, _, _ in want]
+        np.testing.assert_array_equal(boxes, np.array([box for _, box, _ in want], np.float32).reshape(-1, 4))
+        np.testing.assert_array_equal(confs, np.array([conf for _, _, conf in want], np.float32))

@@ -192,10 +192,11 @@ class ModelManager:
         if meta.kind == "window":
             processor = WindowProcessor(runner, meta, observer) if observer else WindowProcessor(runner, meta)
         else:
+            pool = self._pre_pool
             processor = (
-                FrameProcessor(runner, meta, self.options.confidence, observer)
+                FrameProcessor(runner, meta, self.options.confidence, observer, pool=pool)
                 if observer
-                else FrameProcessor(runner, meta, self.options.confidence)
+                else FrameProcessor(runner, meta, self.options.confidence, pool=pool)
             )
         in_flight = max(1, self.options.max_in_flight)
         executor = ThreadPoolExecutor(in_flight, thread_name_prefix=f"ort-{name}-{version}")
@@ -267,7 +268,7 @@ class ModelManager:
 
     async def submit_to(self, loaded: LoadedModel, item: Any) -> Any:
         """Run one request on a given version (a shadow candidate): no resubmission on a swap."""
-        prepare = loaded.prepare
+        prepare = loaded.prepare if loaded.inline else None
         if prepare is not None:
             item = await asyncio.get_running_loop().run_in_executor(self._pre_pool, prepare, item)
         return await loaded.batcher.submit(item)
@@ -280,15 +281,17 @@ class ModelManager:
     async def submit(self, name: str, item: Any) -> tuple[LoadedModel, Any]:
         """Run one request on the version in service; one caught by a swap is resubmitted, never lost.
 
-        A processor with a `prepare` step (frames: decode + letterbox) runs it in the shared pool first,
-        so requests are prepared while earlier batches run; BadInput from it stays with this request.
+        A processor with a `prepare` step (frames: decode + letterbox) prepares raw requests in the batch's
+        own thread (with the shared pool), so no request hops through a thread and back before queueing;
+        an inline batcher (the event loop runs its batches) has them prepared in the pool first. BadInput
+        from it stays with this request.
         """
         loop = asyncio.get_running_loop()
         while True:
             loaded = self.current.get(name)
             if loaded is None:
                 raise ModelRejected("not_loaded", f"model {name!r} is not loaded")
-            prepare = loaded.prepare
+            prepare = loaded.prepare if loaded.inline else None
             request = item if prepare is None else await loop.run_in_executor(self._pre_pool, prepare, item)
             try:
                 return loaded, await loaded.batcher.submit(request)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..models.metadata import ModelMetadata
-from .post import PostParams, detections, iou_matrix, nms
+from .post import PostParams, detections, detections_batch, iou_matrix, nms
 from .pre import Letterbox
 
 MAX_NMS = 30_000  # Ultralytics: boxes into NMS at most
@@ -216,6 +216,20 @@ class _Cells:
     def __call__(self, outs: list[np.ndarray], k: int, box: Letterbox) -> Decoded:
         return Decoded(detections(outs[0][k], box, self.params), [])
 
+    def batch(self, outs: list[np.ndarray], boxes: list[Letterbox]) -> list[Decoded]:
+        """Every image of the batch at once (one labelling pass for all the cell maps)."""
+        return [Decoded(d, []) for d in detections_batch(outs[0][: len(boxes)], boxes, self.params)]
+
+
+def decode_all(decode: Decoder, outs: list[np.ndarray], boxes: list[Letterbox]) -> list[Decoded]:
+    """The first len(boxes) images of a batch's outputs (a padded batch has more), by the decoder's own
+    batch method where it has one, else image by image."""
+    batch = getattr(decode, "batch", None)
+    if batch is not None:
+        decoded: list[Decoded] = batch(outs, boxes)
+        return decoded
+    return [decode(outs, k, box) for k, box in enumerate(boxes)]
+
 
 def make_decoder(meta: ModelMetadata, confidence: float | None) -> Decoder:
     """The decoder of the metadata's `postprocess.type`; `confidence` (CONFIDENCE_THRESHOLD) wins when set."""
@@ -231,4 +245,4 @@ def make_decoder(meta: ModelMetadata, confidence: float | None) -> Decoder:
     return _Cells(meta, thr)
 
 
-__all__ = ["Decoded", "Decoder", "batched_nms", "iou_matrix", "make_decoder"]
+__all__ = ["Decoded", "Decoder", "batched_nms", "decode_all", "iou_matrix", "make_decoder"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -53,57 +54,97 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 def components(probs: np.ndarray, p: PostParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One [C, H, W] probability map to boxes (model-input pixels), confidences, classes (1-based)."""
-    winner = probs.argmax(axis=0)
-    kernel = np.ones((3, 3), np.uint8)
-    boxes: list[np.ndarray] = []
-    confs: list[np.ndarray] = []
-    classes: list[np.ndarray] = []
-    for c in range(1, probs.shape[0]):
-        mask = ((winner == c) & (probs[c] > p.pixel_threshold)).astype(np.uint8)
-        if not mask.any():
-            continue
-        grown = cv2.dilate(mask, kernel)  # bridge one-cell gaps (crack fragments)
-        n, labels = cv2.connectedComponents(grown, connectivity=8)
-        ys, xs = np.nonzero(mask)
-        lab = np.asarray(labels)[ys, xs].astype(np.intp)
-        count = np.bincount(lab, minlength=n)
-        x1 = np.full(n, 1 << 30)
-        y1 = np.full(n, 1 << 30)
-        x2 = np.full(n, -1)
-        y2 = np.full(n, -1)
-        np.minimum.at(x1, lab, xs)
-        np.minimum.at(y1, lab, ys)
-        np.maximum.at(x2, lab, xs)
-        np.maximum.at(y2, lab, ys)
-        conf = np.bincount(lab, weights=probs[c][ys, xs], minlength=n) / np.maximum(count, 1)
-        ok = np.nonzero(count >= p.min_cells)[0]
-        ok = ok[ok > 0]
-        if len(ok) == 0:
-            continue
-        b = np.stack([x1[ok], y1[ok], x2[ok] + 1, y2[ok] + 1], axis=1).astype(np.float32)
-        b += np.array([p.shrink, p.shrink, -p.shrink, -p.shrink], np.float32)
-        b *= p.stride
-        boxes.append(b)
-        confs.append(conf[ok].astype(np.float32))
-        classes.append(np.full(len(ok), c, np.int64))
-    if not boxes:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    return np.concatenate(boxes), np.concatenate(confs), np.concatenate(classes)
+    """One [C, H, W] probability map to boxes (model-input pixels), confidences, classes (1-based): per
+    class, the cells that win and pass the pixel threshold, grown by one cell to bridge gaps (crack
+    fragments), labelled 8-connected; a component's box spans its own cells, its confidence is their
+    mean; ordered by class, then by the component's first cell in raster order."""
+    return components_batch(probs[None], p)[0]
+
+
+_GAP = 1  # an empty row between stacked maps, emptied again after the dilation: no map touches another
+
+
+def components_batch(probs: np.ndarray, p: PostParams) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`components` of every image of a [B, C, H, W] batch with one dilation and one labelling (no loop
+    per class or image): the per-class masks are stacked, image by image and class by class, an empty row
+    apart that is emptied again after the dilation, so each map is grown and labelled as if alone."""
+    b, c, h, w = probs.shape
+    if c < 2:
+        return [(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))] * b
+    tiles = b * (c - 1)
+    winner = probs.argmax(axis=1)[:, None]
+    cls = np.arange(1, c).reshape(1, c - 1, 1, 1)
+    mask = np.zeros((tiles, h + _GAP, w), np.uint8)
+    mask[:, :h] = ((winner == cls) & (probs[:, 1:] > p.pixel_threshold)).reshape(tiles, h, w)
+    flat = mask.reshape(tiles * (h + _GAP), w)
+    grown = cv2.dilate(flat, np.ones((3, 3), np.uint8))  # bridge one-cell gaps (crack fragments)
+    grown.reshape(tiles, h + _GAP, w)[:, h:] = 0
+    n, labels = cv2.connectedComponents(grown, connectivity=8)
+    ys, xs = np.nonzero(flat)
+    lab = np.asarray(labels)[ys, xs].astype(np.intp)
+    tile = ys // (h + _GAP)
+    ys = ys - tile * (h + _GAP)
+    values = probs[:, 1:].reshape(tiles, h, w)[tile, ys, xs]
+    count = np.bincount(lab, minlength=n)
+    conf = np.bincount(lab, weights=values, minlength=n) / np.maximum(count, 1)
+    x1 = np.full(n, 1 << 30)
+    y1 = np.full(n, 1 << 30)
+    x2 = np.full(n, -1)
+    y2 = np.full(n, -1)
+    t = np.zeros(n, np.intp)
+    first = np.zeros(n, np.intp)
+    if len(lab):  # per label: sorted by label (stable), each group's extent in one reduceat
+        order = np.argsort(lab, kind="stable")
+        lab_s = lab[order]
+        starts = np.flatnonzero(np.r_[True, lab_s[1:] != lab_s[:-1]])
+        ids = lab_s[starts]
+        x1[ids] = np.minimum.reduceat(xs[order], starts)
+        x2[ids] = np.maximum.reduceat(xs[order], starts)
+        y1[ids] = np.minimum.reduceat(ys[order], starts)
+        y2[ids] = np.maximum.reduceat(ys[order], starts)
+        t[ids] = tile[order][starts]
+        first[ids] = (ys * w + xs)[order][starts]  # nonzero() is raster order: a group's first cell
+    ok = np.nonzero(count >= p.min_cells)[0]
+    ok = ok[ok > 0]
+    ok = ok[np.lexsort((first[ok], t[ok]))]  # OpenCV's label order depends on its threads: not used
+    boxes = np.stack([x1[ok], y1[ok], x2[ok] + 1, y2[ok] + 1], axis=1).astype(np.float32)
+    boxes += np.array([p.shrink, p.shrink, -p.shrink, -p.shrink], np.float32)
+    boxes *= p.stride
+    confs = conf[ok].astype(np.float32)
+    image, classes = np.divmod(t[ok], c - 1)
+    classes = (classes + 1).astype(np.int64)
+    bounds = np.searchsorted(image, np.arange(b + 1))  # sorted by tile: image by image
+    return [(boxes[i:j], confs[i:j], classes[i:j]) for i, j in pairwise(bounds.tolist())]
 
 
 def detections(probs: np.ndarray, box: Letterbox, p: PostParams) -> list[dict[str, object]]:
     """Detections above the confidence threshold after NMS, boxes in original-frame pixels."""
-    boxes, confs, classes = components(probs, p)
+    return _detections(components(probs, p), box, p)
+
+
+def detections_batch(
+    probs: np.ndarray, boxes: list[Letterbox], p: PostParams
+) -> list[list[dict[str, object]]]:
+    """`detections` of every image of a [B, C, H, W] batch, the components found in one pass."""
+    return [_detections(found, box, p) for found, box in zip(components_batch(probs, p), boxes, strict=True)]
+
+
+def _detections(
+    found: tuple[np.ndarray, np.ndarray, np.ndarray], box: Letterbox, p: PostParams
+) -> list[dict[str, object]]:
+    boxes, confs, classes = found
     sel = confs >= p.confidence_threshold
     boxes, confs, classes = boxes[sel], confs[sel], classes[sel]
+    if len(boxes) == 0:
+        return []
     keep = nms(boxes, confs, p.nms_iou)
-    orig = box.to_original(boxes[keep])
+    orig = box.to_original(boxes[keep]).tolist()
+    conf = confs[keep].tolist()
     return [
         {
             "class": p.labels[int(classes[k]) - 1],
-            "confidence": round(float(confs[k]), 4),
-            "bbox": [round(float(v), 1) for v in orig[i]],
+            "confidence": round(conf[i], 4),
+            "bbox": [round(v, 1) for v in orig[i]],
         }
         for i, k in enumerate(keep)
     ]
