@@ -5,6 +5,10 @@
 Samples CPU and memory of every process (plant, hub, each module) every 5 s, plots them to PNG, states
 the memory growth per hour after warm-up (least squares over the run after the first `--warmup` s), and
 reads every `*dropped*` counter of the hub and the modules at the end.
+
+`--tracemalloc 300` makes the hub and every module append, every 300 s, the 15 allocation sites that grew
+most since they started to `tracemalloc.txt` in their state folders (under the `state:` printed at the
+end): slower, so for finding a leak, never for the figures.
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ from edgeloop_dev.plant import free_port
 from edgeloop_dev.supervisor import Supervisor
 
 SAMPLE_EVERY_S = 5.0
+MODULES = (
+    "opcua_ingest",
+    "camera_ingest",
+    "inference",
+    "anomaly_filter",
+    "upstream_router",
+    "opcua_writeback",
+)
 
 
 class Sampler:
@@ -99,6 +111,16 @@ def growth_mib_per_hour(points: list[tuple[float, float, float]], warmup_s: floa
     return slope * 3600
 
 
+def module_env(fps: float, tracemalloc_s: float) -> dict[str, dict[str, str]]:
+    """Per-module environment overrides: the camera's rate, and the heap-growth dump when asked for."""
+    env: dict[str, dict[str, str]] = {"camera_ingest": {"FPS": str(fps), "LOOP": "true"}}
+    if tracemalloc_s > 0:
+        os.environ["EDGELOOP_HUB_TRACEMALLOC"] = str(tracemalloc_s)
+        for name in MODULES:
+            env.setdefault(name, {})["EDGELOOP_TRACEMALLOC"] = str(tracemalloc_s)
+    return env
+
+
 def plot(sampler: Sampler, path: Path) -> None:
     import matplotlib
 
@@ -129,6 +151,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=120, help="seconds excluded from the memory slope")
     parser.add_argument("--out", type=Path, default=Path("soak.png"))
     parser.add_argument(
+        "--tracemalloc",
+        type=float,
+        default=0,
+        help="seconds: every module and the hub append their top heap growth to <state>/tracemalloc.txt "
+        "(slower: to find a leak, not for the figures)",
+    )
+    parser.add_argument(
         "--host", default=None, help="loopback address for the hub and plant (default: a free one)"
     )
     args = parser.parse_args()
@@ -142,7 +171,7 @@ def main() -> None:
         tui=False,
         scenario="load",
         load_tags=args.tags,
-        env={"camera_ingest": {"FPS": str(args.fps), "LOOP": "true"}},
+        env=module_env(args.fps, args.tracemalloc),
     )
     demo = Demo(options, Console(stderr=True))
     sampler = Sampler(demo)
@@ -171,6 +200,7 @@ def main() -> None:
     drops = {m: {k: v for k, v in c.items() if v} for m, c in sampler.dropped.items()}
     print("\nnon-zero dropped counters:", json.dumps({m: c for m, c in drops.items() if c}) or "none")
     print(f"upstream: {summary.upstream_messages} messages, {summary.upstream_bytes} bytes")
+    print(f"state: {state_dir}")
     (state_dir / "soak.json").write_text(json.dumps({"samples": sampler.samples, "dropped": sampler.dropped}))
 
 

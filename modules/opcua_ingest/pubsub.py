@@ -49,12 +49,16 @@ def iso(ts: datetime | None) -> str | None:
         return None
     text = _iso_cache.get(ts)
     if text is None:
-        utc = ts.astimezone(UTC) if ts.tzinfo is not None and ts.utcoffset() else ts
-        text = utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+        text = _format(ts)
         if len(_iso_cache) >= _ISO_CACHE_MAX:
             _iso_cache.clear()
         _iso_cache[ts] = text
     return text
+
+
+def _format(ts: datetime) -> str:
+    utc = ts.astimezone(UTC) if ts.tzinfo is not None and ts.utcoffset() else ts
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def json_value(value: Any) -> Any:
@@ -251,7 +255,7 @@ class NetworkMessageBatcher:
         self.pending_values = 0
         if not datasets:
             return
-        stamp = iso(datetime.now(UTC))
+        stamp = _format(datetime.now(UTC))  # unique: caching it would only evict the shared ones
         message = pubsub.network_message(
             str(uuid.uuid4()), self.publisher_id, [self._dataset_message(ds, stamp) for ds in datasets]
         )

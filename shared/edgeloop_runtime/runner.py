@@ -13,6 +13,7 @@ from .client import HubClient, SdkHubClient
 from .context import Context
 from .envelope import utc_now_iso
 from .errors import ConfigError, EdgeloopError, FatalError, TransientError
+from .heapwatch import HEAP_FILE, heap_interval, watch_heap
 from .inputs import InputQueue
 from .intake import Intake
 from .last_valid import LAST_VALID_FILE, LastValidConfig
@@ -46,6 +47,7 @@ class ModuleRunner:
     ) -> None:
         self.module = module
         self.env_values = env_overrides(module.settings_cls, env)
+        self.raw_env = env
         self.client = client
         self.stop = stop or asyncio.Event()
         self.metrics = Metrics(module.name, module.version)
@@ -291,6 +293,9 @@ class ModuleRunner:
                     group.create_task(self._supervise_task(name, func), name=f"task:{name}")
                     for name, func in self.module.tasks.items()
                 ]
+                if (interval := heap_interval(self.raw_env)) is not None:
+                    heap_file = ctx.state_dir / HEAP_FILE
+                    workers.append(group.create_task(watch_heap(heap_file, interval), name="tracemalloc"))
                 await self.stop.wait()
                 await self._drain()
                 for worker in workers:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from edgeloop_contracts import pubsub
+from opcua_ingest import pubsub as ingest_pubsub
 from opcua_ingest.pubsub import (
     NetworkMessageBatcher,
     Sample,
@@ -197,3 +198,13 @@ def test_a_key_frame_never_exceeds_the_limit() -> None:
     assert all(len(encode(m)) <= 4096 for m in out)
     pump = [d for m in out for d in m["Messages"] if d["DataSetWriterId"] == "pump"]
     assert [d["MessageType"] for d in pump] == ["ua-deltaframe"], "too big for one message: sent as a delta"
+
+
+def test_the_message_stamp_does_not_fill_the_timestamp_cache() -> None:
+    """Each network message's own `Timestamp` is new: only the samples' shared timestamps are cached."""
+    ingest_pubsub._iso_cache.clear()
+    b = NetworkMessageBatcher("edge1_opcua_ingest")
+    for _ in range(200):
+        b.add(sample())
+        assert len(b.flush()) == 1
+    assert len(ingest_pubsub._iso_cache) == 1  # TS alone, however many messages went out
