@@ -142,13 +142,14 @@ def test_the_checkout_s_contract_docs_are_up_to_date() -> None:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """What the script reads, copied: DEVELOPERS.md, every module.json, the production template."""
+    """What the script reads and writes, copied: DEVELOPERS.md, every module.json, the template, the schemas."""
     shutil.copy(ROOT / "DEVELOPERS.md", tmp_path / "DEVELOPERS.md")
     for path in (ROOT / "modules").glob("*/module.json"):
         (tmp_path / "modules" / path.parent.name).mkdir(parents=True)
         shutil.copy(path, tmp_path / "modules" / path.parent.name / "module.json")
     (tmp_path / "deployment").mkdir()
     shutil.copy(ROOT / "deployment/deployment.template.json", tmp_path / "deployment")
+    shutil.copytree(ROOT / "docs/contracts", tmp_path / "docs/contracts")
     return tmp_path
 
 
@@ -170,7 +171,7 @@ def test_check_fails_naming_a_stale_table_and_writing_fixes_it(checkout: Path) -
 
 
 def test_check_fails_on_a_schema_of_no_registered_contract(checkout: Path) -> None:
-    (checkout / "docs/contracts").mkdir(parents=True)
+    (checkout / "docs/contracts").mkdir(parents=True, exist_ok=True)
     (checkout / "docs/contracts/ghost.schema.json").write_text("{}")
     result = run("--check", "--root", str(checkout))
     assert result.returncode == 1

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from edgeloop_runtime.errors import ConfigError
-from opcua_ingest.app import _reported
+from opcua_ingest.app import IngestState, _reported
 from opcua_ingest.publishednodes import parse_published_nodes
 from opcua_ingest.schema import HONOURED_ENTRY, HONOURED_NODE, REFUSED_ENTRY, REFUSED_NODE
 from opcua_ingest.service import IngestStats
@@ -173,8 +174,11 @@ def test_leaving_the_policy_out_asks_for_the_servers_most_secure_endpoint() -> N
 
 def test_refused_entries_are_visible_in_the_reported_properties() -> None:
     plan = parse_published_nodes([entry(), entry(DataSetWriterId="x", UseReverseConnect=True)])
-    state = {"plan": plan, "stats": IngestStats(), "plan_error": None, "sessions": {}}
-    published = _reported(state, 0.0, 0.0)["publishedNodes"]
+    # only what _reported reads of the module state (the rest is metrics and sessions)
+    state = SimpleNamespace(
+        plan=plan, stats=IngestStats(), plan_error=None, sessions={}, last_change=None, pki=None
+    )
+    published = _reported(cast(IngestState, state), 0.0, 0.0)["publishedNodes"]
     assert published["status"] == "partial" and published["nodes"] == 1
     assert published["refused"] == [
         "[1].UseReverseConnect: refused, reverse connect is not supported (value True)"
