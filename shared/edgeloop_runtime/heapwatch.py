@@ -17,17 +17,17 @@ _FRAMES = 8
 _TOP = 15
 
 
-def heap_interval(env: Mapping[str, str]) -> float | None:
-    """The dump interval in seconds from EDGELOOP_TRACEMALLOC, or None when it is unset."""
-    raw = env.get(TRACEMALLOC_ENV, "").strip()
+def heap_interval(env: Mapping[str, str], name: str = TRACEMALLOC_ENV) -> float | None:
+    """The dump interval in seconds from the variable `name` (EDGELOOP_TRACEMALLOC), or None when unset."""
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     try:
         interval = float(raw)
     except ValueError:
-        raise ConfigError(f"{TRACEMALLOC_ENV} must be a number of seconds, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
     if interval <= 0:
-        raise ConfigError(f"{TRACEMALLOC_ENV} must be > 0 seconds, got {raw!r}")
+        raise ConfigError(f"{name} must be > 0 seconds, got {raw!r}")
     return interval
 
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import linecache
 import os
 import signal
 import time
@@ -31,6 +30,8 @@ from edgeloop_dev.hub.store import Store
 from edgeloop_dev.hub.twins import Twins
 from edgeloop_dev.hub.upstream import UpstreamLog, count_events
 from edgeloop_dev.routes import Router, parse_routes
+from edgeloop_runtime import heapwatch
+from edgeloop_runtime.errors import ConfigError as RuntimeConfigError
 from edgeloop_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -133,16 +134,11 @@ TRACEMALLOC_ENV = "EDGELOOP_HUB_TRACEMALLOC"  # seconds between heap-growth dump
 
 
 def _tracemalloc_interval() -> float | None:
-    raw = os.environ.get(TRACEMALLOC_ENV, "").strip()
-    if not raw:
-        return None
+    """The runtime's EDGELOOP_TRACEMALLOC rule, under the hub's own variable and error type."""
     try:
-        interval = float(raw)
-    except ValueError:
-        raise ConfigError(f"{TRACEMALLOC_ENV} must be a number of seconds, got {raw!r}") from None
-    if interval <= 0:
-        raise ConfigError(f"{TRACEMALLOC_ENV} must be > 0 seconds, got {raw!r}")
-    return interval
+        return heapwatch.heap_interval(os.environ, TRACEMALLOC_ENV)
+    except RuntimeConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 async def _periodic(hub: Hub, heap_dump: Path | None, heap_interval: float | None) -> None:
@@ -161,17 +157,9 @@ async def _periodic(hub: Hub, heap_dump: Path | None, heap_interval: float | Non
 
 
 def _dump_heap_growth(path: Path, baseline: tracemalloc.Snapshot) -> None:
-    """Append the 15 allocation sites that grew most since the hub started (by traceback)."""
-    ignore = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, linecache.__file__))
-    snap = tracemalloc.take_snapshot().filter_traces(ignore)
-    stats = snap.compare_to(baseline, "traceback")[:15]
-    current, _ = tracemalloc.get_traced_memory()
-    lines = [f"== {time.strftime('%H:%M:%S')} traced {current / 2**20:.2f} MiB"]
-    for stat in stats:
-        lines.append(f"{stat.size_diff / 1024:+.1f} KiB {stat.count_diff:+d} blocks")
-        lines.extend(f"    {line}" for line in stat.traceback.format()[-8:])
+    """Append the 15 allocation sites that grew most since the hub started (the runtime's report)."""
     with open(path, "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(heapwatch.growth_report(baseline))
 
 
 async def serve(opts: HubOptions, stop: asyncio.Event) -> None:
