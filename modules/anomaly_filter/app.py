@@ -13,7 +13,8 @@ from edgeloop_contracts.anomaly import Anomaly
 from edgeloop_runtime import Backpressure, Context, InputMessage, Module, get_logger
 from edgeloop_runtime.metrics import Bound
 
-from .engine import Emit, FilterEngine
+from .emits import Emit
+from .engine import FilterEngine
 from .settings import Settings
 from .state_file import EPISODES_FILE, StateFile
 

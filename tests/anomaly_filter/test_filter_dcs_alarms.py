@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from af_factories import T0, iso, score, telemetry
 
-from anomaly_filter.engine import Emit, FilterEngine
+from anomaly_filter.emits import Emit
+from anomaly_filter.engine import FilterEngine
 from anomaly_filter.rules import parse_rules
 from edgeloop_runtime.errors import ConfigError
 
