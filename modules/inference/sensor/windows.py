@@ -163,7 +163,8 @@ class WindowAssembler:
             if not isinstance(payload, dict):
                 raise BadInput("bad_telemetry", f"dataset message of {asset!r} has no `Payload` object")
             wanted = self._wanted[asset]
-            default_ts = m.Timestamp or body.Timestamp or None
+            # as `a or b or c` over the JSON: an empty network Timestamp is refused, not taken as none
+            default_ts = m.Timestamp or (None if body.Timestamp is UNSET else body.Timestamp)
             values: dict[str, float] = {}
             qualities: dict[str, str] = {}
             newest = ""
