@@ -38,10 +38,11 @@ def test_unique_telemetry_and_scores_leave_nothing_once_the_buffers_are_full() -
     tracemalloc.start(1)
     try:
         fill = retained_growth(step, 0, 400)  # 800 rows and 400 scores: every bound reached
-        later = retained_growth(step, 400, 400)
+        later = [retained_growth(step, start, 400) for start in (400, 800, 1200)]
     finally:
         tracemalloc.stop()
-    # A leak of a few dozen bytes per message would keep more than a quarter of the fill; what stays
-    # is allocator noise and the period or episode open at the end.
-    assert later < fill // 4, f"{later} B kept by 400 more messages after {fill} B of fill"
+    # A leak of a few dozen bytes per message would keep more than a quarter of the fill in every span of
+    # 400; what stays otherwise is noise that comes and goes (a collection's timing, an episode or period
+    # open at the end, caches other tests warmed), so the span that kept least is the one that tells.
+    assert min(later) < fill // 4, f"{later} B kept by each 400 more messages after {fill} B of fill"
     assert len(eng.buffers["pump"].rows) == ROWS and len(eng.seen) == DEDUP
