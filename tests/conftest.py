@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, pick_hub_host
 
@@ -19,6 +21,12 @@ from edgeloop_dev.hub.harness import HubProcess, SdkModule, make_manifest, pick_
 for _area in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir() and not p.name.startswith(".")):
     if str(_area) not in sys.path:
         sys.path.append(str(_area))
+
+# Property tests draw the same cases every run (a suite run never fails on a new draw; tests/fuzz has its own
+# `ci` and `long` profiles); HYPOTHESIS_PROFILE=explore draws new cases each run, to look for what is not found.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile("explore" if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else "repeatable")
 
 
 @pytest.fixture
