@@ -345,16 +345,6 @@ def _ceiling_batches(
     return n / (time.perf_counter() - t0)
 
 
-def _vision_ceiling(images: list[bytes], batch: int, seconds: float, out: Any) -> None:
-    from inference.engine.manager import EngineOptions
-
-    proc = _processor()
-    decode = EngineOptions(root=REPO, providers=_providers()).decode_threads()
-    with ThreadPoolExecutor(decode) as pre_pool, ThreadPoolExecutor(2) as run_pool:
-        _ceiling_batches(proc, images, batch, 0.2, pre_pool, run_pool)
-        out.put(_ceiling_batches(proc, images, batch, seconds, pre_pool, run_pool))
-
-
 def _ceiling_worker(images: list[bytes], batch: int, cmd: Any, out: Any) -> None:
     """The ceiling (c) as a process that stays up, so that it is measured in the same rounds as the
     servers: one measurement of `seconds` per command, None ends it."""
