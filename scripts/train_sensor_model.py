@@ -69,8 +69,9 @@ def _windows(x: np.ndarray) -> np.ndarray:
 
 
 def _q(a: np.ndarray, decimals: int = 5) -> np.ndarray:
-    """Round to a fixed grid so that tiny float differences between machines do not change the file."""
-    return np.round(a.astype(np.float64), decimals).astype(np.float32)
+    """Round to a fixed grid so that tiny float differences between machines do not change the file; a
+    value that rounds to zero is +0.0 (BLAS kernels differ per CPU in the sign of the near-zero ones)."""
+    return (np.round(a.astype(np.float64), decimals) + 0.0).astype(np.float32)
 
 
 def _psi_threshold(base: dict[str, Any], values: np.ndarray) -> float:
