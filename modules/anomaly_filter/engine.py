@@ -20,7 +20,7 @@ from .emits import Emit
 from .episodes import Change, Episode
 from .rules import SEVERITY_RANK, Rule, RuleSet
 from .scores import Score, parse_score
-from .signals import AssetBuffer
+from .signals import AssetBuffer, restore_runs, saved_runs
 from .summaries import Summarizer
 from .telemetry import format_ts, parse_network_message
 
@@ -350,7 +350,8 @@ class FilterEngine:
 
     # --- durable state (pure data in and out; the module persists it) -------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Episodes and open data-quality events as JSON data: what must survive a restart."""
+        """Episodes, open data-quality events and flat lines under way as JSON data: what must survive a
+        restart."""
         return {
             "v": 1,
             "episodes": [ep.to_doc() for ep in self.episodes.values()],
@@ -364,11 +365,13 @@ class FilterEngine:
                 for asset, st in self.dq.items()
             },
             "dcsAlarms": self.dcs.to_doc(),
+            "flat": saved_runs(self.buffers, self.rules.flat_saved_s),
         }
 
     def restore(self, doc: dict[str, Any]) -> list[Emit]:
         """Take a snapshot back after a restart; an open episode whose rule is gone is closed now."""
         self.load(doc)
+        restore_runs(self.buffers, doc.get("flat", {}), self.buffer_len)
         out: list[Emit] = []
         names = {r.name for r in self.rules.rules}
         for key, ep in list(self.episodes.items()):

@@ -154,6 +154,13 @@ class RuleSet(_Model):
     known_assets: list[str] = Field(default_factory=list, alias="knownAssets")
     compliance: Compliance = Field(default_factory=lambda: Compliance.model_validate({}))
 
+    @property
+    def flat_saved_s(self) -> float | None:
+        """How long a flat run lasts before the filter saves it: half the shortest stuck check's time, so
+        that a restart does not hide a frozen sensor; None when no rule checks for one."""
+        times = [s.flat_seconds for r in self.rules for s in r.signals if s.method == "stuck"]
+        return min(times) / 2 if times else None
+
     @model_validator(mode="after")
     def _unique_names(self) -> RuleSet:
         names = [r.name for r in self.rules]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgeloop_contracts.anomaly import AnomalyWindow
 
@@ -49,6 +50,9 @@ class AssetBuffer:
     last: dict[str, float] = field(default_factory=dict)
     warmup: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)  # rows per field in the buffer
+    # field -> (its current Good value, the source time of that value's first sample): a flat line's run,
+    # kept beside the rows so that it can outlive them (and a restart: `flat_runs` / `seed_run`)
+    runs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def add(self, s: Sample, checks: dict[str, tuple[float, int]]) -> None:
         """Append a sample; `checks` maps field → (alpha, warmup) for the z-scores to track."""
@@ -62,6 +66,12 @@ class AssetBuffer:
                 # An outlier far beyond the threshold is kept out of the baseline so it cannot mask itself.
                 if abs(z) < 6.0 or est.n < warm:
                     est.update(s.value)
+        if s.good and s.value is not None and s.status == "Good":
+            run = self.runs.get(s.field)
+            if run is None or run[0] != s.value:
+                self.runs[s.field] = (s.value, s.ts)
+        else:
+            self.runs.pop(s.field, None)
         self.rows.append((s.ts, s.field, s.value, s.good, z))
         self.held[s.field] = self.held.get(s.field, 0) + 1
         if s.good and s.status != "Good":
@@ -74,6 +84,19 @@ class AssetBuffer:
                 self.held[old[1]] = left
             else:
                 del self.held[old[1]]
+
+    def flat_runs(self, min_s: float) -> dict[str, list[float]]:
+        """The fields that have held one Good value for at least `min_s` up to the asset's newest sample,
+        as {field: [value, since]}: what a stuck check needs after a restart, when a frozen sensor (which
+        sends no change) would otherwise never be seen again."""
+        if not self.rows:
+            return {}
+        newest = self.rows[-1][0]
+        return {f: [v, since] for f, (v, since) in sorted(self.runs.items()) if newest - since >= min_s}
+
+    def seed_run(self, asset: str, fld: str, value: float, since: float) -> None:
+        """Take a saved run back as the field's sample at `since` (before any new telemetry arrives)."""
+        self.add(Sample(asset, fld, since, value, True, "Good"), {})
 
     def _since(self, start: float, end: float) -> list[tuple[float, str, float | None, bool, float]]:
         """Rows in [start, end], oldest first, scanned back from the newest (rows come in time order)."""
@@ -152,3 +175,18 @@ class AssetBuffer:
             col = fields.setdefault(f, [None] * len(times))
             col[i] = v if good else None
         return AnomalyWindow([format_ts(t) for t in times], fields)
+
+
+def saved_runs(buffers: dict[str, AssetBuffer], min_s: float | None) -> dict[str, dict[str, list[float]]]:
+    """Per asset, the flat runs at least `min_s` long (none when no rule checks for a stuck sensor)."""
+    if min_s is None:
+        return {}
+    return {a: runs for a, buf in sorted(buffers.items()) if (runs := buf.flat_runs(min_s))}
+
+
+def restore_runs(buffers: dict[str, AssetBuffer], doc: dict[str, Any], maxlen: int) -> None:
+    """Seed the buffers with saved runs, oldest first, so a flat line under way goes on being timed."""
+    for asset, runs in doc.items():
+        buf = buffers.setdefault(asset, AssetBuffer(maxlen))
+        for fld, (value, since) in sorted(runs.items(), key=lambda kv: float(kv[1][1])):
+            buf.seed_run(asset, fld, float(value), float(since))

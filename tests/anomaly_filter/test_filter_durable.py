@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from af_factories import T0, score, telemetry
 
 from anomaly_filter.emits import Emit
@@ -213,3 +214,45 @@ async def test_telemetry_handled_while_a_score_is_being_sent_does_not_save_its_h
         await within(task, 20, "anomaly_filter to exit after stop")
     saved = json.loads((tmp_path / "episodes.json").read_text())
     assert [bool(e["openId"]) for e in saved["episodes"]] == [True]
+
+
+STUCK_RULE: dict[str, Any] = {
+    "name": "stuck",
+    "raise": 1.0,
+    "clear": 0.8,
+    "combine": "or",
+    "signals": [{"field": "Flow", "method": "stuck", "minSamples": 20, "minSeconds": 2.0}],
+}
+
+
+def states_of(emits: list[Emit]) -> list[str]:
+    return [e.data["state"] for e in emits if e.output == "anomalies"]
+
+
+def frozen_flow(eng: FilterEngine, start: int, stop: int) -> None:
+    """Telemetry 10 times a second from T0 + start/10 to T0 + stop/10: Flow changes until 1 s, then is
+    frozen (a subscription sends no change for it) while Speed keeps reporting."""
+    for i in range(start, stop):
+        values = {"Speed": 1000.0 + i} | ({"Flow": 100.0 + i} if i < 10 else {})
+        eng.on_telemetry(telemetry("pump", T0 + i * 0.1, values))
+
+
+def test_a_sensor_frozen_across_a_restart_is_still_timed_from_when_it_froze() -> None:
+    eng = FilterEngine(parse_rules({"rules": [STUCK_RULE], "summaryPeriodS": 3600}))
+    frozen_flow(eng, 0, 25)  # Flow frozen at 109.0 since T0 + 0.9: 1.5 s, not yet the check's 2 s
+    assert states_of(eng.on_score(score("pump", T0 + 2.4, 0.1, length=1))) == []
+    fresh, emitted = restarted(eng, STUCK_RULE)
+    assert emitted == []
+    frozen_flow(fresh, 25, 40)  # the new process never sees a Flow sample
+    out = fresh.on_score(score("pump", T0 + 3.9, 0.1, length=1))
+    assert states_of(out) == ["open"], "the flat line under way at the restart was forgotten"
+    assert out[0].data["evidence"]["signals"]["Flow.flatSeconds"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_only_flat_lines_are_saved_and_only_when_a_rule_checks_for_them() -> None:
+    eng = FilterEngine(parse_rules({"rules": [STUCK_RULE], "summaryPeriodS": 3600}))
+    frozen_flow(eng, 0, 25)
+    assert eng.snapshot()["flat"] == {"pump": {"Flow": [109.0, T0 + 0.9]}}  # Speed changes every sample
+    plain = FilterEngine(parse_rules({"rules": [RULE], "summaryPeriodS": 3600}))
+    frozen_flow(plain, 0, 25)
+    assert plain.snapshot()["flat"] == {}
