@@ -158,3 +158,16 @@ def test_the_tour_shows_every_kind_and_every_asset_within_two_minutes(seed: int)
     assert all(
         set(f.tags) <= known and f.asset in f.tags[0].lower() for f in sched.faults if f.kind != "cavitation"
     )
+
+
+def test_held_faults_show_nothing_and_count_from_where_they_start() -> None:
+    model = PlantModel(one_fault("bad_status", ("Pump.Flow",)))
+    model.faults_from = None
+    run(model, 0, 20)
+    assert model.step(20.0)["Pump.Flow"].status == "Good", "a held fault was injected"
+    model.faults_from = 25.0
+    assert model.step(30.0)["Pump.Flow"].status == "Good", "the fault came before its 10 s after the start"
+    assert model.step(36.0)["Pump.Flow"].status == "BadSensorFailure", (
+        "the fault did not come 10 s after the start"
+    )
+    assert model.step(66.0)["Pump.Flow"].status == "Good", "the fault did not end 40 s after the start"

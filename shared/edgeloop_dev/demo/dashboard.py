@@ -52,11 +52,15 @@ def signals_table(watch: SignalWatch) -> Table:
     return table
 
 
-def faults_panel(faults: list[Fault], elapsed: float) -> Table:
+def faults_panel(faults: list[Fault], elapsed: float | None) -> Table:
+    """The next and recent faults; `elapsed` since the faults started, None while they are held."""
     table = Table(expand=True, box=None)
     table.add_column("fault")
     table.add_column("asset")
     table.add_column("when", justify="right")
+    if elapsed is None:
+        table.add_row("(held until the pipeline is live)", "", "")
+        return table
     shown = [f for f in faults if f.end_s > elapsed - 60][:8]
     for fault in shown:
         if fault.active(elapsed):
@@ -138,7 +142,7 @@ def render(
     snapshot: Snapshot | None,
     watch: SignalWatch,
     faults: list[Fault],
-    plant_elapsed: float,
+    plant_elapsed: float | None,
     state: DemoState,
     router: dict[str, Any],
     inference: dict[str, Any],

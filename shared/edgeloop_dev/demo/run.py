@@ -18,6 +18,7 @@ from rich.table import Table
 
 from edgeloop_dev.demo.dashboard import render
 from edgeloop_dev.demo.observe import UPSTREAM_FILE, DemoState, JsonlTail, parse_ts
+from edgeloop_dev.demo.ready import LIVE_TIMEOUT_S, SENSOR_MODEL, pipeline_live, waiting_for
 from edgeloop_dev.demo.report import write_report
 from edgeloop_dev.demo.services import REPO_ROOT, blob_target, render_debug_manifest, require_free
 from edgeloop_dev.demo.signals import SignalWatch
@@ -53,7 +54,8 @@ class Demo:
         self.upstream = JsonlTail(self.dir / UPSTREAM_FILE)
         self.writes = JsonlTail(self.dir / "plant" / AUDIT_FILE)
         self.schedule = fault_schedule(options.seed, options.scenario)
-        self.plant_start = time.time()
+        self.plant_start = time.time()  # the faults' zero: set again when they start
+        self.faults_started = False  # held until the pipeline is live (`_start_faults`)
         self.router: dict[str, Any] = {}
         self.inference: dict[str, Any] = {}
         self.on_tick: Callable[[Supervisor], None] | None = None  # benchmarks sample processes here
@@ -78,6 +80,7 @@ class Demo:
                 seed=opts.seed,
                 scenario=opts.scenario,
                 tags=opts.load_tags,
+                hold_faults=True,  # started once the pipeline is live (`_start_faults`)
             ),
             log_path=self.dir / "logs" / "plant.log",
         )
@@ -86,7 +89,6 @@ class Demo:
         plant.start()
         blob, azurite = blob_target(self.dir)
         self.console.print(f"plant: {plant.endpoint}   blob storage: {blob.description}")
-        self.plant_start = self._plant_start()
         manifest = render_debug_manifest(
             self.dir,
             {
@@ -99,16 +101,15 @@ class Demo:
             routes=opts.routes,
         )
         config = SupervisorConfig(manifest=manifest, state_dir=self.dir, host=opts.host, repo_root=REPO_ROOT)
-        started = time.monotonic()
         try:
             async with Supervisor(config) as supervisor:
-                await self._watch(supervisor, started)
+                await self._watch(supervisor)
         finally:
             self._collect()
             plant.stop()
             if azurite is not None:
                 azurite.stop()
-        elapsed = time.time() - self.plant_start
+        elapsed = time.time() - self.plant_start if self.faults_started else 0.0
         summary = summarize(self.state, self.schedule.faults, self.plant_start, elapsed)
         (self.dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2), encoding="utf-8")
         report = write_report(self.state, self.schedule.faults, self.plant_start, summary, self.dir)
@@ -143,8 +144,28 @@ class Demo:
                 self.inference = dict(twin.get("reported", {}))
             await asyncio.sleep(2)
 
-    async def _watch(self, supervisor: Supervisor, started: float) -> None:
+    async def _start_faults(self, supervisor: Supervisor, since: float) -> bool:
+        """Start the plant's held faults once the pipeline is live (or has had LIVE_TIMEOUT_S to be)."""
+        live = await pipeline_live(supervisor.status())
+        if not live and time.monotonic() - since < LIVE_TIMEOUT_S:
+            return False
+        if not live:
+            waiting = ", ".join(waiting_for(supervisor.status())) or f"{SENSOR_MODEL} to score windows"
+            self.console.print(
+                f"[yellow]pipeline not live after {LIVE_TIMEOUT_S:.0f} s[/] (waiting for "
+                f"{waiting}); the faults start anyway"
+            )
+        if self.plant is not None:
+            await asyncio.to_thread(self.plant.start_faults)
+        self.plant_start = self._plant_start()
+        self.faults_started = True
+        self.console.print(f"faults start now ({self.options.scenario}, seed {self.options.seed})")
+        return True
+
+    async def _watch(self, supervisor: Supervisor) -> None:
+        """Hold the faults until the pipeline is live, then run for the duration, refreshing the screen."""
         duration = self.options.duration_s
+        started = time.monotonic()
         watch = SignalWatch(f"opc.tcp://{self.options.host}:{self.options.plant_port}")
         background = [asyncio.create_task(watch.run()), asyncio.create_task(self._poll_modules(supervisor))]
 
@@ -155,7 +176,7 @@ class Demo:
                 supervisor.status(),
                 watch,
                 list(self.schedule.faults),
-                time.time() - self.plant_start,
+                time.time() - self.plant_start if self.faults_started else None,
                 self.state,
                 self.router,
                 self.inference,
@@ -169,8 +190,10 @@ class Demo:
             )
             with live or contextlib.nullcontext():
                 last_line = 0.0
-                while duration is None or time.monotonic() - started < duration:
+                while not self.faults_started or duration is None or time.monotonic() - started < duration:
                     await asyncio.sleep(0.5)
+                    if not self.faults_started and await self._start_faults(supervisor, started):
+                        started = time.monotonic()  # the duration counts from the faults' start
                     self._collect()
                     if self.on_tick is not None:
                         self.on_tick(supervisor)

@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start with the DCS permissive (AI writes allowed) false",
     )
+    p.add_argument(
+        "--hold-faults",
+        action="store_true",
+        help="inject no fault until SIGUSR1; the schedule's times count from then (startedAt is null until)",
+    )
     p.add_argument("--print-schedule", action="store_true", help="print the fault schedule and exit")
     p.set_defaults(func=_run)
 
@@ -65,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         users=users,
         strict_writes=not args.allow_timestamped_writes,
         ai_permissive=not args.no_ai_permissive,
+        hold_faults=args.hold_faults,
     )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("edgeloop_dev.plant").setLevel(logging.INFO)
@@ -74,7 +80,10 @@ def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with PlantServer(opts) as plant:
+        plant = PlantServer(opts)
+        if hasattr(signal, "SIGUSR1"):  # before the server starts: SIGUSR1's default action ends a process
+            loop.add_signal_handler(signal.SIGUSR1, plant.start_faults)
+        async with plant:
             print(f"plant: {plant.endpoint} scenario={opts.scenario} seed={opts.seed} state={opts.state_dir}")
             await stop.wait()
 

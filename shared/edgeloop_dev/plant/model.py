@@ -1,6 +1,8 @@
 """The plant's process model: correlated signals for conveyor, crusher and slurry pump, with faults applied.
 
 No I/O: `PlantModel.step(t)` returns every process tag's value and status at `t` seconds after start.
+The fault schedule counts from `faults_from` (model time; `None` holds every fault), so faults can wait
+until whoever watches the plant is ready to see them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class PlantModel:
         self._rng = random.Random(seed if seed is not None else schedule.seed)
         self.setpoints: dict[str, float] = dict(INITIAL_SETPOINTS)
         self._t = 0.0
+        self.faults_from: float | None = 0.0  # model time at which the fault schedule starts; None: held
         self._ore = 1.0  # ore feed disturbance (dimensionless, around 1)
         self._density = 1400.0
         self._belt_speed = self.setpoints["Conveyor.SpeedSetpoint"]
@@ -57,12 +60,13 @@ class PlantModel:
         """Advance the model to `t` seconds after start and return every process tag."""
         dt = min(max(t - self._t, 1e-3), 5.0)
         self._t = t
-        active = self.schedule.active(t)
+        at = None if self.faults_from is None else t - self.faults_from
+        active = [] if at is None else self.schedule.active(at)
         wear = {a: 0.0 for a in self._temps}
         cavitation = 0.0
         for f in active:
             if f.kind == "bearing_wear":
-                wear[f.asset] = max(wear[f.asset], f.magnitude * f.progress(t) ** 1.5)
+                wear[f.asset] = max(wear[f.asset], f.magnitude * f.progress(at or 0.0) ** 1.5)
             elif f.kind == "cavitation":
                 cavitation = max(cavitation, f.magnitude)
 
@@ -114,13 +118,13 @@ class PlantModel:
             "Pump.SlurryDensity": self._density + self._noise(2.0),
         }
         samples = {name: Sample(v) for name, v in values.items()}
-        self._apply_sensor_faults(samples, active, t)
+        self._apply_sensor_faults(samples, active)
         for name, s in samples.items():
             if s.status == GOOD:
                 self._last[name] = s.value
         return samples
 
-    def _apply_sensor_faults(self, samples: dict[str, Sample], active: list[Fault], t: float) -> None:
+    def _apply_sensor_faults(self, samples: dict[str, Sample], active: list[Fault]) -> None:
         stuck_now = set()
         for f in active:
             for tag in f.tags:

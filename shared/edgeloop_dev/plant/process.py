@@ -30,6 +30,8 @@ def plant_argv(options: PlantOptions) -> list[str]:
         argv.append("--allow-timestamped-writes")
     if not options.ai_permissive:
         argv.append("--no-ai-permissive")
+    if options.hold_faults:
+        argv.append("--hold-faults")
     if options.users:
         path = options.state_dir / USERS_FILE
         options.state_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +87,23 @@ class PlantProcess:
             if time.monotonic() > deadline:
                 self.kill()
                 raise TimeoutError(f"plant did not start within {timeout} s; see {self.log_path}")
+            time.sleep(0.05)
+
+    def start_faults(self, timeout: float = 10.0) -> None:
+        """Start a held fault schedule (SIGUSR1) and return once the schedule file says so."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError(f"plant is not running; see {self.log_path}")
+        self._proc.send_signal(signal.SIGUSR1)
+        schedule = self.options.state_dir / SCHEDULE_FILE
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if not json.loads(schedule.read_text(encoding="utf-8")).get("faultsHeld", False):
+                    return
+            except (OSError, ValueError):
+                pass  # replaced whole, so a read sees the old file or the new one; the loop reads again
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"plant did not start its faults within {timeout} s; see {self.log_path}")
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:

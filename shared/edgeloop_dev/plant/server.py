@@ -63,6 +63,9 @@ class PlantOptions:
     users: dict[str, str] | None = field(default=None, repr=False)
     strict_writes: bool = True  # refuse writes that carry a SourceTimestamp, like many PLCs do
     ai_permissive: bool = True  # initial value of the DCS's "AI writes allowed" tag
+    hold_faults: bool = (
+        False  # no fault until `start_faults()` (SIGUSR1 to `edgeloop plant`), times from then
+    )
 
     @property
     def load_tag_count(self) -> int:
@@ -152,10 +155,22 @@ class PlantServer:
         if srv.bserver is not None:
             self._port = srv.bserver.port
         self._t0 = time.monotonic()
-        self.started_at = datetime.now(UTC)
+        if opts.hold_faults:
+            self.model.faults_from = None
+        else:
+            self.started_at = datetime.now(UTC)
         self._write_schedule()
         self._task = asyncio.create_task(self._update_loop(), name="plant-update")
         _log.info("plant listening on %s (scenario %s, seed %d)", self.endpoint, opts.scenario, opts.seed)
+
+    def start_faults(self) -> None:
+        """Start the held fault schedule now: its times count from here (`startedAt` in the schedule file)."""
+        if self._server is None or self.model.faults_from is not None:
+            return  # not listening yet (no schedule file to go by), or already started: it keeps its zero
+        self.model.faults_from = time.monotonic() - self._t0
+        self.started_at = datetime.now(UTC)
+        self._write_schedule()
+        _log.info("faults started (scenario %s, seed %d)", self.options.scenario, self.options.seed)
 
     async def stop(self) -> None:
         """Stop the update loop and the server."""
@@ -186,6 +201,7 @@ class PlantServer:
             else None
         )
         doc = self.schedule.to_dict(started)
+        doc["faultsHeld"] = self.model.faults_from is None
         doc["endpoint"] = self.endpoint
         doc["namespaceUri"] = NAMESPACE_URI
         doc["loadTags"] = self.options.load_tag_count
