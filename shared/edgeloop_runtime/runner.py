@@ -278,10 +278,12 @@ class ModuleRunner:
             if port >= 0:
                 bound = await server.start(ctx.settings.metrics_host, port)
                 ctx.endpoints["metrics"] = f"http://{ctx.settings.metrics_host}:{bound}/metrics"
+            # Methods are subscribed (the SDK's setter returns at SUBACK) before "running" is reported:
+            # whoever sees "running" in the twin can call them at once.
+            await self.client.set_method_handler(self._on_method)
             ctx.status = "running"
             ctx.set_health(True)
             await ctx.report(self._reported())
-            await self.client.set_method_handler(self._on_method)
             async with asyncio.TaskGroup() as group:
                 workers = [
                     group.create_task(self.intake.worker(queue), name=f"input:{queue.name}")

@@ -323,3 +323,24 @@ async def test_input_cut_short_at_shutdown_stays_unacknowledged() -> None:
         await asyncio.sleep(0.05)
         assert await running.finish() == 0
     assert running.client.settled == []  # edgeHub keeps it and delivers it to the next run
+
+
+class _OrderRecordingClient(FakeHubClient):
+    """Notes whether methods were subscribed when each status was reported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.methods_when: dict[str, bool] = {}
+
+    async def patch_reported(self, patch: dict[str, Any]) -> None:
+        if "status" in patch:
+            self.methods_when.setdefault(str(patch["status"]), self.method_handler is not None)
+        await super().patch_reported(patch)
+
+
+async def test_running_is_reported_only_once_methods_can_be_called() -> None:
+    client = _OrderRecordingClient()
+    async with run_module(example, client=client) as running:
+        await wait_for(lambda: "running" in client.methods_when)
+        assert client.methods_when["running"], "reported running before subscribing to direct methods"
+        assert running.client.reported["status"] == "running"
