@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -154,7 +155,7 @@ class RuleSet(_Model):
     known_assets: list[str] = Field(default_factory=list, alias="knownAssets")
     compliance: Compliance = Field(default_factory=lambda: Compliance.model_validate({}))
 
-    @property
+    @cached_property
     def flat_saved_s(self) -> float | None:
         """How long a flat run lasts before the filter saves it: half the shortest stuck check's time, so
         that a restart does not hide a frozen sensor; None when no rule checks for one."""
