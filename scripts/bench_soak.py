@@ -111,9 +111,14 @@ def growth_mib_per_hour(points: list[tuple[float, float, float]], warmup_s: floa
     return slope * 3600
 
 
-def module_env(fps: float, tracemalloc_s: float) -> dict[str, dict[str, str]]:
-    """Per-module environment overrides: the camera's rate, and the heap-growth dump when asked for."""
+def module_env(fps: float, tracemalloc_s: float, arenas: int = 0) -> dict[str, dict[str, str]]:
+    """Per-module environment overrides: the camera's rate, the heap-growth dump and glibc's arena cap
+    when asked for (the hub and the plant take the last two from this process's environment)."""
     env: dict[str, dict[str, str]] = {"camera_ingest": {"FPS": str(fps), "LOOP": "true"}}
+    if arenas > 0:
+        os.environ["MALLOC_ARENA_MAX"] = str(arenas)
+        for name in MODULES:
+            env.setdefault(name, {})["MALLOC_ARENA_MAX"] = str(arenas)
     if tracemalloc_s > 0:
         os.environ["EDGELOOP_HUB_TRACEMALLOC"] = str(tracemalloc_s)
         for name in MODULES:
@@ -158,6 +163,13 @@ def main() -> None:
         "(slower: to find a leak, not for the figures)",
     )
     parser.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        default=0,
+        help="cap glibc's malloc arenas (MALLOC_ARENA_MAX) in the hub, the plant and every module "
+        "(0: glibc's default, 8 per core)",
+    )
+    parser.add_argument(
         "--host", default=None, help="loopback address for the hub and plant (default: a free one)"
     )
     args = parser.parse_args()
@@ -171,7 +183,7 @@ def main() -> None:
         tui=False,
         scenario="load",
         load_tags=args.tags,
-        env=module_env(args.fps, args.tracemalloc),
+        env=module_env(args.fps, args.tracemalloc, args.malloc_arena_max),
     )
     demo = Demo(options, Console(stderr=True))
     sampler = Sampler(demo)
@@ -180,7 +192,8 @@ def main() -> None:
     plot(sampler, args.out)
     print(
         f"\nsoak: {args.minutes:.0f} min, {args.tags} tags at 10 Hz + camera at {args.fps:g} fps; "
-        f"{platform.machine()}, {os.cpu_count()} cores; plot {args.out}"
+        f"{platform.machine()}, {os.cpu_count()} cores; MALLOC_ARENA_MAX "
+        f"{args.malloc_arena_max or 'unset'}; plot {args.out}"
     )
     half = max(args.warmup, args.minutes * 30)
     print(
