@@ -83,6 +83,24 @@ def test_plant_writes_without_audit_and_router_drops_of_high_classes_are_lost() 
     assert any("anomaly/store_full" in d for d in res.lost_detail)
 
 
+def test_a_plant_write_audited_indeterminate_after_a_kill_is_not_lost() -> None:
+    # kill -9 between the write and its recorded outcome: at restart the writer audits it indeterminate
+    ev = delivered_evidence()
+    ev.upstream.append(up(T + 19, "au1", "audit", cls="audit", requestId="r1", result="indeterminate",
+                          nodeId="ns=2;s=AI.Pump.AnomalyFlag", value=True, appliedAt=None))  # fmt: skip
+    assert check(ev, Window("w", T, T + 5, T + 60), [], {}).lost == 0
+
+
+def test_a_plant_write_whose_only_audit_says_refused_is_lost() -> None:
+    ev = delivered_evidence()
+    ev.upstream.append(up(T + 19, "au1", "audit", cls="audit", requestId="r1", result="refused",
+                          nodeId="ns=2;s=AI.Pump.AnomalyFlag", value=True, appliedAt=None))  # fmt: skip
+    res = check(ev, Window("w", T, T + 5, T + 60), [], {})
+    assert res.lost_detail == [
+        "plant write AI.Pump.AnomalyFlag=True at 1800000016.0 has no applied/indeterminate audit upstream"
+    ]
+
+
 def test_duplicates_are_bad_only_under_another_message_id() -> None:
     ev = Evidence()
     ev.upstream = [up(T + 1, "e1", mid="m1"), up(T + 2, "e1", mid="m1"), up(T + 3, "e1", mid="m2")]

@@ -8,8 +8,8 @@ Definitions (a window is [t0, t1]; `drain_s` leaves the last seconds to the next
   nodes in the plant in the same span;
 - lost: each anomaly or audit event id the tap saw leave its module that never reached upstream.jsonl; each
   write request (tap: anomaly_filter/actions) with no audit upstream for its requestId; each Good plant write
-  with no applied audit upstream for that node and value; each router store drop of class safety, audit
-  or anomaly;
+  with no audit upstream for that node and value that says it was applied, or `indeterminate` (the writer
+  died between the write and its recorded outcome); each router store drop of class safety, audit or anomaly;
 - duplicates: envelope ids already seen upstream; a duplicate is "bad" unless it came in an upstream
   message with the same message id as the first copy (a re-send of the same message);
 - recovery: from the end of the injection to the first Good telemetry, the first score and the first
@@ -125,10 +125,12 @@ def _lost(ev: Evidence, t0: float, t_end: float) -> list[str]:
             out.append(f"{line.get('kind')} {line.get('id')} ({name}, seen {t:.1f}) never reached upstream")
         elif name == "actions" and str(line.get("requestId")) not in audited:
             out.append(f"write request {line.get('requestId')} (seen {t:.1f}) has no audit upstream")
+    # A write is audited `applied`, or `indeterminate` when the writer was killed between the write and
+    # its recorded outcome (it says so and never writes again): either way one audit names the write.
     applied = [
-        (parse_ts(u.data.get("appliedAt")) or u.t, str(u.data.get("nodeId") or ""), u.data.get("value"))
+        (_audit_time(u), str(u.data.get("nodeId") or ""), u.data.get("value"))
         for u in audits
-        if u.data.get("result") == "applied"
+        if u.data.get("result") in ("applied", "indeterminate")
     ]
     for w in ev.writes:
         if not t0 <= w.t < t_end or w.status != "Good":
@@ -136,8 +138,15 @@ def _lost(ev: Evidence, t0: float, t_end: float) -> list[str]:
         if not any(
             node.endswith(w.node) and value == w.value and abs(at - w.t) <= 30 for at, node, value in applied
         ):
-            out.append(f"plant write {w.node}={w.value!r} at {w.t:.1f} has no applied audit upstream")
+            out.append(
+                f"plant write {w.node}={w.value!r} at {w.t:.1f} has no applied/indeterminate audit upstream"
+            )
     return out
+
+
+def _audit_time(u: UpstreamEvent) -> float:
+    """When the audited write landed: `appliedAt`; an indeterminate one has none, so when it was made."""
+    return parse_ts(u.data.get("appliedAt")) or u.ts or u.t
 
 
 def _duplicates(upstream: list[UpstreamEvent], t0: float, t1: float) -> tuple[int, int, list[str]]:
