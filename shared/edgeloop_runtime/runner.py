@@ -11,7 +11,6 @@ from typing import Any
 
 from .client import HubClient, SdkHubClient
 from .context import Context
-from .envelope import utc_now_iso
 from .errors import ConfigError, EdgeloopError, FatalError, TransientError
 from .heapwatch import HEAP_FILE, heap_interval, watch_heap
 from .inputs import InputQueue
@@ -21,9 +20,10 @@ from .logs import get_logger
 from .messages import MethodRequest
 from .methods import BoundMethod, dispatch
 from .metrics import Metrics, MetricsServer
-from .settings import ModuleSettings, build_settings, desired_overrides, env_overrides, merge_patch
+from .settings import ModuleSettings, env_overrides
 from .spec import ModuleSpec
 from .status import status_snapshot
+from .twin_config import TwinConfig
 
 _log = get_logger(__name__)
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
@@ -52,10 +52,7 @@ class ModuleRunner:
         self.stop = stop or asyncio.Event()
         self.metrics = Metrics(module.name, module.version)
         self.initial_settings = settings
-        self.desired: dict[str, Any] = {}
-        self.desired_version: int | None = None
-        self.config_state: dict[str, Any] = {"status": "defaults", "desiredVersion": None, "error": None}
-        self.last_valid: LastValidConfig
+        self.config: TwinConfig
         self.config_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(100)
         self.exit_code = EXIT_OK
         self.intake_open = False
@@ -86,7 +83,8 @@ class ModuleRunner:
             return EXIT_FATAL
         self.client = client
         self.ctx = Context(self.module.name, self.module.version, self.initial_settings, client, self.metrics)
-        self.last_valid = LastValidConfig(self.ctx.state_dir / LAST_VALID_FILE, self.metrics)
+        last_valid = LastValidConfig(self.ctx.state_dir / LAST_VALID_FILE, self.metrics)
+        self.config = TwinConfig(self.module, self.env_values, self.ctx, self.metrics, last_valid)
         self.intake = Intake(self.queues, self.ctx, client, self.metrics, loop)
         self.metrics.unacknowledged.set_function(client.unacknowledged)  # read at each scrape
         if not await self._connect():
@@ -133,134 +131,6 @@ class ModuleRunner:
                 return False
         return False
 
-    async def _initial_config(self) -> bool:
-        """Apply the twin's desired properties on top of env; if they cannot be used, fall back safely.
-
-        Fallback order: the last valid configuration persisted under STATE_DIR, else the module's
-        fail-safe overrides, else the environment alone. False only if even that is refused.
-        """
-        assert self.client is not None
-        twin_error: str | None = None
-        try:
-            twin = await self.client.get_twin()
-        except EdgeloopError as exc:
-            twin_error, twin = str(exc), {}
-        desired = dict(twin.get("desired") or {})
-        self.desired_version = desired.get("$version")
-        self.desired = merge_patch({}, desired)
-        if twin_error is None:
-            try:
-                settings = await self._validate(self.desired)
-            except Exception as exc:
-                reason = _reason(exc)
-                self.metrics.config_updates.labels(result="refused").inc()
-                self.ctx.record_error("config", reason)
-                return await self._fall_back("refused", reason)
-            self._commit(settings, self.desired, self.desired_version)
-            return True
-        return await self._fall_back("twin-unavailable", f"twin not available: {twin_error}")
-
-    async def _fall_back(self, why: str, reason: str) -> bool:
-        """Run the last valid configuration, else the fail-safe one, else env; one log line says which."""
-        version = self.desired_version
-        last = self.last_valid.load()
-        if last is not None:
-            try:
-                settings = await self._validate(last.desired)
-            except Exception as exc:
-                _log.warning("the persisted last valid configuration is refused too", error=_reason(exc))
-            else:
-                self.ctx._replace_settings(settings)
-                if why == "twin-unavailable":
-                    self.desired = last.desired  # patches merge onto what is in force
-                self._set_state(f"{why}-using-last-valid", version, reason, lastValidVersion=last.version)
-                _log.error(
-                    "desired properties not usable at start; running the last valid configuration",
-                    cause=why,
-                    version=version,
-                    last_valid_version=last.version,
-                    error=reason,
-                )
-                return True
-        if self.module.fail_safe:
-            try:
-                settings = await self._validate_values(dict(self.module.fail_safe))
-            except Exception as exc:
-                _log.error("fail-safe configuration refused", error=_reason(exc))
-                return False
-            self.ctx._replace_settings(settings)
-            self._set_state(f"{why}-using-fail-safe", version, reason, failSafe=self.module.fail_safe)
-            _log.error(
-                "desired properties not usable at start and no valid configuration was ever saved; "
-                "the module started in its fail-safe configuration",
-                cause=why,
-                version=version,
-                fail_safe=self.module.fail_safe,
-                error=reason,
-            )
-            return True
-        try:
-            settings = await self._validate_values({})
-        except Exception as exc:
-            _log.error("invalid configuration", error=_reason(exc))
-            return False
-        self.ctx._replace_settings(settings)
-        self._set_state(f"{why}-using-environment", version, reason)
-        _log.error(
-            "desired properties not usable at start and no valid configuration was ever saved; "
-            "running on environment settings",
-            cause=why,
-            version=version,
-            error=reason,
-        )
-        return True
-
-    async def _validate(self, desired: dict[str, Any]) -> Any:
-        """Settings from env + desired, accepted by every config hook; raises if refused."""
-        return await self._validate_values(desired_overrides(self.module.settings_cls, desired))
-
-    async def _validate_values(self, values: dict[str, Any]) -> Any:
-        """Settings from env + values (by field name), accepted by every config hook; raises if refused."""
-        settings = build_settings(self.module.settings_cls, self.env_values, values)
-        for hook in self.module.config_hooks:
-            await hook(self.ctx, settings)
-        return settings
-
-    def _set_state(self, status: str, version: int | None, error: str | None, **extra: Any) -> None:
-        self.config_state = {
-            "status": status,
-            "desiredVersion": version,
-            "error": error,
-            "at": utc_now_iso(),
-            **extra,
-        }
-
-    def _commit(self, settings: Any, desired: dict[str, Any], version: int | None) -> None:
-        """Swap the settings in and persist the document as the last valid configuration."""
-        self.ctx._replace_settings(settings)
-        self.metrics.config_updates.labels(result="applied").inc()
-        self._set_state("applied", version, None)
-        self.last_valid.save(desired, version)
-        _log.info("configuration applied", version=version)
-
-    async def _try_apply(self, desired: dict[str, Any], version: int | None) -> bool:
-        """Validate a patched desired document, run the hooks, swap settings; report either way."""
-        try:
-            settings = await self._validate(desired)
-        except Exception as exc:
-            reason = _reason(exc)
-            self.metrics.config_updates.labels(result="refused").inc()
-            self._set_state("refused", version, reason)
-            self.ctx.record_error("config", reason)
-            _log.error(
-                "desired properties refused; previous configuration stays", version=version, error=reason
-            )
-            await self.ctx.report({"config": self.config_state, "lastError": self.ctx.last_error})
-            return False
-        self._commit(settings, desired, version)
-        await self.ctx.report({"config": self.config_state})
-        return True
-
     # ---- serving --------------------------------------------------------------------------
     async def _serve(self) -> int:
         assert self.client is not None
@@ -272,7 +142,7 @@ class ModuleRunner:
             # Listen for desired patches before reading the twin: a patch pushed in between would
             # otherwise be missed. Patches wait in the queue; those the twin already holds are skipped.
             await self.client.set_desired_handler(self._on_desired)
-            if not await self._initial_config():
+            if not await self.config.initial(self.client):
                 return EXIT_CONFIG
             port = ctx.settings.metrics_port
             if port >= 0:
@@ -341,7 +211,7 @@ class ModuleRunner:
         return {
             "module": {"name": self.module.name, "version": self.module.version},
             "status": self.ctx.status,
-            "config": self.config_state,
+            "config": self.config.state,
             "lastError": self.ctx.last_error,
             "endpoints": self.ctx.endpoints,
         }
@@ -380,17 +250,7 @@ class ModuleRunner:
 
     async def _config_worker(self) -> None:
         while True:
-            patch = await self.config_queue.get()
-            if not isinstance(patch, dict):
-                continue
-            version = patch.get("$version")
-            known = self.desired_version
-            if isinstance(version, int) and isinstance(known, int) and version <= known:
-                continue  # already part of the twin read at start (or an earlier patch)
-            candidate = merge_patch(self.desired, patch)
-            if await self._try_apply(candidate, version if isinstance(version, int) else None):
-                self.desired = candidate
-                self.desired_version = version if isinstance(version, int) else self.desired_version
+            await self.config.apply_patch(await self.config_queue.get())
 
     async def _supervise_task(self, name: str, func: Any) -> None:
         delay = 1.0
@@ -432,7 +292,7 @@ class _RunnerMethods:
         return status_snapshot(
             runner.module,
             runner.ctx,
-            config_state=runner.config_state,
+            config_state=runner.config.state,
             queues=runner.queues,
             unacknowledged=client.unacknowledged() if client is not None else 0,
             held_back=list(runner.intake.held.values()),
@@ -440,7 +300,3 @@ class _RunnerMethods:
 
     def record_error(self, where: str, error: BaseException) -> None:
         self._runner.ctx.record_error(where, error)
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, EdgeloopError | ValueError) else f"{type(exc).__name__}: {exc}"

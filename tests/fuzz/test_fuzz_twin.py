@@ -191,7 +191,7 @@ def _make_test(name: str) -> Any:
         m = fresh(name)
         assert m.ctx is not None
         before = m.ctx.settings
-        candidate = merge_patch(m.runner.desired, patch)
+        candidate = merge_patch(m.runner.config.desired, patch)
         valid = schema_valid(m, candidate)
         config = m.patch(patch)
         CASES[f"twin {name}"] += 1
