@@ -25,7 +25,11 @@ from .store import SafetyStore, Written, request_key
 _log = get_logger(__name__)
 
 
-INDETERMINATE = "the write was sent but its outcome was not recorded (the module stopped); not written again"
+# The intent is on disk just before the write goes out: a module stopped after it may or may not have written.
+INDETERMINATE = (
+    "the module stopped between deciding this write and recording its outcome; the write may have reached"
+    " the server; not written again"
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class WriteBackService:
     The request's intent is committed to the store before the write and its outcome after; the app
     sends the audit and marks it sent. A request id already in the store is never written again: sent,
     its first audit comes back (`repeat`); not sent (the module died), its recorded outcome is audited
-    now, `indeterminate` when the write had gone out but its outcome was not recorded.
+    now, `indeterminate` when the write may have gone out but its outcome was not recorded.
 
     Decisions take turns (`lock`) from the duplicate check to the write's answer, so interval and rate
     checks see every write; the read-back and the recorded outcome of a write follow outside the lock,
